@@ -1,0 +1,480 @@
+//! Every clap type of the command line, in one place; a `///` on each field is its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The Cruddur database tool: local and production PostgreSQL, SQL files, RDS access.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cruddur-db",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Which database a command works on. Global, so they work on either side of the subcommand.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TargetArgs {
+    /// PostgreSQL URL of the target database; wins over --prod and every environment variable.
+    /// Prefer CONNECTION_URL in the environment: a password on the command line shows in `ps`
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Use the production database named by PROD_CONNECTION_URL (never falls back to local)
+    #[arg(long, global = true)]
+    pub prod: bool,
+
+    /// Treat the target as protected (like production) whatever its host
+    #[arg(long, global = true)]
+    pub protected: bool,
+
+    /// Do not read a .env file from the current directory
+    #[arg(long, global = true)]
+    pub no_dotenv: bool,
+}
+
+/// How to reach the server: timeouts and waiting for it to come up.
+#[derive(Debug, Clone, Args)]
+pub struct ConnArgs {
+    /// Retry until the server accepts connections, for up to SECS seconds (default 30)
+    #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true, default_missing_value = "30")]
+    pub wait: Option<u64>,
+
+    /// Seconds to wait for one connection attempt
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "CRUDDUR_CONNECT_TIMEOUT",
+        default_value_t = 10
+    )]
+    pub connect_timeout: u64,
+}
+
+/// Confirmation for destructive work on a protected (production) target.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfirmArgs {
+    /// Skip the typed confirmation on a protected target; needs --confirm-db with the database name
+    #[arg(long)]
+    pub yes: bool,
+
+    /// The target's database name, repeated for automation together with --yes
+    #[arg(long, value_name = "NAME")]
+    pub confirm_db: Option<String>,
+
+    /// Print what would run and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// How a SQL file is run.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// Run statement by statement in autocommit instead of one transaction
+    /// (for files with CREATE DATABASE, VACUUM or CREATE INDEX CONCURRENTLY)
+    #[arg(long)]
+    pub no_transaction: bool,
+}
+
+/// Where the AWS SDK finds its region and credentials.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AwsArgs {
+    /// AWS region (else AWS_REGION, AWS_DEFAULT_REGION or the profile's region)
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS profile from the shared config and credentials files (else AWS_PROFILE)
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open psql on the target database (read-only on a protected target unless --write)
+    Connect(ConnectArgs),
+    /// Create the target database; succeeds with a note when it exists
+    Create(CreateArgs),
+    /// Drop the target database (IF EXISTS); --force ends other sessions first
+    Drop(DropArgs),
+    /// List the sessions connected to the target database
+    Sessions(SessionsArgs),
+    /// Load the schema (sql/schema.sql, built in) or FILE into the target database
+    Schema(LoadArgs),
+    /// Load the seed data (sql/seed.sql, built in) or FILE into the target database
+    Seed(LoadArgs),
+    /// Create the database if missing, then load schema and seed, all on the one target
+    Setup(SetupArgs),
+    /// Drop the database, then setup
+    Reset(ResetArgs),
+    /// Check every step from URL to schema and say which one fails
+    Doctor(DoctorArgs),
+    /// TLS helpers
+    #[command(subcommand)]
+    Tls(TlsCommand),
+    /// Allow this workstation's public IP on the RDS security group rule
+    UpdateSgRule(UpdateSgRuleArgs),
+    /// Status, start and stop of the RDS instance
+    #[command(subcommand)]
+    Rds(RdsCommand),
+    /// Post an activity ("crud") as a user
+    PostCrud(PostCrudArgs),
+    /// Add a user, as the Cognito post-confirmation Lambda did
+    AddUser(AddUserArgs),
+    /// List users with their number of activities
+    Users(UsersArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Allow writes on a protected target (asks for the typed confirmation)
+    #[arg(long)]
+    pub write: bool,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    /// Extra arguments for psql, after `--`
+    #[arg(last = true, value_name = "PSQL_ARGS")]
+    pub psql_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
+    /// Print what would run and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DropArgs {
+    /// Terminate the other sessions on the database, then drop it
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    /// Sessions on every database of the server, not only the target
+    #[arg(long)]
+    pub all: bool,
+
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// SQL file to load instead of the built-in one (`-` reads stdin)
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Schema file instead of the built-in sql/schema.sql
+    #[arg(long, value_name = "FILE")]
+    pub schema_file: Option<PathBuf>,
+
+    /// Seed file instead of the built-in sql/seed.sql
+    #[arg(long, value_name = "FILE")]
+    pub seed_file: Option<PathBuf>,
+
+    /// Create and load the schema only, no seed data
+    #[arg(long)]
+    pub no_seed: bool,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Terminate the other sessions on the database before dropping it
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub setup: SetupArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Seconds to wait for one connection attempt
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "CRUDDUR_CONNECT_TIMEOUT",
+        default_value_t = 5
+    )]
+    pub connect_timeout: u64,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TlsCommand {
+    /// Download the Amazon RDS CA bundle into the cache directory and print its path
+    FetchRdsCa(FetchRdsCaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FetchRdsCaArgs {
+    /// Where to download the bundle from (GovCloud and China regions have their own)
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CRUDDUR_RDS_CA_URL",
+        default_value = crate::tls::RDS_CA_URL
+    )]
+    pub ca_url: String,
+
+    /// Download again even when the bundle is already cached
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateSgRuleArgs {
+    /// This workstation's public IPv4 address (else GITPOD_IP, else the IP services)
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
+
+    /// Public-IP services to ask, in order (repeatable or comma-separated)
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CRUDDUR_IP_URL",
+        value_delimiter = ','
+    )]
+    pub ip_url: Vec<String>,
+
+    /// Accept a private or otherwise non-public address (for tests and unusual networks only)
+    #[arg(long)]
+    pub allow_private: bool,
+
+    /// Security group id (sg-...) holding the rule
+    #[arg(long, value_name = "ID", env = "DB_SG_ID")]
+    pub group_id: Option<String>,
+
+    /// Security group rule id (sgr-...) to rewrite
+    #[arg(long, value_name = "ID", env = "DB_SG_RULE_ID")]
+    pub rule_id: Option<String>,
+
+    /// RDS instance whose security groups and port are used to find (or create) the rule
+    #[arg(long, value_name = "ID", env = "DB_INSTANCE_ID")]
+    pub db_instance: Option<String>,
+
+    /// Description that tags the rule
+    #[arg(long, value_name = "TEXT", default_value = "GITPOD")]
+    pub description: String,
+
+    /// Print the change without writing it
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Afterwards wait up to SECS (default 60) until the database port answers
+    #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true, default_missing_value = "60")]
+    pub wait_reachable: Option<u64>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RdsCommand {
+    /// Show the instance: status, engine, endpoint, security groups, whether my IP is allowed
+    Status(RdsArgs),
+    /// Start the instance
+    Start(RdsArgs),
+    /// Stop the instance (to save money while not working)
+    Stop(RdsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RdsArgs {
+    /// RDS instance identifier
+    #[arg(long, value_name = "ID", env = "DB_INSTANCE_ID")]
+    pub db_instance: Option<String>,
+
+    /// Wait until the instance is available (start) or stopped (stop), up to SECS (default 900)
+    #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true, default_missing_value = "900")]
+    pub wait: Option<u64>,
+
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Public-IP services to ask for `status` (repeatable or comma-separated)
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CRUDDUR_IP_URL",
+        value_delimiter = ','
+    )]
+    pub ip_url: Vec<String>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PostCrudArgs {
+    /// Handle of the user who posts
+    #[arg(long, value_name = "HANDLE")]
+    pub handle: String,
+
+    /// The message; `-` reads it from stdin; `{n}` is replaced by the number with --count
+    #[arg(long, value_name = "TEXT")]
+    pub message: String,
+
+    /// How long the crud lives: 30-days, 7-days, 3-days, 1-day, 12-hours, 3-hours, 1-hour
+    #[arg(long, value_name = "TTL", default_value = "7-days")]
+    pub ttl: String,
+
+    /// Post this many cruds
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub count: u64,
+
+    /// How many posts run at once (default: the pool size)
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AddUserArgs {
+    /// Display name (Cognito `name`)
+    #[arg(long, value_name = "NAME", required_unless_present = "from_event")]
+    pub name: Option<String>,
+
+    /// Email address (Cognito `email`)
+    #[arg(long, value_name = "EMAIL", required_unless_present = "from_event")]
+    pub email: Option<String>,
+
+    /// Handle (Cognito `preferred_username`)
+    #[arg(long, value_name = "HANDLE", required_unless_present = "from_event")]
+    pub handle: Option<String>,
+
+    /// Cognito user id (`sub`)
+    #[arg(long, value_name = "SUB")]
+    pub cognito_user_id: Option<String>,
+
+    /// Read the user from a Cognito post-confirmation event (JSON; `-` reads stdin)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "email", "handle", "cognito_user_id"])]
+    pub from_event: Option<PathBuf>,
+
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersArgs {
+    /// Only the user with this handle
+    #[arg(long, value_name = "HANDLE")]
+    pub handle: Option<String>,
+
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn target_flags_work_on_either_side() {
+        let a = Cli::try_parse_from(["cruddur-db", "--prod", "connect"]).unwrap();
+        let b = Cli::try_parse_from(["cruddur-db", "connect", "--prod"]).unwrap();
+        assert!(a.target.prod && b.target.prod);
+    }
+
+    #[test]
+    fn psql_args_after_double_dash() {
+        let cli = Cli::try_parse_from(["cruddur-db", "connect", "--", "-c", "select 1"]).unwrap();
+        match cli.command {
+            Command::Connect(c) => assert_eq!(c.psql_args, ["-c", "select 1"]),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn wait_takes_an_optional_value() {
+        let cli = Cli::try_parse_from(["cruddur-db", "create", "--wait"]).unwrap();
+        let Command::Create(c) = cli.command else {
+            panic!()
+        };
+        assert_eq!(c.conn.wait, Some(30));
+        let cli = Cli::try_parse_from(["cruddur-db", "create", "--wait=5"]).unwrap();
+        let Command::Create(c) = cli.command else {
+            panic!()
+        };
+        assert_eq!(c.conn.wait, Some(5));
+    }
+}

@@ -1,0 +1,70 @@
+//! Errors that decide the exit code, and the exit codes themselves.
+
+use std::fmt;
+
+/// The documented exit codes (README, "Exit codes").
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// The operation failed (SQL error, refused connection, ...).
+    pub const FAILED: i32 = 1;
+    /// Usage or configuration error (bad flag, missing variable, malformed URL).
+    pub const USAGE: i32 = 2;
+    /// Refused: a protected target without confirmation.
+    pub const REFUSED: i32 = 3;
+    /// No valid public IP address could be found.
+    pub const NO_PUBLIC_IP: i32 = 4;
+    /// An AWS call failed.
+    pub const AWS: i32 = 5;
+}
+
+/// An error that carries its own exit code. Put it anywhere in an `anyhow` chain;
+/// `main` finds it with [`exit_code`].
+#[derive(Debug)]
+pub struct Coded {
+    pub code: i32,
+    pub message: String,
+}
+
+impl fmt::Display for Coded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Coded {}
+
+/// A usage or configuration error (exit 2).
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    coded(exit::USAGE, message)
+}
+
+/// An error with the given exit code.
+pub fn coded(code: i32, message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Coded {
+        code,
+        message: message.into(),
+    })
+}
+
+/// The exit code for an error: the first [`Coded`] in its chain, else 1.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<Coded>())
+        .map_or(exit::FAILED, |c| c.code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn code_is_found_under_context() {
+        let err = Err::<(), _>(usage("bad flag"))
+            .context("while parsing")
+            .unwrap_err();
+        assert_eq!(exit_code(&err), exit::USAGE);
+        assert_eq!(exit_code(&anyhow::anyhow!("plain")), exit::FAILED);
+    }
+}

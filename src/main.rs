@@ -1,0 +1,39 @@
+//! The `cruddur-db` binary: parse, run, print the error once, pick the exit code.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use cruddur_db::{cli::Cli, error, ui};
+
+fn main() -> ExitCode {
+    // NOTE: .env is read before parsing so that clap's `env` fallbacks see it; it never
+    // overrides the real environment. `--no-dotenv` has to be seen before clap runs.
+    if !std::env::args_os().any(|a| a == "--no-dotenv") {
+        if let Err(err) = cruddur_db::target::load_dotenv() {
+            ui::error(&format!("{err:#}"));
+            return ExitCode::from(error::exit::USAGE as u8);
+        }
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() {
+                error::exit::USAGE
+            } else {
+                0
+            };
+            let _ = err.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    let code = match cruddur_db::commands::run(cli) {
+        Ok(()) => error::exit::OK,
+        Err(err) => {
+            ui::error(&format!("{err:#}"));
+            error::exit_code(&err)
+        }
+    };
+    let _ = std::io::stdout().flush();
+    ExitCode::from(code as u8)
+}

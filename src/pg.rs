@@ -1,0 +1,321 @@
+//! The connection pool and everything about reaching a server: configuration from a parsed
+//! URL, TLS, waiting for a server that is starting, and errors that say what to check.
+
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
+use tokio_postgres::error::{DbError, SqlState};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::target::{DbUrl, Target};
+use crate::tls::TlsSettings;
+
+/// How to connect: timeouts, waiting, pool size.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// One connection attempt.
+    pub connect_timeout: Duration,
+    /// Keep retrying refused connections for this long (`--wait`).
+    pub wait: Option<Duration>,
+    pub pool_size: usize,
+    /// Extra server options (`-c name=value ...`), e.g. for read-only sessions.
+    pub options: Option<String>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(10),
+            wait: None,
+            pool_size: 8,
+            options: None,
+        }
+    }
+}
+
+/// A pool on one database of a target, with what is needed to explain failures.
+#[derive(Clone)]
+pub struct Db {
+    pub pool: Pool,
+    pub url: DbUrl,
+    pub tls: TlsSettings,
+    opts: ConnectOptions,
+}
+
+/// The tokio-postgres configuration for a URL. The URL is parsed, never passed as a string,
+/// so libpq parameters tokio-postgres does not know (sslmode=verify-full, sslrootcert) work.
+pub fn pg_config(url: &DbUrl, tls: &TlsSettings, opts: &ConnectOptions) -> tokio_postgres::Config {
+    let mut c = tokio_postgres::Config::new();
+    c.host(url.host());
+    c.port(url.port());
+    c.user(url.user());
+    if let Some(p) = url
+        .password()
+        .or_else(|| std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()))
+    {
+        c.password(p);
+    }
+    c.dbname(url.database());
+    c.application_name(
+        &url.query_param("application_name")
+            .unwrap_or_else(|| "cruddur-db".to_string()),
+    );
+    c.connect_timeout(opts.connect_timeout);
+    c.ssl_mode(tls.pg_mode());
+    let mut options = url.query_param("options").unwrap_or_default();
+    if let Some(extra) = &opts.options {
+        if !options.is_empty() {
+            options.push(' ');
+        }
+        options.push_str(extra);
+    }
+    if !options.is_empty() {
+        c.options(&options);
+    }
+    c
+}
+
+impl Db {
+    /// A pool on the target's own database. The first connection is made here, so a server
+    /// that cannot be reached fails now, with an explanation.
+    pub async fn connect(target: &Target, opts: &ConnectOptions) -> anyhow::Result<Db> {
+        let tls = TlsSettings::for_target(target, |k| std::env::var(k).ok())?;
+        Db::connect_url(&target.url, &tls, opts).await
+    }
+
+    /// A pool on the maintenance database (`postgres`, or `template1`) of the target's server.
+    pub async fn connect_maintenance(target: &Target, opts: &ConnectOptions) -> anyhow::Result<Db> {
+        let tls = TlsSettings::for_target(target, |k| std::env::var(k).ok())?;
+        Db::connect_url(&target.url.maintenance(), &tls, opts).await
+    }
+
+    pub async fn connect_url(
+        url: &DbUrl,
+        tls: &TlsSettings,
+        opts: &ConnectOptions,
+    ) -> anyhow::Result<Db> {
+        let db = Db::pool_only(url, tls, opts)?;
+        drop(db.get().await?);
+        Ok(db)
+    }
+
+    /// The pool without a first connection.
+    pub fn pool_only(url: &DbUrl, tls: &TlsSettings, opts: &ConnectOptions) -> anyhow::Result<Db> {
+        let config = pg_config(url, tls, opts);
+        let connector = MakeRustlsConnect::new(tls.client_config()?);
+        let manager = Manager::from_config(
+            config,
+            connector,
+            ManagerConfig {
+                // NOTE: SQL files (pg_dump output) change session settings such as search_path;
+                // Clean resets them before a connection is used again.
+                recycling_method: RecyclingMethod::Clean,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(opts.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| anyhow!("failed to build the connection pool: {e}"))?;
+        Ok(Db {
+            pool,
+            url: url.clone(),
+            tls: tls.clone(),
+            opts: opts.clone(),
+        })
+    }
+
+    /// A connection from the pool; retries refused connections while `--wait` allows.
+    pub async fn get(&self) -> anyhow::Result<Object> {
+        let deadline = self.opts.wait.map(|w| Instant::now() + w);
+        let mut said_waiting = false;
+        loop {
+            match self.pool.get().await {
+                Ok(obj) => return Ok(obj),
+                Err(err) => {
+                    let retry = deadline.is_some_and(|d| Instant::now() < d) && is_transient(&err);
+                    if !retry {
+                        return Err(self.explain(err));
+                    }
+                    if !said_waiting {
+                        crate::ui::status(&format!(
+                            "waiting for {}:{} to accept connections ...",
+                            self.url.host(),
+                            self.url.port()
+                        ));
+                        said_waiting = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        }
+    }
+
+    /// Turns a pool error into one that says what failed, where, and what to check.
+    pub fn explain(&self, err: PoolError) -> anyhow::Error {
+        let target = format!("{}:{}", self.url.host(), self.url.port());
+        let pg = match &err {
+            PoolError::Backend(e) => e,
+            PoolError::Timeout(_) => {
+                return anyhow!("timed out connecting to {target} ({})", self.url);
+            }
+            other => return anyhow!("failed to connect to {} : {other}", self.url),
+        };
+        if let Some(line) = crate::tls::explain(pg, &self.tls, &self.url.host()) {
+            return anyhow!("TLS to {target} failed: {line}");
+        }
+        if let Some(db) = pg.as_db_error() {
+            let code = db.code();
+            if *code == SqlState::INVALID_PASSWORD
+                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            {
+                if db.message().contains("no encryption") {
+                    return anyhow!(
+                        "{target} refused the connection: {}; the server requires TLS: use sslmode=require or stronger",
+                        db.message()
+                    );
+                }
+                return anyhow!(
+                    "authentication failed for user {:?} on {target}: {}; check the user and password in the URL",
+                    self.url.user(),
+                    db.message()
+                );
+            }
+            if *code == SqlState::INVALID_CATALOG_NAME {
+                return anyhow!(
+                    "database {:?} does not exist on {target}; create it with `cruddur-db create` (or `cruddur-db setup`)",
+                    self.url.database()
+                );
+            }
+            return anyhow!("{target} refused the connection: {}", format_db_error(db));
+        }
+        match io_kind(pg) {
+            Some(std::io::ErrorKind::ConnectionRefused) => anyhow!(
+                "could not connect to {target}: connection refused; is PostgreSQL running on {} and \
+                 listening on port {}? check the host and port of {} or pass --wait to wait for it",
+                self.url.host(),
+                self.url.port(),
+                self.url
+            ),
+            Some(std::io::ErrorKind::NotFound) if self.url.host().starts_with('/') => anyhow!(
+                "could not connect to the Unix socket in {}: no server listens there; is PostgreSQL running?",
+                self.url.host()
+            ),
+            _ => {
+                let text = format!("{pg}");
+                if text.contains("timed out") || text.contains("timeout") {
+                    anyhow!(
+                        "timed out after {}s connecting to {target}; is the host reachable and the port open \
+                         (for RDS: `cruddur-db update-sg-rule`)?",
+                        self.opts.connect_timeout.as_secs()
+                    )
+                } else {
+                    anyhow!("could not connect to {target}: {}", error_chain(pg))
+                }
+            }
+        }
+    }
+}
+
+fn is_transient(err: &PoolError) -> bool {
+    match err {
+        PoolError::Backend(e) => {
+            if let Some(db) = e.as_db_error() {
+                return *db.code() == SqlState::CANNOT_CONNECT_NOW;
+            }
+            matches!(
+                io_kind(e),
+                Some(
+                    std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::NotFound
+                        | std::io::ErrorKind::UnexpectedEof
+                )
+            )
+        }
+        PoolError::Timeout(_) => true,
+        _ => false,
+    }
+}
+
+fn io_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// The error and its causes on one line.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The server's message with its detail and hint, each on its own line.
+pub fn format_db_error(db: &DbError) -> String {
+    let mut s = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    if let Some(d) = db.detail() {
+        s.push_str(&format!("\n  detail: {d}"));
+    }
+    if let Some(h) = db.hint() {
+        s.push_str(&format!("\n  hint: {h}"));
+    }
+    s
+}
+
+/// A tokio-postgres error as text: the server's message when there is one.
+pub fn describe(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format_db_error(db),
+        None => error_chain(err),
+    }
+}
+
+/// Double-quotes an identifier for SQL.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("cruddur"), "\"cruddur\"");
+        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
+    }
+
+    #[test]
+    fn config_comes_from_the_parsed_url() {
+        let url = DbUrl::parse("postgresql://cruddurroot:p%40ss@db.example:6543/cruddur?sslmode=verify-full&application_name=x")
+            .unwrap();
+        let tls = TlsSettings {
+            mode: crate::tls::SslMode::Disable,
+            root_cert: None,
+            mode_source: "test",
+        };
+        let c = pg_config(&url, &tls, &ConnectOptions::default());
+        assert_eq!(c.get_user(), Some("cruddurroot"));
+        assert_eq!(c.get_password(), Some(&b"p@ss"[..]));
+        assert_eq!(c.get_dbname(), Some("cruddur"));
+        assert_eq!(c.get_ports(), [6543]);
+        assert_eq!(c.get_application_name(), Some("x"));
+    }
+}

@@ -1,0 +1,111 @@
+//! Messages on stderr, progress bars and prompts. Results go to stdout elsewhere.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Whether stderr is a terminal (bars, colour and prompts only then).
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+fn colour() -> bool {
+    stderr_is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn label(name: &str, ansi: &str) -> String {
+    if colour() {
+        format!("\x1b[{ansi}m{name}\x1b[0m")
+    } else {
+        name.to_string()
+    }
+}
+
+/// `error: ...` on stderr.
+pub fn error(msg: &str) {
+    eprintln!("{}: {msg}", label("error", "1;31"));
+}
+
+/// `warning: ...` on stderr.
+pub fn warn(msg: &str) {
+    eprintln!("{}: {msg}", label("warning", "1;33"));
+}
+
+/// A status line on stderr.
+pub fn status(msg: &str) {
+    eprintln!("{msg}");
+}
+
+/// A progress bar over `len` units on a terminal; hidden otherwise.
+pub fn bar(len: u64, what: &str) -> ProgressBar {
+    if !stderr_is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {{msg}} [{{bar:30}}] {{pos}}/{{len}} {what} ({{elapsed}})"
+        ))
+        .expect("BUG: progress template is valid")
+        .progress_chars("=> "),
+    );
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+/// A spinner with a message on a terminal; hidden otherwise.
+pub fn spinner(msg: &str) -> ProgressBar {
+    if !stderr_is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new_spinner();
+    pb.set_draw_target(ProgressDrawTarget::stderr());
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+/// Asks on stderr and reads one line from stdin (trimmed). `None` at end of input.
+pub fn ask(prompt: &str) -> std::io::Result<Option<String>> {
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(line.trim().to_string()))
+}
+
+/// Whether stdin is a terminal, so a question can be asked.
+pub fn stdin_is_terminal() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// An aligned text table with a header row, each line ending in a newline.
+pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == N {
+                l.push_str(cell);
+            } else {
+                l.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
