@@ -1,0 +1,160 @@
+//! Shared helpers for the integration tests: a uniquely named database per test on the real
+//! server named by CRUDDUR_TEST_ADMIN_URL, and the binary with a cleared environment.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use assert_cmd::Command;
+
+/// The server the tests create their databases on.
+pub fn admin_url() -> String {
+    std::env::var("CRUDDUR_TEST_ADMIN_URL")
+        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// `admin_url` with another database.
+pub fn url_for(db: &str) -> String {
+    let mut u = url::Url::parse(&admin_url()).expect("CRUDDUR_TEST_ADMIN_URL is a URL");
+    u.set_path(&format!("/{db}"));
+    u.to_string()
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A unique database name for a test.
+pub fn unique_name(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("t_{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// A database that exists for one test: dropped when the test passes, kept when it fails so
+/// the evidence stays.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    /// A fresh HOME and working directory, so no user files or .env leak in.
+    pub home: tempfile::TempDir,
+}
+
+impl TestDb {
+    /// A new, empty database.
+    pub fn new(prefix: &str) -> TestDb {
+        let db = TestDb::unmade(prefix);
+        psql_admin(&format!("CREATE DATABASE \"{}\"", db.name));
+        db
+    }
+
+    /// A unique name (and URL) with no database behind it yet.
+    pub fn unmade(prefix: &str) -> TestDb {
+        let name = unique_name(prefix);
+        let url = url_for(&name);
+        TestDb {
+            name,
+            url,
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A database with the built-in schema and seed loaded.
+    pub fn seeded(prefix: &str) -> TestDb {
+        let db = TestDb::unmade(prefix);
+        db.cmd().arg("setup").assert().success();
+        db
+    }
+
+    /// The binary with a cleared environment, CONNECTION_URL pointing at this database, and
+    /// the temporary HOME as working directory.
+    pub fn cmd(&self) -> Command {
+        let mut c = bin(self.home.path());
+        c.env("CONNECTION_URL", &self.url);
+        c
+    }
+
+    /// [`TestDb::cmd`] as a `std::process::Command`.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std_bin(self.home.path());
+        c.env("CONNECTION_URL", &self.url);
+        c
+    }
+
+    /// Runs SQL on this database with psql and returns its unaligned output.
+    pub fn psql(&self, sql: &str) -> String {
+        psql(&self.url, sql)
+    }
+
+    /// One value from a query.
+    pub fn scalar(&self, sql: &str) -> String {
+        self.psql(sql).trim().to_string()
+    }
+
+    pub fn exists(&self) -> bool {
+        psql(
+            &admin_url(),
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{}'", self.name),
+        )
+        .trim()
+            == "1"
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept database {} for inspection", self.name);
+            return;
+        }
+        let _ = std::process::Command::new("psql")
+            .args(["-X", "-q", "-d", &admin_url(), "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
+            .output();
+    }
+}
+
+/// The binary with a cleared environment (PATH kept), HOME set to `home`, run in `home`.
+pub fn bin(home: &Path) -> Command {
+    Command::from_std(std_bin(home))
+}
+
+/// The same as [`bin`], as a `std::process::Command` (to spawn it in the background).
+pub fn std_bin(home: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("cruddur-db"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .current_dir(home);
+    c
+}
+
+/// Runs SQL with psql (ON_ERROR_STOP) and returns unaligned, tuples-only output.
+pub fn psql(url: &str, sql: &str) -> String {
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql failed on {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// SQL on the admin database.
+pub fn psql_admin(sql: &str) -> String {
+    psql(&admin_url(), sql)
+}
+
+/// Writes a file into a directory and returns its path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
