@@ -17,7 +17,7 @@ const BATCH_BYTES: usize = 512 * 1024;
 /// COPY data is sent in chunks of this size.
 const COPY_CHUNK: usize = 256 * 1024;
 /// The advisory lock key that serialises schema and seed runs on one database.
-pub const LOCK_KEY: i64 = 0x6372_7564_6475_72; // "cruddur"
+pub const LOCK_KEY: i64 = 0x0063_7275_6464_7572; // "cruddur"
 
 /// How to run a file.
 #[derive(Debug, Clone, Copy)]

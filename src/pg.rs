@@ -60,7 +60,7 @@ pub fn pg_config(url: &DbUrl, tls: &TlsSettings, opts: &ConnectOptions) -> tokio
     }
     c.dbname(url.database());
     c.application_name(
-        &url.query_param("application_name")
+        url.query_param("application_name")
             .unwrap_or_else(|| "cruddur-db".to_string()),
     );
     c.connect_timeout(opts.connect_timeout);
