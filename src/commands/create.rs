@@ -20,15 +20,28 @@ pub async fn run(req: &TargetRequest, args: CreateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the target's database unless it exists; true when it was created.
-pub async fn create_if_missing(target: &Target, opts: &ConnectOptions) -> anyhow::Result<bool> {
-    let name = target.url.database();
+/// A connection to the maintenance database of the target's server, and whether the target's
+/// database exists.
+pub async fn maintenance_client(
+    target: &Target,
+    opts: &ConnectOptions,
+) -> anyhow::Result<(deadpool_postgres::Object, bool)> {
     let admin = Db::connect_maintenance(target, opts).await?;
     let client = admin.get().await?;
     let exists = client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .query_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[&target.url.database()],
+        )
         .await?
         .is_some();
+    Ok((client, exists))
+}
+
+/// Creates the target's database unless it exists; true when it was created.
+pub async fn create_if_missing(target: &Target, opts: &ConnectOptions) -> anyhow::Result<bool> {
+    let name = target.url.database();
+    let (client, exists) = maintenance_client(target, opts).await?;
     if exists {
         ui::status(&format!(
             "database {name:?} already exists on {}:{}; nothing to do",

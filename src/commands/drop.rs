@@ -3,8 +3,9 @@
 use anyhow::anyhow;
 use tokio_postgres::error::SqlState;
 
+use super::create::maintenance_client;
 use crate::cli::DropArgs;
-use crate::pg::{quote_ident, ConnectOptions, Db};
+use crate::pg::{quote_ident, ConnectOptions};
 use crate::target::{Target, TargetRequest};
 use crate::ui;
 
@@ -30,12 +31,7 @@ pub async fn drop_database(
     force: bool,
 ) -> anyhow::Result<()> {
     let name = target.url.database();
-    let admin = Db::connect_maintenance(target, opts).await?;
-    let client = admin.get().await?;
-    let exists = client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await?
-        .is_some();
+    let (client, exists) = maintenance_client(target, opts).await?;
     if !exists {
         ui::status(&format!(
             "database {name:?} does not exist; nothing to drop"
