@@ -244,6 +244,22 @@ pub struct DoctorArgs {
     )]
     pub connect_timeout: u64,
 
+    /// RDS instance whose security groups the "security group allows my IP" check reads
+    /// (production targets only)
+    #[arg(long, value_name = "ID", env = "DB_INSTANCE_ID")]
+    pub db_instance: Option<String>,
+
+    /// Security group of the rule that lets this workstation in (with --rule-id)
+    #[arg(long, value_name = "ID", env = "DB_SG_ID")]
+    pub group_id: Option<String>,
+
+    /// The security group rule that lets this workstation in (with --group-id)
+    #[arg(long, value_name = "ID", env = "DB_SG_RULE_ID")]
+    pub rule_id: Option<String>,
+
+    #[command(flatten)]
+    pub ip: IpArgs,
+
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -270,13 +286,16 @@ pub struct FetchRdsCaArgs {
     pub force: bool,
 }
 
-#[derive(Debug, Args)]
-pub struct UpdateSgRuleArgs {
+/// Where this workstation's public IPv4 address comes from: --ip, then GITPOD_IP, then the
+/// public-IP services in order; the first valid public address wins.
+#[derive(Debug, Clone, Default, Args)]
+pub struct IpArgs {
     /// This workstation's public IPv4 address (else GITPOD_IP, else the IP services)
     #[arg(long, value_name = "IP")]
     pub ip: Option<String>,
 
     /// Public-IP services to ask, in order (repeatable or comma-separated)
+    /// [default: https://checkip.amazonaws.com, https://ifconfig.me/ip, https://api.ipify.org]
     #[arg(
         long,
         value_name = "URL",
@@ -285,11 +304,29 @@ pub struct UpdateSgRuleArgs {
     )]
     pub ip_url: Vec<String>,
 
-    /// Accept a private or otherwise non-public address (for tests and unusual networks only)
+    /// Seconds to wait for each public-IP service
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "CRUDDUR_IP_TIMEOUT",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(u64).range(1..=60)
+    )]
+    pub ip_timeout: u64,
+
+    /// Accept a private or otherwise non-public address, with a warning (for tests and
+    /// unusual networks only)
     #[arg(long)]
     pub allow_private: bool,
+}
 
-    /// Security group id (sg-...) holding the rule
+#[derive(Debug, Args)]
+pub struct UpdateSgRuleArgs {
+    #[command(flatten)]
+    pub ip: IpArgs,
+
+    /// Security group id (sg-...) holding the rule; alone, the rule tagged --description on the
+    /// database port is found or created in it
     #[arg(long, value_name = "ID", env = "DB_SG_ID")]
     pub group_id: Option<String>,
 
@@ -324,11 +361,28 @@ pub struct UpdateSgRuleArgs {
 #[derive(Debug, Subcommand)]
 pub enum RdsCommand {
     /// Show the instance: status, engine, endpoint, security groups, whether my IP is allowed
-    Status(RdsArgs),
-    /// Start the instance
+    Status(RdsStatusArgs),
+    /// Start the instance (nothing to do when it is available or starting)
     Start(RdsArgs),
-    /// Stop the instance (to save money while not working)
+    /// Stop the instance to save money (AWS starts it again after 7 days)
     Stop(RdsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RdsStatusArgs {
+    /// RDS instance identifier
+    #[arg(long, value_name = "ID", env = "DB_INSTANCE_ID")]
+    pub db_instance: Option<String>,
+
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub ip: IpArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -345,15 +399,6 @@ pub struct RdsArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Public-IP services to ask for `status` (repeatable or comma-separated)
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "CRUDDUR_IP_URL",
-        value_delimiter = ','
-    )]
-    pub ip_url: Vec<String>,
-
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -364,21 +409,23 @@ pub struct PostCrudArgs {
     #[arg(long, value_name = "HANDLE")]
     pub handle: String,
 
-    /// The message; `-` reads it from stdin; `{n}` is replaced by the number with --count
-    #[arg(long, value_name = "TEXT")]
+    /// The message, 1 to 280 characters; `-` reads it from stdin (one trailing newline is
+    /// dropped); with --count, `{n}` becomes the crud's number (1 to N)
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
     pub message: String,
 
     /// How long the crud lives: 30-days, 7-days, 3-days, 1-day, 12-hours, 3-hours, 1-hour
     #[arg(long, value_name = "TTL", default_value = "7-days")]
     pub ttl: String,
 
-    /// Post this many cruds
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub count: u64,
+    /// Post N cruds concurrently and print a summary instead of the crud
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
 
-    /// How many posts run at once (default: the pool size)
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<usize>,
+    /// How many cruds are posted at once with --count (default: the pool size, 8); the pool
+    /// grows to match
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub concurrency: Option<u64>,
 
     /// Print JSON on stdout
     #[arg(long)]

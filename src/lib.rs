@@ -1,9 +1,12 @@
 //! cruddur-db: the Cruddur project's database tool, as a library. The binary in `main.rs`
 //! only parses the command line and calls [`commands::run`].
 
+pub mod app;
+pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod ip;
 pub mod load;
 pub mod pg;
 pub mod protect;

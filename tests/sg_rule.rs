@@ -1,0 +1,799 @@
+//! `update-sg-rule` against moto's server (through a recording proxy that lists every AWS call)
+//! and a local HTTP server playing the public-IP services.
+
+mod aws_support;
+mod common;
+
+use std::net::TcpListener;
+
+use aws_support::{aws_cmd, IpServer, Moto, Recorder, RuleRow, GOOD_IP, NEW_IP};
+use predicates::str::contains;
+
+fn home() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The rules of a group without one of them.
+fn without(rules: &[RuleRow], id: &str) -> Vec<RuleRow> {
+    rules.iter().filter(|r| r.id != id).cloned().collect()
+}
+
+fn tcp_rule(id: &str, port: i32, ip: &str, desc: &str) -> RuleRow {
+    RuleRow {
+        id: id.to_string(),
+        egress: false,
+        protocol: "tcp".to_string(),
+        from: port,
+        to: port,
+        cidr: Some(format!("{ip}/32")),
+        description: Some(desc.to_string()),
+    }
+}
+
+#[test]
+fn explicit_ids_change_only_that_rule_to_ip_32_on_its_port() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, "198.51.100.7/32", "GITPOD");
+    moto.add_rule(&sg, "tcp", 22, 22, "52.95.110.77/32", "ssh from the office");
+    moto.add_rule(&sg, "tcp", 5432, 5432, "52.95.0.0/16", "office");
+    let before = moto.rules(&sg);
+    let ips = IpServer::start();
+    let rec = Recorder::new();
+    let h = home();
+
+    // The old script's variables keep working.
+    let out = aws_cmd(h.path(), &rec.url)
+        .args(["update-sg-rule"])
+        .env("DB_SG_ID", &sg)
+        .env("DB_SG_RULE_ID", &rule)
+        .env("CRUDDUR_IP_URL", ips.url(&format!("/ip/{NEW_IP}")))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{rule}: 198.51.100.7/32 -> {NEW_IP}/32 (tcp 5432 in {sg})\n")
+    );
+    assert_eq!(rec.writes(), ["ModifySecurityGroupRules"]);
+    let after = moto.rules(&sg);
+    assert_eq!(
+        moto.rule(&sg, &rule),
+        tcp_rule(&rule, 5432, NEW_IP, "GITPOD")
+    );
+    assert_eq!(without(&after, &rule), without(&before, &rule));
+}
+
+#[test]
+fn unchanged_ip_makes_no_write_call() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let before = moto.rules(&sg);
+    let rec = Recorder::new();
+    let h = home();
+
+    let out = aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            &sg,
+            "--rule-id",
+            &rule,
+            "--ip",
+            GOOD_IP,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("already up to date"),
+        "{}",
+        stdout(&out)
+    );
+    // The proof: the recording proxy saw the one read and nothing else.
+    assert_eq!(rec.actions(), ["DescribeSecurityGroupRules"]);
+    assert_eq!(moto.rules(&sg), before);
+}
+
+#[test]
+fn a_changed_description_is_a_change() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "old tag");
+    let rec = Recorder::new();
+    let h = home();
+    aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            &sg,
+            "--rule-id",
+            &rule,
+            "--ip",
+            GOOD_IP,
+        ])
+        .assert()
+        .success();
+    assert_eq!(rec.writes(), ["ModifySecurityGroupRules"]);
+    assert_eq!(
+        moto.rule(&sg, &rule),
+        tcp_rule(&rule, 5432, GOOD_IP, "GITPOD")
+    );
+}
+
+#[test]
+fn a_rule_on_all_ports_is_narrowed_to_tcp_on_the_database_port() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let wide = moto.add_rule(&sg, "-1", 0, 0, "0.0.0.0/0", "GITPOD");
+    let range = moto.add_rule(&sg, "tcp", 1000, 6000, "52.95.0.0/16", "GITPOD2");
+    let rec = Recorder::new();
+    let h = home();
+
+    let out = aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            &sg,
+            "--rule-id",
+            &wide,
+            "--ip",
+            NEW_IP,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("narrowing it to tcp 5432"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        moto.rule(&sg, &wide),
+        tcp_rule(&wide, 5432, NEW_IP, "GITPOD")
+    );
+
+    // The port of the production URL decides when the rule does not.
+    aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            &sg,
+            "--rule-id",
+            &range,
+            "--ip",
+            NEW_IP,
+        ])
+        .args(["--description", "GITPOD2"])
+        .env(
+            "PROD_CONNECTION_URL",
+            "postgresql://root:pw@db.example:6543/cruddur",
+        )
+        .assert()
+        .success();
+    assert_eq!(
+        moto.rule(&sg, &range),
+        tcp_rule(&range, 6543, NEW_IP, "GITPOD2")
+    );
+}
+
+#[test]
+fn discovery_creates_the_rule_when_missing_then_leaves_it() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let other = moto.add_rule(&sg, "tcp", 5432, 5432, "52.95.0.0/16", "office");
+    let db = moto.instance(&[&sg], 5432);
+    let ips = IpServer::start();
+    let rec = Recorder::new();
+    let h = home();
+
+    let out = aws_cmd(h.path(), &rec.url)
+        .args(["update-sg-rule", "--json"])
+        .env("DB_INSTANCE_ID", &db)
+        .env("CRUDDUR_IP_URL", ips.url(&format!("/ip/{GOOD_IP}")))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["action"], "create");
+    assert_eq!(report["changed"], true);
+    assert_eq!(report["old_cidr"], serde_json::Value::Null);
+    assert_eq!(report["new_cidr"], format!("{GOOD_IP}/32"));
+    assert_eq!(report["ip_source"], ips.url(&format!("/ip/{GOOD_IP}")));
+    let created = report["rule_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        rec.actions(),
+        [
+            "DescribeDBInstances",
+            "DescribeSecurityGroupRules",
+            "AuthorizeSecurityGroupIngress"
+        ]
+    );
+    let rules = moto.rules(&sg);
+    let inbound: Vec<&RuleRow> = rules.iter().filter(|r| !r.egress).collect();
+    assert_eq!(inbound.len(), 2, "{rules:?}");
+    assert_eq!(
+        moto.rule(&sg, &created),
+        tcp_rule(&created, 5432, GOOD_IP, "GITPOD")
+    );
+    assert_eq!(moto.rule(&sg, &other).cidr.as_deref(), Some("52.95.0.0/16"));
+
+    // Run again: found by its description, up to date, no write.
+    let rec2 = Recorder::new();
+    let out = aws_cmd(h.path(), &rec2.url)
+        .args(["update-sg-rule", "--db-instance", &db, "--ip", GOOD_IP])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{created}: {GOOD_IP}/32 already up to date (tcp 5432 in {sg})\n")
+    );
+    assert!(rec2.writes().is_empty(), "{:?}", rec2.actions());
+    assert_eq!(moto.rules(&sg), rules);
+}
+
+#[test]
+fn discovery_updates_the_tagged_rule_on_the_instance_port() {
+    let moto = Moto::new();
+    let sg1 = moto.group();
+    let sg2 = moto.group();
+    // Tagged, but on another port: not this database's rule.
+    let elsewhere = moto.add_rule(&sg1, "tcp", 5432, 5432, "52.95.110.50/32", "GITPOD");
+    let mine = moto.add_rule(&sg2, "tcp", 5433, 5433, "52.95.110.51/32", "GITPOD");
+    let office = moto.add_rule(&sg2, "tcp", 5433, 5433, "52.95.110.52/32", "office");
+    let db = moto.instance(&[&sg1, &sg2], 5433);
+    let (before1, before2) = (moto.rules(&sg1), moto.rules(&sg2));
+    let rec = Recorder::new();
+    let h = home();
+
+    let out = aws_cmd(h.path(), &rec.url)
+        .args(["update-sg-rule", "--db-instance", &db, "--ip", NEW_IP])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{mine}: 52.95.110.51/32 -> {NEW_IP}/32 (tcp 5433 in {sg2})\n")
+    );
+    assert!(stderr(&out).contains(&elsewhere), "{}", stderr(&out));
+    assert_eq!(rec.writes(), ["ModifySecurityGroupRules"]);
+    assert_eq!(moto.rules(&sg1), before1);
+    assert_eq!(
+        moto.rule(&sg2, &mine),
+        tcp_rule(&mine, 5433, NEW_IP, "GITPOD")
+    );
+    assert_eq!(without(&moto.rules(&sg2), &mine), without(&before2, &mine));
+    assert_eq!(
+        moto.rule(&sg2, &office).cidr.as_deref(),
+        Some("52.95.110.52/32")
+    );
+}
+
+#[test]
+fn a_group_alone_finds_or_creates_the_tagged_rule_in_it() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rec = Recorder::new();
+    let h = home();
+    let out = aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            &sg,
+            "--ip",
+            GOOD_IP,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = report["rule_id"].as_str().unwrap();
+    assert_eq!(moto.rule(&sg, id), tcp_rule(id, 5432, GOOD_IP, "GITPOD"));
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let empty = moto.group();
+    let db = moto.instance(&[&empty], 5432);
+    let (before, before_empty) = (moto.rules(&sg), moto.rules(&empty));
+    let rec = Recorder::new();
+    let h = home();
+
+    let out = aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            &sg,
+            "--rule-id",
+            &rule,
+            "--ip",
+            NEW_IP,
+        ])
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{rule}: {GOOD_IP}/32 -> {NEW_IP}/32 (tcp 5432 in {sg}) [dry run]\n")
+    );
+    assert!(stderr(&out).contains("nothing was written"));
+
+    let out = aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--db-instance",
+            &db,
+            "--ip",
+            NEW_IP,
+            "--dry-run",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["action"], "create");
+    assert_eq!(report["changed"], false);
+    assert_eq!(report["dry_run"], true);
+
+    assert!(rec.writes().is_empty(), "{:?}", rec.actions());
+    assert_eq!(moto.rules(&sg), before);
+    assert_eq!(moto.rules(&empty), before_empty);
+}
+
+#[test]
+fn json_output_parses_and_says_what_changed() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let rec = Recorder::new();
+    let h = home();
+    let out = aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            &sg,
+            "--rule-id",
+            &rule,
+            "--json",
+        ])
+        .env("GITPOD_IP", NEW_IP)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "ip": NEW_IP,
+            "ip_source": "GITPOD_IP",
+            "group_id": sg,
+            "rule_id": rule,
+            "old_cidr": format!("{GOOD_IP}/32"),
+            "new_cidr": format!("{NEW_IP}/32"),
+            "port": 5432,
+            "description": "GITPOD",
+            "action": "modify",
+            "changed": true,
+            "dry_run": false,
+        })
+    );
+}
+
+#[test]
+fn every_bad_ip_answer_writes_nothing_and_exits_4() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let before = moto.rules(&sg);
+    let ips = IpServer::start();
+    let rec = Recorder::new();
+    let h = home();
+
+    let cases = [
+        ("/html", "is not an IPv4 address"),
+        ("/empty", "the answer is empty"),
+        ("/ipv6", "is an IPv6 address"),
+        ("/private", "10.1.2.3 is a private address"),
+        ("/slow", "no answer within 1 s"),
+        ("/500", "answered HTTP 500"),
+    ];
+    for (path, reason) in cases {
+        let url = ips.url(path);
+        let out = aws_cmd(h.path(), &rec.url)
+            .args(["update-sg-rule", "--group-id", &sg, "--rule-id", &rule])
+            .env("CRUDDUR_IP_URL", &url)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "{path}: {}", stderr(&out));
+        let err = stderr(&out);
+        let line = err.lines().find(|l| l.contains(&url)).unwrap_or_default();
+        assert!(line.contains(reason), "{path}: {err}");
+        assert!(err.contains("nothing was changed"), "{err}");
+        assert_eq!(ips.hits(path), 1, "{path}");
+    }
+    // A bad --ip and GITPOD_IP are named too, and a private one is not taken.
+    let out = aws_cmd(h.path(), &rec.url)
+        .args(["update-sg-rule", "--group-id", &sg, "--rule-id", &rule])
+        .args(["--ip", "203.0.113.5"])
+        .env("GITPOD_IP", "100.64.1.1")
+        .env("CRUDDUR_IP_URL", ips.url("/private"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--ip: 203.0.113.5 is a documentation address"),
+        "{err}"
+    );
+    assert!(
+        err.contains("GITPOD_IP: 100.64.1.1 is a carrier-grade NAT address"),
+        "{err}"
+    );
+
+    // Not one AWS call, let alone a write.
+    assert!(rec.actions().is_empty(), "{:?}", rec.actions());
+    assert_eq!(moto.rules(&sg), before);
+}
+
+#[test]
+fn the_next_source_is_tried_after_a_bad_answer() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let ips = IpServer::start();
+    let rec = Recorder::new();
+    let h = home();
+    let good = format!("/ip/{NEW_IP}");
+    let urls = [
+        ips.url("/html"),
+        ips.url("/500"),
+        ips.url(&good),
+        ips.url("/ip/52.95.110.99"),
+    ];
+
+    let out = aws_cmd(h.path(), &rec.url)
+        .args(["update-sg-rule", "--group-id", &sg, "--rule-id", &rule])
+        .args(["--ip", "not-an-ip"])
+        .env("CRUDDUR_IP_URL", urls.join(","))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("ignored --ip: \"not-an-ip\" is not an IPv4 address"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("ignored {}: ", urls[0])), "{err}");
+    assert!(
+        err.contains(&format!("ignored {}: answered HTTP 500", urls[1])),
+        "{err}"
+    );
+    assert_eq!(
+        (ips.hits("/html"), ips.hits("/500"), ips.hits(&good)),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        ips.hits("/ip/52.95.110.99"),
+        0,
+        "stops at the first good answer"
+    );
+    assert_eq!(moto.rule(&sg, &rule).cidr, Some(format!("{NEW_IP}/32")));
+
+    // GITPOD_IP wins over the services, which are then not asked at all.
+    let before = ips.total();
+    aws_cmd(h.path(), &rec.url)
+        .args(["update-sg-rule", "--group-id", &sg, "--rule-id", &rule])
+        .env("GITPOD_IP", GOOD_IP)
+        .env("CRUDDUR_IP_URL", urls.join(","))
+        .assert()
+        .success()
+        .stderr(contains("from GITPOD_IP"));
+    assert_eq!(ips.total(), before);
+    assert_eq!(moto.rule(&sg, &rule).cidr, Some(format!("{GOOD_IP}/32")));
+}
+
+#[test]
+fn allow_private_takes_a_private_address_with_a_warning() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let ips = IpServer::start();
+    let rec = Recorder::new();
+    let h = home();
+    aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            &sg,
+            "--rule-id",
+            &rule,
+            "--allow-private",
+        ])
+        .env("CRUDDUR_IP_URL", ips.url("/private"))
+        .assert()
+        .success()
+        .stderr(contains("--allow-private: using 10.1.2.3"));
+    assert_eq!(
+        moto.rule(&sg, &rule),
+        tcp_rule(&rule, 5432, "10.1.2.3", "GITPOD")
+    );
+}
+
+#[test]
+fn bad_ids_are_rejected_before_any_call() {
+    let ips = IpServer::start();
+    let rec = Recorder::new();
+    let h = home();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--group-id", "sg-xyz", "--rule-id", "sgr-0123456789abcdef0"],
+            "--group-id/DB_SG_ID \"sg-xyz\"",
+        ),
+        (
+            &[
+                "--group-id",
+                "sg-0123456789abcdef0",
+                "--rule-id",
+                "sg-0123456789abcdef0",
+            ],
+            "--rule-id/DB_SG_RULE_ID",
+        ),
+        (
+            &["--group-id", "<html>", "--rule-id", "sgr-01234567"],
+            "is not a security group id",
+        ),
+        (
+            &["--db-instance", "bad_name!"],
+            "is not an RDS instance identifier",
+        ),
+        (&[], "no rule to update: set DB_SG_ID and DB_SG_RULE_ID"),
+    ];
+    for (args, message) in cases {
+        let out = aws_cmd(h.path(), &rec.url)
+            .arg("update-sg-rule")
+            .args(args)
+            .env("CRUDDUR_IP_URL", ips.url(&format!("/ip/{GOOD_IP}")))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    }
+    // Neither AWS nor the IP services were asked.
+    assert!(rec.actions().is_empty(), "{:?}", rec.actions());
+    assert_eq!(ips.total(), 0);
+}
+
+#[test]
+fn a_missing_rule_or_group_fails_with_the_aws_code() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let rec = Recorder::new();
+    let h = home();
+
+    let out = aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            &sg,
+            "--rule-id",
+            "sgr-0123456789abcdef0",
+        ])
+        .args(["--ip", NEW_IP])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("InvalidSecurityGroupRuleId.NotFound"), "{err}");
+    assert!(err.contains("hint: check --rule-id/DB_SG_RULE_ID"), "{err}");
+
+    let out = aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            "sg-0123456789abcdef0",
+            "--rule-id",
+            &rule,
+        ])
+        .args(["--ip", NEW_IP])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("InvalidGroup.NotFound"), "{err}");
+    assert!(err.contains("hint: check --group-id/DB_SG_ID"), "{err}");
+
+    aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--db-instance",
+            "no-such-instance",
+            "--ip",
+            NEW_IP,
+        ])
+        .assert()
+        .code(5)
+        .stderr(contains("DBInstanceNotFound"));
+
+    assert!(rec.writes().is_empty(), "{:?}", rec.actions());
+    assert_eq!(moto.rule(&sg, &rule).cidr, Some(format!("{GOOD_IP}/32")));
+}
+
+#[test]
+fn missing_credentials_or_region_fail_with_what_is_missing() {
+    let rec = Recorder::new();
+    let h = home();
+    let args = [
+        "update-sg-rule",
+        "--group-id",
+        "sg-0123456789abcdef0",
+        "--rule-id",
+        "sgr-0123456789abcdef0",
+        "--ip",
+        GOOD_IP,
+    ];
+    aws_cmd(h.path(), &rec.url)
+        .args(args)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .assert()
+        .code(2)
+        .stderr(contains("no AWS credentials: set AWS_ACCESS_KEY_ID"));
+    aws_cmd(h.path(), &rec.url)
+        .args(args)
+        .env_remove("AWS_REGION")
+        .assert()
+        .code(2)
+        .stderr(contains("no AWS region: pass --region, set AWS_REGION"));
+    aws_cmd(h.path(), &rec.url)
+        .args(args)
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .assert()
+        .code(2)
+        .stderr(contains("no AWS region and no AWS credentials"));
+    // A named profile that does not exist is a configuration error too.
+    aws_cmd(h.path(), &rec.url)
+        .args(args)
+        .args(["--profile", "nosuchprofile"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "the AWS profile \"nosuchprofile\" (--profile/AWS_PROFILE) is not defined",
+        ));
+    assert!(rec.actions().is_empty(), "{:?}", rec.actions());
+}
+
+#[test]
+fn region_and_credentials_come_from_the_profile_files() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let rec = Recorder::new();
+    let h = home();
+    let aws_dir = h.path().join(".aws");
+    std::fs::create_dir_all(&aws_dir).unwrap();
+    common::write_file(
+        &aws_dir,
+        "config",
+        "[profile cruddur]\nregion = us-east-1\n",
+    );
+    common::write_file(
+        &aws_dir,
+        "credentials",
+        "[cruddur]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    );
+    aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            &sg,
+            "--rule-id",
+            &rule,
+            "--ip",
+            NEW_IP,
+        ])
+        .args(["--profile", "cruddur"])
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .assert()
+        .success();
+    assert_eq!(moto.rule(&sg, &rule).cidr, Some(format!("{NEW_IP}/32")));
+}
+
+#[test]
+fn wait_reachable_waits_for_the_production_port() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let rec = Recorder::new();
+    let h = home();
+    let listening = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listening.local_addr().unwrap().port();
+    aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            &sg,
+            "--rule-id",
+            &rule,
+            "--ip",
+            GOOD_IP,
+        ])
+        .arg("--wait-reachable=5")
+        .env(
+            "PROD_CONNECTION_URL",
+            format!("postgresql://root:secret@127.0.0.1:{port}/cruddur"),
+        )
+        .assert()
+        .success()
+        .stderr(contains(format!("127.0.0.1:{port} answers")));
+
+    // A closed port: the rule is written, then the wait fails (exit 1) and says so.
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            &sg,
+            "--rule-id",
+            &rule,
+            "--ip",
+            NEW_IP,
+        ])
+        .arg("--wait-reachable=1")
+        .env(
+            "PROD_CONNECTION_URL",
+            format!("postgresql://root:secret@127.0.0.1:{closed}/cruddur"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the rule is in place, but"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("secret"));
+    assert_eq!(moto.rule(&sg, &rule).cidr, Some(format!("{NEW_IP}/32")));
+
+    // Nothing says where the database is: the rule is still updated, the wait skipped.
+    aws_cmd(h.path(), &rec.url)
+        .args([
+            "update-sg-rule",
+            "--group-id",
+            &sg,
+            "--rule-id",
+            &rule,
+            "--ip",
+            GOOD_IP,
+        ])
+        .arg("--wait-reachable")
+        .assert()
+        .success()
+        .stderr(contains(
+            "--wait-reachable: nothing says where the database is",
+        ));
+    assert_eq!(moto.rule(&sg, &rule).cidr, Some(format!("{GOOD_IP}/32")));
+    drop(listening);
+}
