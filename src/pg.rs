@@ -162,22 +162,25 @@ impl Db {
             PoolError::Timeout(_) => {
                 return anyhow!("timed out connecting to {target} ({})", self.url);
             }
-            other => return anyhow!("failed to connect to {} : {other}", self.url),
+            other => return anyhow!("failed to connect to {}: {other}", self.url),
         };
-        if let Some(line) = crate::tls::explain(pg, &self.tls, &self.url.host()) {
-            return anyhow!("TLS to {target} failed: {line}");
+        if let Some(problem) = crate::tls::explain(pg, &self.tls, &self.url.host()) {
+            return anyhow!("could not connect to {target}: {problem}");
         }
         if let Some(db) = pg.as_db_error() {
             let code = db.code();
+            if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+                && db.message().contains("pg_hba.conf")
+            {
+                return anyhow!(
+                    "{target} does not accept this connection: {}; the server's pg_hba.conf must allow \
+                     this client address, user and database",
+                    db.message()
+                );
+            }
             if *code == SqlState::INVALID_PASSWORD
                 || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
             {
-                if db.message().contains("no encryption") {
-                    return anyhow!(
-                        "{target} refused the connection: {}; the server requires TLS: use sslmode=require or stronger",
-                        db.message()
-                    );
-                }
                 return anyhow!(
                     "authentication failed for user {:?} on {target}: {}; check the user and password in the URL",
                     self.url.user(),

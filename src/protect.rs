@@ -11,21 +11,32 @@ fn refuse(msg: String) -> anyhow::Error {
     coded(exit::REFUSED, format!("refused: protected target: {msg}"))
 }
 
-/// Asks for (or checks) confirmation before `action` on a protected target. Unprotected
-/// targets pass at once; nothing is asked for a dry run.
+/// Asks for (or checks) confirmation before `action` on a protected target.
+///
+/// - `--confirm-db NAME` must name the target's database on every target, protected or not:
+///   a script that says which database it means is stopped when it points elsewhere.
+/// - Unprotected targets pass; so does a dry run, which writes nothing (callers return
+///   before writing).
+/// - `--yes` skips the question only together with a matching `--confirm-db`.
+/// - Without a terminal on stdin there is nobody to ask: refused (exit 3).
+/// - Otherwise the database name must be typed.
 pub fn confirm(target: &Target, args: &ConfirmArgs, action: &str) -> anyhow::Result<()> {
+    check_confirm_db(target, args)?;
+    let db = target.url.database();
     if !target.protected || args.dry_run {
         return Ok(());
     }
-    let db = target.url.database();
     if args.yes {
         return match &args.confirm_db {
-            Some(name) if *name == db => Ok(()),
-            Some(name) => Err(refuse(format!(
-                "--confirm-db {name:?} does not match the target database {db:?}; nothing was changed"
-            ))),
+            Some(_) => {
+                ui::status(&format!(
+                    "confirmed with --yes --confirm-db {db}: {action} on PROTECTED target {}",
+                    target.url.short()
+                ));
+                Ok(())
+            }
             None => Err(refuse(format!(
-                "--yes also needs --confirm-db {db} to {action} {}; nothing was changed",
+                "--yes also needs --confirm-db {db} to {action} on {}; nothing was changed",
                 target.url.short()
             ))),
         };
@@ -56,12 +67,75 @@ pub fn confirm(target: &Target, args: &ConfirmArgs, action: &str) -> anyhow::Res
     }
 }
 
-fn why(target: &Target) -> &'static str {
+/// Refuses when `--confirm-db` names another database than the target's (on any target).
+pub fn check_confirm_db(target: &Target, args: &ConfirmArgs) -> anyhow::Result<()> {
+    let db = target.url.database();
+    match &args.confirm_db {
+        Some(name) if *name != db => Err(coded(
+            exit::REFUSED,
+            format!(
+                "refused: --confirm-db {name:?} does not match the target database {db:?} ({}); \
+                 nothing was changed",
+                target.url.short()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Why a target is protected, for the question.
+pub fn why(target: &Target) -> &'static str {
     if target.prod {
         "--prod"
     } else if target.url.is_rds() {
         "an RDS host"
     } else {
         "--protected"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::exit_code;
+    use crate::target::TargetRequest;
+
+    fn target(protected: bool) -> Target {
+        Target::resolve(
+            &TargetRequest {
+                url: Some("postgresql://root:pw@db.example:5432/cruddur".into()),
+                prod: false,
+                protected,
+            },
+            |_| None,
+        )
+        .unwrap()
+    }
+
+    fn args(yes: bool, confirm_db: Option<&str>) -> ConfirmArgs {
+        ConfirmArgs {
+            yes,
+            confirm_db: confirm_db.map(str::to_string),
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn yes_needs_the_matching_name() {
+        let t = target(true);
+        assert!(confirm(&t, &args(true, Some("cruddur")), "drop").is_ok());
+        for a in [args(true, None), args(true, Some("cruddur_dev"))] {
+            let err = confirm(&t, &a, "drop").unwrap_err();
+            assert_eq!(exit_code(&err), exit::REFUSED, "{err:#}");
+            assert!(!format!("{err:#}").contains("pw@"), "{err:#}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_confirm_db_stops_even_unprotected_targets() {
+        let t = target(false);
+        assert!(confirm(&t, &args(false, None), "drop").is_ok());
+        let err = confirm(&t, &args(true, Some("other")), "drop").unwrap_err();
+        assert_eq!(exit_code(&err), exit::REFUSED);
     }
 }

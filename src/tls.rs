@@ -21,8 +21,8 @@ use crate::target::Target;
 /// Where Amazon publishes the global RDS CA bundle.
 pub const RDS_CA_URL: &str = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem";
 
-/// libpq's `sslmode` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// libpq's `sslmode` values, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SslMode {
     Disable,
     Allow,
@@ -144,6 +144,9 @@ impl TlsSettings {
             None if mode.verifies() && (target.prod || target.url.is_rds()) => {
                 Some(RootCert::File(rds_bundle_path()?))
             }
+            // NOTE: libpq's default, so that the pool and psql agree: with
+            // ~/.postgresql/root.crt present, `require` checks the chain like verify-ca.
+            None if mode >= SslMode::Require => libpq_root_crt(env("HOME")).map(RootCert::File),
             None => None,
         };
         Ok(TlsSettings {
@@ -165,17 +168,22 @@ impl TlsSettings {
         }
     }
 
+    /// The mode as it is enforced: libpq's `require` with a root certificate checks the chain
+    /// like verify-ca.
+    pub fn effective_mode(&self) -> SslMode {
+        match (self.mode, &self.root_cert) {
+            (SslMode::Require, Some(_)) => SslMode::VerifyCa,
+            (m, _) => m,
+        }
+    }
+
     /// The rustls client configuration for these settings.
     pub fn client_config(&self) -> anyhow::Result<ClientConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .context("failed to set up TLS")?;
-        // libpq: `require` with a root certificate behaves as verify-ca.
-        let mode = match (self.mode, &self.root_cert) {
-            (SslMode::Require, Some(_)) => SslMode::VerifyCa,
-            (m, _) => m,
-        };
+        let mode = self.effective_mode();
         let config = match mode {
             SslMode::VerifyCa | SslMode::VerifyFull => {
                 let roots = Arc::new(self.roots()?);
@@ -203,11 +211,14 @@ impl TlsSettings {
     fn roots(&self) -> anyhow::Result<RootCertStore> {
         let mut store = RootCertStore::empty();
         match &self.root_cert {
-            None => return Err(usage(format!(
-                "sslmode={} needs a root certificate: add sslrootcert=/path/to/ca.pem to the URL \
-                     or set PGSSLROOTCERT (for RDS run `cruddur-db tls fetch-rds-ca`)",
-                self.mode
-            ))),
+            None => {
+                return Err(usage(format!(
+                "sslmode={} (from {}) needs a root certificate: add sslrootcert=/path/to/ca.pem \
+                     to the URL, set PGSSLROOTCERT or create ~/.postgresql/root.crt \
+                     (for RDS run `cruddur-db tls fetch-rds-ca`)",
+                self.mode, self.mode_source
+            )))
+            }
             Some(RootCert::System) => {
                 store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
             }
@@ -249,6 +260,12 @@ pub fn load_bundle(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> 
         )));
     }
     Ok(certs)
+}
+
+/// `~/.postgresql/root.crt` when it exists: libpq's default root certificate file.
+fn libpq_root_crt(home: Option<String>) -> Option<PathBuf> {
+    let home = home.map(PathBuf::from).or_else(dirs::home_dir)?;
+    Some(home.join(".postgresql").join("root.crt")).filter(|p| p.is_file())
 }
 
 fn expand_home(p: &str) -> PathBuf {
@@ -354,70 +371,136 @@ impl ServerCertVerifier for NoVerify {
     }
 }
 
-/// One line that explains a TLS failure, from the error chain of a failed connection.
+/// A TLS failure explained: what is wrong, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsProblem {
+    pub reason: String,
+    pub fix: String,
+}
+
+impl fmt::Display for TlsProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}; {}", self.reason, self.fix)
+    }
+}
+
+/// Explains a TLS failure in one line, from the error chain of a failed connection (a
+/// rustls certificate error, tokio-postgres's "server does not support TLS", or the server's
+/// "no pg_hba.conf entry ... no encryption"). `None` when the error is not about TLS.
 pub fn explain(
     err: &(dyn std::error::Error + 'static),
     settings: &TlsSettings,
     host: &str,
-) -> Option<String> {
+) -> Option<TlsProblem> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(rustls::Error::InvalidCertificate(ce)) = e.downcast_ref::<rustls::Error>() {
             return Some(explain_cert(ce, settings, host));
         }
+        // NOTE: io::Error's `source()` skips the error it wraps, so look inside explicitly.
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(inner) = io.get_ref() {
-                if let Some(rustls::Error::InvalidCertificate(ce)) =
-                    inner.downcast_ref::<rustls::Error>()
-                {
-                    return Some(explain_cert(ce, settings, host));
-                }
+            if let Some(rustls::Error::InvalidCertificate(ce)) =
+                io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+            {
+                return Some(explain_cert(ce, settings, host));
             }
         }
         let text = e.to_string();
         if text.contains("server does not support TLS") {
-            return Some(format!(
-                "the server at {host} does not support TLS but sslmode={} (from {}) requires it; \
-                 enable ssl on the server or use sslmode=prefer",
-                settings.mode, settings.mode_source
-            ));
+            return Some(no_tls(settings));
         }
         if text.contains("no encryption") && text.contains("pg_hba.conf") {
-            return Some(format!(
-                "the server requires TLS but sslmode={} did not use it; use sslmode=require or stronger",
-                settings.mode
-            ));
+            return Some(TlsProblem {
+                reason: format!(
+                    "the server requires TLS (its pg_hba.conf has no entry for \
+                     unencrypted connections) but sslmode={} (from {}) does not use it",
+                    settings.mode, settings.mode_source
+                ),
+                fix: "use sslmode=require or stronger (verify-full with the server's CA)".into(),
+            });
         }
         cur = e.source();
     }
     None
 }
 
-fn explain_cert(ce: &CertificateError, settings: &TlsSettings, host: &str) -> String {
+/// The server answered the TLS request with "no" while the mode requires TLS.
+pub fn no_tls(settings: &TlsSettings) -> TlsProblem {
+    TlsProblem {
+        reason: format!(
+            "the server does not support TLS but sslmode={} (from {}) requires it",
+            settings.mode, settings.mode_source
+        ),
+        fix: "enable ssl on the server, or use sslmode=prefer to connect unencrypted".into(),
+    }
+}
+
+fn explain_cert(ce: &CertificateError, settings: &TlsSettings, host: &str) -> TlsProblem {
     let roots = settings
         .root_cert
         .as_ref()
         .map_or_else(|| "no root certificate".to_string(), |r| r.to_string());
+    let mode = format!("sslmode={}", settings.mode);
     match ce {
-        CertificateError::UnknownIssuer | CertificateError::BadSignature => format!(
-            "the server's certificate is not signed by a CA in {roots}; use the CA that signed it \
-             (for RDS: `cruddur-db tls fetch-rds-ca`) in sslrootcert or PGSSLROOTCERT"
-        ),
-        CertificateError::NotValidForNameContext { expected, presented } => format!(
-            "host name mismatch: connected to {:?} but the certificate is for {}; connect by one of \
-             those names or use sslmode=verify-ca",
-            expected.to_str(),
-            presented.join(", ")
-        ),
-        CertificateError::NotValidForName => format!(
-            "host name mismatch: the certificate is not valid for {host}; connect by a name the \
-             certificate lists or use sslmode=verify-ca"
-        ),
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-            "the server's certificate has expired".to_string()
-        }
-        other => format!("the server's certificate was rejected: {other:?} (roots: {roots})"),
+        CertificateError::UnknownIssuer | CertificateError::BadSignature => TlsProblem {
+            reason: format!(
+                "the server's certificate is not signed by a CA in {roots} ({mode}): unknown CA"
+            ),
+            fix: "put the CA that signed it in sslrootcert or PGSSLROOTCERT \
+                  (for RDS: `cruddur-db tls fetch-rds-ca`)"
+                .into(),
+        },
+        CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        } => TlsProblem {
+            reason: format!(
+                "host name mismatch: connected to {} but the certificate is for {} ({mode})",
+                expected.to_str(),
+                presented
+                    .iter()
+                    .map(|n| pretty_name(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            fix: "connect by a name the certificate lists, or use sslmode=verify-ca \
+                  (checks the CA, not the name)"
+                .into(),
+        },
+        CertificateError::NotValidForName => TlsProblem {
+            reason: format!("host name mismatch: the certificate is not valid for {host} ({mode})"),
+            fix: "connect by a name the certificate lists, or use sslmode=verify-ca \
+                  (checks the CA, not the name)"
+                .into(),
+        },
+        CertificateError::Expired
+        | CertificateError::ExpiredContext { .. }
+        | CertificateError::NotValidYet
+        | CertificateError::NotValidYetContext { .. } => TlsProblem {
+            reason: format!("the server's certificate is expired or not yet valid ({mode})"),
+            fix: "renew the server's certificate, and check this machine's clock".into(),
+        },
+        other => TlsProblem {
+            reason: format!(
+                "the server's certificate was rejected: {other:?} ({mode}, roots: {roots})"
+            ),
+            fix: "check the server's certificate and the CA in sslrootcert".into(),
+        },
     }
+}
+
+/// `DnsName("localhost")` (webpki's form) as `localhost`, `IpAddress(10.0.0.1)` as `10.0.0.1`.
+fn pretty_name(presented: &str) -> String {
+    presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|n| n.strip_suffix("\")"))
+        .or_else(|| {
+            presented
+                .strip_prefix("IpAddress(")
+                .and_then(|n| n.strip_suffix(')'))
+        })
+        .unwrap_or(presented)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -450,6 +533,13 @@ mod tests {
             assert_eq!(m.parse::<SslMode>().unwrap().to_string(), m);
         }
         assert!("verify".parse::<SslMode>().is_err());
+    }
+
+    #[test]
+    fn certificate_names_read_plainly() {
+        assert_eq!(pretty_name("DnsName(\"localhost\")"), "localhost");
+        assert_eq!(pretty_name("IpAddress(10.0.0.1)"), "10.0.0.1");
+        assert_eq!(pretty_name("DirectoryName"), "DirectoryName");
     }
 
     #[test]

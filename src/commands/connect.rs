@@ -1,8 +1,9 @@
 //! `connect`: psql on the target. The URL and password never reach psql's argv: everything
-//! goes through libpq's PG* environment variables.
+//! goes through libpq's PG* environment variables. On a protected target psql starts
+//! read-only with a red PROD prompt; `--write` lifts read-only after the typed confirmation.
 
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{anyhow, Context};
@@ -11,30 +12,50 @@ use crate::cli::ConnectArgs;
 use crate::target::{Target, TargetRequest};
 use crate::tls::{RootCert, TlsSettings};
 
+/// What makes a session read-only; a careful user can still `BEGIN READ WRITE`, so it guards
+/// against slips, not against intent.
+pub const READ_ONLY_OPTION: &str = "-c default_transaction_read_only=on";
+
+/// Variables that would override ours or point libpq somewhere else; removed unless we set them.
+const CLEARED: &[&str] = &[
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGHOSTADDR",
+    "PGOPTIONS",
+    "PGSSLROOTCERT",
+];
+
 pub fn run(req: &TargetRequest, args: ConnectArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
     let tls = TlsSettings::for_target(&target, |k| std::env::var(k).ok())?;
-    if target.protected && args.write {
+    let program = psql_program();
+    if args.confirm.dry_run {
+        print_plan(&target, &tls, &args, &program);
+        return Ok(());
+    }
+    if args.write {
         crate::protect::confirm(&target, &args.confirm, "open a WRITABLE psql session")?;
+    } else {
+        crate::protect::check_confirm_db(&target, &args.confirm)?;
     }
-    let env = psql_env(&target, &tls, args.write)?;
-    let mut cmd = Command::new(psql_program());
+    let env = psql_env(&target, &tls, args.write, |k| std::env::var(k).ok())?;
+    let mut cmd = Command::new(&program);
     cmd.args(&args.psql_args);
-    for (k, v) in &env {
-        cmd.env(k, v);
-    }
-    // Variables that would override ours or leak a different connection.
-    for k in ["PGSERVICE", "PGSERVICEFILE", "PGHOSTADDR", "PGOPTIONS"] {
+    for k in CLEARED {
         if !env.iter().any(|(e, _)| e == k) {
             cmd.env_remove(k);
         }
     }
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
     if target.protected {
         crate::ui::status(&format!(
-            "connecting to PRODUCTION {}{}",
+            "connecting to {} {}{}",
+            kind(&target),
             target.url.short(),
             if args.write {
-                " (writable)"
+                " (WRITABLE)"
             } else {
                 " read-only (--write to change data)"
             }
@@ -43,11 +64,19 @@ pub fn run(req: &TargetRequest, args: ConnectArgs) -> anyhow::Result<()> {
     let err = cmd.exec();
     if err.kind() == std::io::ErrorKind::NotFound {
         return Err(anyhow!(
-            "psql is not installed (or not on PATH); install the PostgreSQL client: \
+            "{program} is not installed (or not on PATH); install the PostgreSQL client: \
              `sudo apt-get install postgresql-client` on Debian/Ubuntu, `brew install libpq` on macOS"
         ));
     }
-    Err(err).context("failed to start psql")
+    Err(err).with_context(|| format!("failed to start {program}"))
+}
+
+fn kind(target: &Target) -> &'static str {
+    if target.prod || target.url.is_rds() {
+        "PRODUCTION"
+    } else {
+        "PROTECTED"
+    }
 }
 
 fn psql_program() -> String {
@@ -57,15 +86,87 @@ fn psql_program() -> String {
         .unwrap_or_else(|| "psql".to_string())
 }
 
+/// `--dry-run`: the program, its arguments and its connection environment (password masked).
+fn print_plan(target: &Target, tls: &TlsSettings, args: &ConnectArgs, program: &str) {
+    let shown: Vec<String> = args
+        .psql_args
+        .iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_=./:,@%+".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect();
+    println!(
+        "would run {program} {} on {} ({})",
+        shown.join(" "),
+        target.url,
+        if !target.protected {
+            "unprotected"
+        } else if args.write {
+            "WRITABLE after the typed confirmation"
+        } else {
+            "read-only"
+        }
+    );
+    let mut env = plan_env(target, tls, args.write);
+    env.sort();
+    for (k, v) in env {
+        println!("  {k}={v}");
+    }
+}
+
+/// The variables of [`psql_env`] without writing the psqlrc and with the password masked.
+fn plan_env(target: &Target, tls: &TlsSettings, write: bool) -> Vec<(String, String)> {
+    let mut env = connection_env(target, tls, |k| std::env::var(k).ok());
+    for (k, v) in &mut env {
+        if k == "PGPASSWORD" {
+            *v = "****".into();
+        }
+    }
+    if let Some(o) = options(target, write, |k| std::env::var(k).ok()) {
+        env.push(("PGOPTIONS".into(), o));
+    }
+    if target.protected {
+        env.push((
+            "PSQLRC".into(),
+            "(a generated psqlrc with the PROD prompt)".into(),
+        ));
+    }
+    env
+}
+
 /// The environment psql gets: the connection, TLS, and for protected targets the read-only
-/// session and the production prompt.
+/// session and the production prompt. `env` looks up the caller's environment.
 pub fn psql_env(
     target: &Target,
     tls: &TlsSettings,
     write: bool,
+    env: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Vec<(String, String)>> {
+    let mut vars = connection_env(target, tls, &env);
+    if let Some(o) = options(target, write, &env) {
+        vars.push(("PGOPTIONS".into(), o));
+    }
+    if target.protected {
+        let rc = prod_psqlrc(write, &env)?;
+        vars.push(("PSQLRC".into(), rc.display().to_string()));
+    }
+    Ok(vars)
+}
+
+fn connection_env(
+    target: &Target,
+    tls: &TlsSettings,
+    env: impl Fn(&str) -> Option<String>,
+) -> Vec<(String, String)> {
     let url = &target.url;
-    let mut env = vec![
+    let mut vars = vec![
         ("PGHOST".to_string(), url.host()),
         ("PGPORT".to_string(), url.port().to_string()),
         ("PGUSER".to_string(), url.user()),
@@ -77,59 +178,132 @@ pub fn psql_env(
                 .unwrap_or_else(|| "cruddur-db".into()),
         ),
     ];
-    if let Some(p) = url.password() {
-        env.push(("PGPASSWORD".into(), p));
+    // NOTE: without a password in the URL, an inherited PGPASSWORD (or ~/.pgpass) still works.
+    if let Some(p) = url
+        .password()
+        .or_else(|| env("PGPASSWORD").filter(|p| !p.is_empty()))
+    {
+        vars.push(("PGPASSWORD".into(), p));
     }
     match &tls.root_cert {
-        Some(RootCert::File(p)) => env.push(("PGSSLROOTCERT".into(), p.display().to_string())),
-        Some(RootCert::System) => env.push(("PGSSLROOTCERT".into(), "system".into())),
+        Some(RootCert::File(p)) => vars.push(("PGSSLROOTCERT".into(), p.display().to_string())),
+        Some(RootCert::System) => vars.push(("PGSSLROOTCERT".into(), "system".into())),
         None => {}
     }
-    let mut options = url.query_param("options").unwrap_or_default();
+    vars
+}
+
+/// Server options for psql: the URL's `options` (else the caller's PGOPTIONS, as libpq), and
+/// read-only last on a protected target so that it wins over anything before it.
+fn options(target: &Target, write: bool, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let mut options = target
+        .url
+        .query_param("options")
+        .or_else(|| env("PGOPTIONS"))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     if target.protected && !write {
         if !options.is_empty() {
             options.push(' ');
         }
-        options.push_str("-c default_transaction_read_only=on");
+        options.push_str(READ_ONLY_OPTION);
     }
-    if !options.is_empty() {
-        env.push(("PGOPTIONS".into(), options));
-    }
-    if target.protected {
-        env.push((
-            "PSQLRC".into(),
-            prod_psqlrc(target, write)?.display().to_string(),
-        ));
-    }
-    Ok(env)
+    (!options.is_empty()).then_some(options)
 }
 
-/// A psqlrc with a red PROD prompt that still sources the user's own psqlrc.
-fn prod_psqlrc(target: &Target, write: bool) -> anyhow::Result<PathBuf> {
-    let own = std::env::var_os("PSQLRC")
-        .map(PathBuf::from)
-        .or_else(|| dirs::home_dir().map(|h| h.join(".psqlrc")))
-        .filter(|p| p.is_file());
+/// The psqlrc of a protected session: the user's own psqlrc first (PSQLRC, else ~/.psqlrc),
+/// then a red PROD prompt over it.
+pub fn psqlrc_text(own: Option<&Path>, write: bool) -> String {
     let mode = if write { "PROD WRITE" } else { "PROD" };
-    let mut rc = String::new();
+    let mut rc = String::from("-- Written by cruddur-db connect for a protected target.\n");
     if let Some(own) = own {
-        rc.push_str(&format!(
-            "\\i '{}'\n",
-            own.display().to_string().replace('\'', "\\'")
-        ));
+        // psql single-quoted arguments: a backslash quotes the next character.
+        let quoted = own
+            .display()
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace('\'', "\\'");
+        rc.push_str(&format!("\\i '{quoted}'\n"));
     }
     rc.push_str(&format!(
         "\\set PROMPT1 '%[%033[1;37;41m%] {mode} %[%033[0m%] %[%033[1;31m%]%/@%M%[%033[0m%]%R%# '\n\
          \\set PROMPT2 '%[%033[1;31m%]{mode}%[%033[0m%] %R%# '\n"
     ));
-    let _ = target;
+    rc
+}
+
+/// Writes the psqlrc into the cache directory (atomically: two sessions may start at once).
+fn prod_psqlrc(write: bool, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<PathBuf> {
     let dir = crate::tls::cache_dir()?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let path = dir.join(if write {
         "psqlrc-prod-write"
     } else {
         "psqlrc-prod"
     });
-    std::fs::write(&path, rc).with_context(|| format!("failed to write {}", path.display()))?;
+    let own = env("PSQLRC")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            env("HOME")
+                .map(PathBuf::from)
+                .or_else(dirs::home_dir)
+                .map(|h| h.join(".psqlrc"))
+        })
+        // Never source ourselves (cruddur-db run from a psql started by cruddur-db).
+        .filter(|p| p.is_file() && !p.starts_with(&dir));
+    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("psqlrc"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, psqlrc_text(own.as_deref(), write))
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("failed to write {}", path.display()))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(url: &str, prod: bool) -> Target {
+        Target::resolve(
+            &TargetRequest {
+                url: Some(url.into()),
+                prod,
+                protected: false,
+            },
+            |_| None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn read_only_comes_last_and_only_when_protected() {
+        let prod = target("postgresql://u:pw@h/db?options=-c%20search_path%3Dx", true);
+        let o = options(&prod, false, |_| None).unwrap();
+        assert_eq!(o, format!("-c search_path=x {READ_ONLY_OPTION}"));
+        assert_eq!(options(&prod, true, |_| None).unwrap(), "-c search_path=x");
+        let local = target("postgresql://u:pw@h/db", false);
+        assert_eq!(options(&local, false, |_| None), None);
+        let from_env = options(&local, false, |k| {
+            (k == "PGOPTIONS").then(|| "-c work_mem=64MB".to_string())
+        });
+        assert_eq!(from_env.as_deref(), Some("-c work_mem=64MB"));
+    }
+
+    #[test]
+    fn psqlrc_quotes_the_users_file() {
+        let rc = psqlrc_text(Some(Path::new("/home/o'neil/.psqlrc")), false);
+        assert!(rc.contains("\\i '/home/o\\'neil/.psqlrc'\n"), "{rc}");
+        assert!(rc.contains(" PROD "), "{rc}");
+        assert!(psqlrc_text(None, true).contains("PROD WRITE"));
+    }
 }

@@ -1,8 +1,726 @@
-//! `doctor`: every step from URL to schema, one line each.
+//! `doctor`: every step from the URL to the schema, in order, one line each. The first
+//! failure says what is wrong and how to fix it; the steps after it are reported as skipped.
 
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::PoolError;
+use rustls::pki_types::ServerName;
+use serde::Serialize;
+use tokio_postgres::error::SqlState;
+
+use crate::aws::{self, RuleLocator};
 use crate::cli::DoctorArgs;
-use crate::target::TargetRequest;
+use crate::error::{coded, exit};
+use crate::pg::{ConnectOptions, Db};
+use crate::target::{Target, TargetRequest};
+use crate::tls::{SslMode, TlsSettings};
 
-pub async fn run(_req: &TargetRequest, _args: DoctorArgs) -> anyhow::Result<()> {
-    anyhow::bail!("doctor is not implemented yet")
+/// The checks, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    Url,
+    Dns,
+    /// "security group allows my IP" for `--prod`/RDS targets; see [`security_group`].
+    SecurityGroup,
+    Tcp,
+    Tls,
+    Auth,
+    Database,
+    Schema,
+    Version,
+}
+
+impl Check {
+    pub fn title(self) -> &'static str {
+        match self {
+            Check::Url => "URL parses",
+            Check::Dns => "DNS resolves",
+            Check::SecurityGroup => "security group allows my IP",
+            Check::Tcp => "TCP port reachable",
+            Check::Tls => "TLS handshake and certificate",
+            Check::Auth => "authentication",
+            Check::Database => "database exists",
+            Check::Schema => "schema loaded",
+            Check::Version => "server version",
+        }
+    }
+}
+
+/// The checks, in order. `SecurityGroup` runs for production and RDS targets only.
+pub const PLAN: &[Check] = &[
+    Check::Url,
+    Check::Dns,
+    Check::SecurityGroup,
+    Check::Tcp,
+    Check::Tls,
+    Check::Auth,
+    Check::Database,
+    Check::Schema,
+    Check::Version,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Fail,
+    Skip,
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub check: Check,
+    pub title: &'static str,
+    pub status: Status,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+impl Outcome {
+    /// The one line of the text report.
+    pub fn line(&self) -> String {
+        let status = match self.status {
+            Status::Ok => "ok",
+            Status::Fail => "fail",
+            Status::Skip => "skip",
+        };
+        let mut line = format!("{status:<4}  {:<29}  {}", self.title, self.detail);
+        if let Some(fix) = &self.fix {
+            line.push_str(&format!(" -- fix: {fix}"));
+        }
+        line
+    }
+}
+
+/// Why a check failed and what to do.
+#[derive(Debug)]
+pub struct Failure {
+    pub reason: String,
+    pub fix: String,
+}
+
+fn fail(reason: impl Into<String>, fix: impl Into<String>) -> Failure {
+    Failure {
+        reason: reason.into(),
+        fix: fix.into(),
+    }
+}
+
+/// A check's value for the next checks and its detail line, or why it failed.
+type Step<T> = Result<(T, String), Failure>;
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    target: Option<String>,
+    ok: bool,
+    checks: &'a [Outcome],
+}
+
+pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(args.connect_timeout.max(1));
+    let mut report = Report {
+        print: !args.json,
+        outcomes: Vec::new(),
+        target: None,
+    };
+    // Stops at the first failure; the rest is filled in as skipped.
+    let _ = diagnose(req, &args, timeout, &mut report).await;
+    for check in PLAN {
+        if !report.outcomes.iter().any(|o| o.check == *check) {
+            report.push(Outcome {
+                check: *check,
+                title: check.title(),
+                status: Status::Skip,
+                detail: "not checked: an earlier check failed".into(),
+                fix: None,
+            });
+        }
+    }
+    let failed = report
+        .outcomes
+        .iter()
+        .find(|o| o.status == Status::Fail)
+        .map(|o| o.title);
+    if args.json {
+        let json = JsonReport {
+            target: report.target.clone(),
+            ok: failed.is_none(),
+            checks: &report.outcomes,
+        };
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    match failed {
+        None => Ok(()),
+        Some(title) => Err(coded(
+            exit::FAILED,
+            format!("doctor: the check \"{title}\" failed"),
+        )),
+    }
+}
+
+struct Report {
+    print: bool,
+    outcomes: Vec<Outcome>,
+    target: Option<String>,
+}
+
+impl Report {
+    fn push(&mut self, outcome: Outcome) {
+        if self.print {
+            println!("{}", outcome.line());
+            let _ = std::io::stdout().flush();
+        }
+        self.outcomes.push(outcome);
+    }
+
+    /// Records a check that does not apply to this target.
+    fn skip(&mut self, check: Check, detail: &str) {
+        self.push(Outcome {
+            check,
+            title: check.title(),
+            status: Status::Skip,
+            detail: detail.to_string(),
+            fix: None,
+        });
+    }
+
+    /// Records a check; its value when it passed, `None` (stop) when it failed.
+    fn record<T>(&mut self, check: Check, step: Step<T>) -> Option<T> {
+        let (status, detail, fix, value) = match step {
+            Ok((value, detail)) => (Status::Ok, detail, None, Some(value)),
+            Err(f) => (Status::Fail, f.reason, Some(f.fix), None),
+        };
+        self.push(Outcome {
+            check,
+            title: check.title(),
+            status,
+            detail,
+            fix,
+        });
+        value
+    }
+}
+
+/// Runs the checks in order; `None` at the first failure.
+async fn diagnose(
+    req: &TargetRequest,
+    args: &DoctorArgs,
+    timeout: Duration,
+    report: &mut Report,
+) -> Option<()> {
+    let (target, tls) = report.record(Check::Url, url_step(req))?;
+    report.target = Some(target.url.to_string());
+    let addrs = report.record(Check::Dns, dns_step(&target, timeout).await)?;
+    if !(target.prod || target.url.is_rds()) {
+        report.skip(Check::SecurityGroup, "not a production or RDS target");
+    } else if let Some(locator) = locator(args) {
+        report.record(Check::SecurityGroup, security_group(&locator, args).await)?;
+    } else {
+        report.skip(
+            Check::SecurityGroup,
+            "not checked: set DB_INSTANCE_ID (or DB_SG_ID and DB_SG_RULE_ID) to check the rule",
+        );
+    }
+    let addr = report.record(Check::Tcp, tcp_step(&target, &addrs, timeout).await)?;
+    report.record(Check::Tls, tls_step(&target, &tls, addr, timeout).await)?;
+    let db = report.record(Check::Auth, auth_step(&target, &tls, timeout).await)?;
+    let db = report.record(Check::Database, db)?;
+    report.record(Check::Schema, schema_step(&db, req, timeout).await)?;
+    report.record(Check::Version, version_step(&db, timeout).await)?;
+    Some(())
+}
+
+fn cmd_hint(req: &TargetRequest, sub: &str) -> String {
+    if req.prod {
+        format!("`cruddur-db --prod {sub}`")
+    } else {
+        format!("`cruddur-db {sub}`")
+    }
+}
+
+fn url_step(req: &TargetRequest) -> Step<(Target, TlsSettings)> {
+    let fix =
+        "set --url, or PROD_CONNECTION_URL with --prod, or CONNECTION_URL / DATABASE_URL, to \
+               postgresql://USER:PASSWORD@HOST:PORT/DATABASE";
+    let target = Target::from_env(req).map_err(|e| fail(format!("{e:#}"), fix))?;
+    let tls = TlsSettings::for_target(&target, |k| std::env::var(k).ok()).map_err(|e| {
+        fail(
+            format!("{e:#}"),
+            "use a libpq sslmode: disable, allow, prefer, require, verify-ca or verify-full",
+        )
+    })?;
+    let detail = format!(
+        "{} from {}{}; sslmode={} (from {})",
+        target.url,
+        target.source,
+        if target.protected { ", protected" } else { "" },
+        tls.mode,
+        tls.mode_source
+    );
+    Ok(((target, tls), detail))
+}
+
+/// Where to connect: the resolved addresses, or `None` for a Unix socket directory.
+async fn dns_step(target: &Target, timeout: Duration) -> Step<Option<Vec<SocketAddr>>> {
+    let host = target.url.host();
+    let port = target.url.port();
+    if host.starts_with('/') {
+        return Ok((None, format!("{host} is a Unix socket directory (no DNS)")));
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok((
+            Some(vec![SocketAddr::new(ip, port)]),
+            format!("{host} is an IP address (no DNS)"),
+        ));
+    }
+    let fix = "check the host name in the URL; for RDS copy the endpoint from the console or \
+               `cruddur-db rds status`";
+    let addrs =
+        match tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port))).await {
+            Err(_) => {
+                return Err(fail(
+                    format!("no DNS answer for {host} within {}s", timeout.as_secs()),
+                    "check this machine's DNS settings and network",
+                ))
+            }
+            Ok(Err(e)) => return Err(fail(format!("cannot resolve {host}: {e}"), fix)),
+            Ok(Ok(a)) => a,
+        };
+    let mut unique: Vec<SocketAddr> = Vec::new();
+    for a in addrs {
+        if !unique.contains(&a) {
+            unique.push(a);
+        }
+    }
+    if unique.is_empty() {
+        return Err(fail(format!("{host} resolves to no address"), fix));
+    }
+    let shown: Vec<String> = unique.iter().map(|a| a.ip().to_string()).collect();
+    Ok((Some(unique), format!("{host} -> {}", shown.join(", "))))
+}
+
+/// Which security groups to read: the instance, else the named rule; `None` when neither is
+/// configured.
+fn locator(args: &DoctorArgs) -> Option<RuleLocator> {
+    let set = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+    if let Some(id) = set(&args.db_instance) {
+        return Some(RuleLocator::Instance(id));
+    }
+    match (set(&args.group_id), set(&args.rule_id)) {
+        (Some(group_id), Some(rule_id)) => Some(RuleLocator::Rule { group_id, rule_id }),
+        _ => None,
+    }
+}
+
+/// The "security group allows my IP" check of production and RDS targets. It runs before
+/// the TCP check, so that a dropped connection is explained by the rule that drops it.
+async fn security_group(locator: &RuleLocator, args: &DoctorArgs) -> Step<()> {
+    let fix_ip = "pass --ip, or check the network (--ip-url/CRUDDUR_IP_URL names the services)";
+    let found = crate::ip::lookup(&super::update_sg_rule::lookup_from(&args.ip))
+        .await
+        .map_err(|e| {
+            fail(
+                format!("cannot find this workstation's public IP: {e:#}"),
+                fix_ip,
+            )
+        })?;
+    let settings = super::update_sg_rule::settings_from(&args.aws);
+    let access = aws::security_group_allows(&settings, locator, found.ip)
+        .await
+        .map_err(|e| {
+            fail(
+                format!("cannot read the security group: {e:#}"),
+                "check the AWS region and credentials (--region, --profile, AWS_*), and the ids",
+            )
+        })?;
+    if access.allowed {
+        Ok((
+            (),
+            format!(
+                "{} may reach tcp {} (rule {} in {})",
+                access.ip,
+                access.port,
+                access.allowing_rules.join(", "),
+                access.groups.join(", ")
+            ),
+        ))
+    } else {
+        Err(fail(
+            format!(
+                "{} (from {}) is not allowed on tcp {} by {}",
+                access.ip,
+                found.source,
+                access.port,
+                access.groups.join(", ")
+            ),
+            "run `cruddur-db update-sg-rule`",
+        ))
+    }
+}
+
+/// The address that answered, or `None` for a Unix socket.
+async fn tcp_step(
+    target: &Target,
+    addrs: &Option<Vec<SocketAddr>>,
+    timeout: Duration,
+) -> Step<Option<SocketAddr>> {
+    let port = target.url.port();
+    let Some(addrs) = addrs else {
+        let path = format!("{}/.s.PGSQL.{port}", target.url.host());
+        return match tokio::net::UnixStream::connect(&path).await {
+            Ok(_) => Ok((None, format!("{path} accepts connections"))),
+            Err(e) => Err(fail(
+                format!("cannot connect to {path}: {e}"),
+                "is PostgreSQL running, with its socket in that directory and on that port?",
+            )),
+        };
+    };
+    let deadline = Instant::now() + timeout;
+    let mut errors = Vec::new();
+    let mut timed_out = false;
+    for addr in addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(_)) => return Ok((Some(*addr), format!("{addr} accepts connections"))),
+            Ok(Err(e)) => errors.push(format!("{addr}: {e}")),
+            Err(_) => {
+                timed_out = true;
+                errors.push(format!("{addr}: no answer"));
+                break;
+            }
+        }
+    }
+    let reason = if timed_out {
+        format!(
+            "port {port} of {} does not answer within {}s ({})",
+            target.url.host(),
+            timeout.as_secs(),
+            errors.join("; ")
+        )
+    } else {
+        format!(
+            "cannot connect to port {port} of {} ({})",
+            target.url.host(),
+            errors.join("; ")
+        )
+    };
+    let fix = if timed_out {
+        "something drops the packets: a firewall or security group; for RDS allow this machine's \
+         IP with `cruddur-db update-sg-rule` and check the instance is publicly accessible"
+            .to_string()
+    } else {
+        format!(
+            "is PostgreSQL running on {} and listening on port {port}? check the port in the URL",
+            target.url.host()
+        )
+    };
+    Err(fail(reason, fix))
+}
+
+async fn tls_step(
+    target: &Target,
+    tls: &TlsSettings,
+    addr: Option<SocketAddr>,
+    timeout: Duration,
+) -> Step<()> {
+    let Some(addr) = addr else {
+        return Ok(((), "not used over a Unix socket".into()));
+    };
+    if tls.mode == SslMode::Disable {
+        return Ok((
+            (),
+            format!(
+                "not used: sslmode=disable ({}); the connection is unencrypted",
+                tls.mode_source
+            ),
+        ));
+    }
+    let host = target.url.host();
+    let tls2 = tls.clone();
+    let host2 = host.clone();
+    match tokio::task::spawn_blocking(move || tls_probe(addr, &host2, &tls2, timeout)).await {
+        Ok(step) => step,
+        Err(e) => Err(fail(
+            format!("the TLS check crashed: {e}"),
+            "report this as a bug",
+        )),
+    }
+}
+
+/// Asks the server for TLS as libpq does (SSLRequest) and shakes hands with our settings.
+fn tls_probe(addr: SocketAddr, host: &str, tls: &TlsSettings, timeout: Duration) -> Step<()> {
+    let config = tls.client_config().map_err(|e| {
+        fail(
+            format!("{e:#}"),
+            "point sslrootcert (URL) or PGSSLROOTCERT at the server's CA bundle; for RDS run \
+             `cruddur-db tls fetch-rds-ca`",
+        )
+    })?;
+    let io_fail = |e: std::io::Error| {
+        fail(
+            format!("no TLS answer from {addr}: {e}"),
+            "is this port a PostgreSQL server? check the port in the URL",
+        )
+    };
+    let mut sock = TcpStream::connect_timeout(&addr, timeout).map_err(io_fail)?;
+    sock.set_read_timeout(Some(timeout)).map_err(io_fail)?;
+    sock.set_write_timeout(Some(timeout)).map_err(io_fail)?;
+    // SSLRequest: length 8, code 1234.5679.
+    sock.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
+        .map_err(io_fail)?;
+    let mut answer = [0u8; 1];
+    sock.read_exact(&mut answer).map_err(io_fail)?;
+    match answer[0] {
+        b'S' => {}
+        b'N' if tls.mode <= SslMode::Prefer => {
+            return Ok((
+                (),
+                format!(
+                    "the server offers no TLS; sslmode={} goes on unencrypted",
+                    tls.mode
+                ),
+            ))
+        }
+        b'N' => {
+            let p = crate::tls::no_tls(tls);
+            return Err(fail(p.reason, p.fix));
+        }
+        other => {
+            return Err(fail(
+                format!(
+                "{addr} did not answer the TLS request as PostgreSQL does (got byte {other:#04x})"
+            ),
+                "is this port a PostgreSQL server? check the port in the URL",
+            ))
+        }
+    }
+    let name = ServerName::try_from(host.to_string()).map_err(|e| {
+        fail(
+            format!("{host} cannot be checked against a certificate: {e}"),
+            "use the server's DNS name in the URL",
+        )
+    })?;
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name)
+        .map_err(|e| fail(format!("failed to start TLS: {e}"), "report this as a bug"))?;
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut sock) {
+            if let Some(p) = crate::tls::explain(&e, tls, host) {
+                return Err(fail(p.reason, p.fix));
+            }
+            return Err(fail(
+                format!("the TLS handshake with {addr} failed: {e}"),
+                "check the server's ssl settings and certificate",
+            ));
+        }
+    }
+    let version = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_string(),
+        Some(v) => format!("{v:?}"),
+        None => "TLS".to_string(),
+    };
+    conn.send_close_notify();
+    let _ = conn.complete_io(&mut sock);
+    let roots = tls
+        .root_cert
+        .as_ref()
+        .map_or_else(String::new, |r| r.to_string());
+    let detail = match tls.effective_mode() {
+        SslMode::VerifyFull => format!(
+            "{version}; certificate verified for {host} against {roots} (sslmode=verify-full)"
+        ),
+        SslMode::VerifyCa => format!(
+            "{version}; certificate chain verified against {roots}, host name not checked \
+             (sslmode={})",
+            tls.mode
+        ),
+        mode => format!(
+            "{version}; certificate NOT verified (sslmode={mode}); verify-full with the server's CA \
+             would detect an impostor"
+        ),
+    };
+    Ok(((), detail))
+}
+
+/// Logs in; the value is the next check's step: the database exists, or not.
+async fn auth_step(target: &Target, tls: &TlsSettings, timeout: Duration) -> Step<Step<Db>> {
+    let user = target.url.user();
+    let opts = ConnectOptions {
+        connect_timeout: timeout,
+        wait: None,
+        pool_size: 2,
+        options: None,
+    };
+    let db = Db::pool_only(&target.url, tls, &opts)
+        .map_err(|e| fail(format!("{e:#}"), "check the TLS settings of the URL"))?;
+    let got = tokio::time::timeout(timeout * 2, db.pool.get()).await;
+    let err = match got {
+        Ok(Ok(client)) => {
+            drop(client);
+            let name = target.url.database();
+            return Ok((
+                Ok(((db), format!("{name:?} accepts connections"))),
+                format!("logged in as {user:?}"),
+            ));
+        }
+        Ok(Err(err)) => err,
+        Err(_) => {
+            return Err(fail(
+                format!(
+                    "the server did not finish the login within {}s",
+                    (timeout * 2).as_secs()
+                ),
+                "the server may be overloaded or stuck; try again, and check its log",
+            ))
+        }
+    };
+    let code = match &err {
+        PoolError::Backend(e) => e.code().cloned(),
+        _ => None,
+    };
+    if code == Some(SqlState::INVALID_CATALOG_NAME) {
+        let name = target.url.database();
+        // The server checks the password before it looks for the database.
+        return Ok((
+            Err(fail(
+                format!(
+                    "database {name:?} does not exist on {}:{}",
+                    target.url.host(),
+                    target.url.port()
+                ),
+                "create it with `cruddur-db create` (or `cruddur-db setup` for schema and seed too), \
+                 or fix the database name in the URL",
+            )),
+            format!("credentials accepted for {user:?}"),
+        ));
+    }
+    if let PoolError::Backend(e) = &err {
+        if let Some(p) = crate::tls::explain(e, tls, &target.url.host()) {
+            return Err(fail(p.reason, p.fix));
+        }
+    }
+    let fix = match code {
+        Some(c) if c == SqlState::INVALID_PASSWORD => {
+            "check the user name and password in the URL (for RDS: the master user and password)"
+        }
+        Some(c) if c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+            "the server's pg_hba.conf (RDS: its parameter group) must allow this user from this \
+             address with this TLS setting"
+        }
+        _ => "see the reason; the server's log says more",
+    };
+    Err(fail(format!("{:#}", db.explain(err)), fix))
+}
+
+async fn schema_step(db: &Db, req: &TargetRequest, timeout: Duration) -> Step<()> {
+    let missing = match tokio::time::timeout(timeout * 2, super::seed::missing_tables(db)).await {
+        Ok(Ok(m)) => m,
+        Ok(Err(e)) => {
+            return Err(fail(
+                format!("cannot look for the tables: {e:#}"),
+                "check that the user may read the catalog",
+            ))
+        }
+        Err(_) => {
+            return Err(fail(
+                "the catalog query did not answer in time",
+                "try again; check the server's load",
+            ))
+        }
+    };
+    let tables = super::seed::SCHEMA_TABLES.join(", ");
+    if missing.is_empty() {
+        return Ok(((), format!("{tables} present")));
+    }
+    Err(fail(
+        format!("table(s) {} missing", missing.join(", ")),
+        format!(
+            "load the schema with {} (or {} for schema and seed)",
+            cmd_hint(req, "schema"),
+            cmd_hint(req, "setup")
+        ),
+    ))
+}
+
+/// The oldest server the schema runs on (`gen_random_uuid()` is built in from 13).
+const MIN_SERVER_VERSION: i32 = 130000;
+
+async fn version_step(db: &Db, timeout: Duration) -> Step<()> {
+    let query = async {
+        let client = db.get().await?;
+        let row = client
+            .query_one(
+                "SELECT current_setting('server_version'), current_setting('server_version_num')::int",
+                &[],
+            )
+            .await?;
+        anyhow::Ok((row.get::<_, String>(0), row.get::<_, i32>(1)))
+    };
+    let (version, num) = match tokio::time::timeout(timeout * 2, query).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            return Err(fail(
+                format!("cannot read the server version: {e:#}"),
+                "check the connection",
+            ))
+        }
+        Err(_) => {
+            return Err(fail(
+                "the version query did not answer in time",
+                "try again; check the server's load",
+            ))
+        }
+    };
+    if num < MIN_SERVER_VERSION {
+        return Err(fail(
+            format!("PostgreSQL {version} is older than 13, which the Cruddur schema needs"),
+            "upgrade the server (RDS: modify the instance's engine version)",
+        ));
+    }
+    Ok(((), format!("PostgreSQL {version}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_read_as_one_line_per_check() {
+        let o = Outcome {
+            check: Check::Tcp,
+            title: Check::Tcp.title(),
+            status: Status::Fail,
+            detail: "cannot connect".into(),
+            fix: Some("start it".into()),
+        };
+        assert_eq!(
+            o.line(),
+            "fail  TCP port reachable             cannot connect -- fix: start it"
+        );
+        assert!(!o.line().contains('\n'));
+    }
+
+    #[test]
+    fn plan_is_in_the_documented_order() {
+        let titles: Vec<_> = PLAN.iter().map(|c| c.title()).collect();
+        assert_eq!(
+            titles,
+            [
+                "URL parses",
+                "DNS resolves",
+                "security group allows my IP",
+                "TCP port reachable",
+                "TLS handshake and certificate",
+                "authentication",
+                "database exists",
+                "schema loaded",
+                "server version"
+            ]
+        );
+    }
 }

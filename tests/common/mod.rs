@@ -95,7 +95,10 @@ impl TestDb {
     pub fn exists(&self) -> bool {
         psql(
             &admin_url(),
-            &format!("SELECT count(*) FROM pg_database WHERE datname = '{}'", self.name),
+            &format!(
+                "SELECT count(*) FROM pg_database WHERE datname = '{}'",
+                self.name
+            ),
         )
         .trim()
             == "1"
@@ -110,7 +113,10 @@ impl Drop for TestDb {
         }
         let _ = std::process::Command::new("psql")
             .args(["-X", "-q", "-d", &admin_url(), "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
+            .arg(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
             .output();
     }
 }
@@ -136,7 +142,18 @@ pub fn std_bin(home: &Path) -> std::process::Command {
 /// Runs SQL with psql (ON_ERROR_STOP) and returns unaligned, tuples-only output.
 pub fn psql(url: &str, sql: &str) -> String {
     let out = std::process::Command::new("psql")
-        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
         .output()
         .expect("psql runs");
     assert!(

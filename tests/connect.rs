@@ -1,0 +1,301 @@
+//! `connect`: what psql receives. A fake `psql` first on PATH records its argv and
+//! environment; the real psql proves the read-only session and the TLS settings on the
+//! production-like server.
+
+mod common;
+mod prod;
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use prod::{prod_ca, prod_password, ProdDb};
+
+/// What the fake psql saw.
+struct Seen {
+    args: Vec<String>,
+    env: HashMap<String, String>,
+    raw: String,
+}
+
+/// A directory holding a fake `psql` that writes its argv and environment to
+/// `$HOME/psql-seen` and exits 0; returns the PATH to use (fake first).
+fn fake_psql(home: &Path) -> String {
+    let dir = home.join("fakebin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let psql = dir.join("psql");
+    std::fs::write(
+        &psql,
+        "#!/bin/sh\n\
+         out=\"$HOME/psql-seen\"\n\
+         : > \"$out\"\n\
+         for a in \"$@\"; do printf 'ARG %s\\n' \"$a\" >> \"$out\"; done\n\
+         env | sed 's/^/ENV /' >> \"$out\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&psql, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+fn seen(home: &Path) -> Seen {
+    let raw = std::fs::read_to_string(home.join("psql-seen")).expect("the fake psql ran");
+    let mut args = Vec::new();
+    let mut env = HashMap::new();
+    for line in raw.lines() {
+        if let Some(a) = line.strip_prefix("ARG ") {
+            args.push(a.to_string());
+        } else if let Some(kv) = line.strip_prefix("ENV ") {
+            if let Some((k, v)) = kv.split_once('=') {
+                env.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    Seen { args, env, raw }
+}
+
+fn argv_has_no_secret(s: &Seen, password: &str) {
+    for a in &s.args {
+        assert!(
+            !a.contains(password),
+            "password in psql's argv: {:?}",
+            s.args
+        );
+        assert!(
+            !a.contains("postgres://") && !a.contains("postgresql://"),
+            "URL in argv: {:?}",
+            s.args
+        );
+    }
+}
+
+#[test]
+fn plain_connect_passes_no_password_or_url_in_argv() {
+    let home = tempfile::tempdir().unwrap();
+    let path = fake_psql(home.path());
+    let url = "postgresql://cruddurroot:s3cret-Pw@db.example.com:6543/cruddur";
+    common::bin(home.path())
+        .env("PATH", &path)
+        .env("CONNECTION_URL", url)
+        .arg("connect")
+        .assert()
+        .success();
+    let s = seen(home.path());
+    assert!(s.args.is_empty(), "{:?}", s.args);
+    argv_has_no_secret(&s, "s3cret-Pw");
+    let env = &s.env;
+    assert_eq!(env["PGHOST"], "db.example.com");
+    assert_eq!(env["PGPORT"], "6543");
+    assert_eq!(env["PGUSER"], "cruddurroot");
+    assert_eq!(env["PGDATABASE"], "cruddur");
+    assert_eq!(env["PGPASSWORD"], "s3cret-Pw");
+    assert_eq!(env["PGSSLMODE"], "prefer");
+    // Not protected: no read-only session, no production prompt.
+    assert!(!env.contains_key("PGOPTIONS"), "{}", s.raw);
+    assert!(!env.contains_key("PSQLRC"), "{}", s.raw);
+}
+
+#[test]
+fn extra_arguments_after_double_dash_reach_psql() {
+    let home = tempfile::tempdir().unwrap();
+    let path = fake_psql(home.path());
+    common::bin(home.path())
+        .env("PATH", &path)
+        .env(
+            "CONNECTION_URL",
+            "postgresql://root:pw1234@localhost/cruddur",
+        )
+        .args(["connect", "--", "-c", "select 1", "-A"])
+        .assert()
+        .success();
+    let s = seen(home.path());
+    assert_eq!(s.args, ["-c", "select 1", "-A"]);
+    argv_has_no_secret(&s, "pw1234");
+}
+
+#[test]
+fn prod_connect_is_read_only_with_the_prod_prompt_and_verified_tls() {
+    let db = ProdDb::unmade("connectprod");
+    let home = db.home.path();
+    let path = fake_psql(home);
+    let own_rc = home.join(".psqlrc");
+    std::fs::write(&own_rc, "\\set HISTSIZE 5000\n").unwrap();
+    db.cmd()
+        .env("PATH", &path)
+        .env("PGOPTIONS", "-c default_transaction_read_only=off")
+        .args(["--prod", "connect"])
+        .assert()
+        .success();
+    let s = seen(home);
+    assert!(s.args.is_empty(), "{:?}", s.args);
+    argv_has_no_secret(&s, &prod_password());
+    let env = &s.env;
+    assert_eq!(env["PGPASSWORD"], prod_password());
+    assert_eq!(env["PGDATABASE"], db.name);
+    // Read-only comes last, so it wins over an inherited option that turns it off.
+    assert!(
+        env["PGOPTIONS"].ends_with("-c default_transaction_read_only=on"),
+        "{}",
+        env["PGOPTIONS"]
+    );
+    assert_eq!(env["PGSSLMODE"], "verify-full");
+    assert_eq!(PathBuf::from(&env["PGSSLROOTCERT"]), prod_ca());
+    let rc = std::fs::read_to_string(&env["PSQLRC"]).unwrap();
+    assert!(rc.contains("PROMPT1"), "{rc}");
+    assert!(rc.contains(" PROD "), "{rc}");
+    assert!(rc.contains("%/@%M"), "{rc}");
+    assert!(
+        rc.contains(&format!("\\i '{}'", own_rc.display())),
+        "the user's psqlrc is not sourced: {rc}"
+    );
+}
+
+#[test]
+fn prod_connect_defaults_to_the_rds_bundle_in_the_cache() {
+    let db = ProdDb::unmade("connectbundle");
+    let home = db.home.path();
+    let path = fake_psql(home);
+    db.cmd()
+        .env("PATH", &path)
+        .env("PROD_CONNECTION_URL", db.url())
+        .args(["--prod", "connect"])
+        .assert()
+        .success();
+    let s = seen(home);
+    assert_eq!(s.env["PGSSLMODE"], "verify-full");
+    assert_eq!(
+        PathBuf::from(&s.env["PGSSLROOTCERT"]),
+        home.join(".cache/cruddur-db/rds-global-bundle.pem")
+    );
+}
+
+#[test]
+fn prod_write_needs_the_confirmation() {
+    let db = ProdDb::unmade("connectwrite");
+    let home = db.home.path();
+    let path = fake_psql(home);
+    let out = db
+        .cmd()
+        .env("PATH", &path)
+        .args(["--prod", "connect", "--write"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !home.join("psql-seen").exists(),
+        "psql started without confirmation"
+    );
+    db.cmd()
+        .env("PATH", &path)
+        .args([
+            "--prod",
+            "connect",
+            "--write",
+            "--yes",
+            "--confirm-db",
+            &db.name,
+        ])
+        .assert()
+        .success();
+    let s = seen(home);
+    assert!(!s.env.contains_key("PGOPTIONS"), "{}", s.raw);
+    let rc = std::fs::read_to_string(&s.env["PSQLRC"]).unwrap();
+    assert!(rc.contains("PROD WRITE"), "{rc}");
+    argv_has_no_secret(&s, &prod_password());
+}
+
+#[test]
+fn real_psql_on_prod_is_read_only_and_verifies_tls() {
+    let db = ProdDb::new("connectreal");
+    let out = db
+        .cmd()
+        .args(["--prod", "connect", "--", "-X", "-A", "-t", "-c"])
+        .arg("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .args(["-c", "SHOW default_transaction_read_only"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), ["t", "on"]);
+    let out = db
+        .cmd()
+        .args([
+            "--prod",
+            "connect",
+            "--",
+            "-X",
+            "-c",
+            "CREATE TABLE written (x int)",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("read-only transaction"), "{stderr}");
+    assert_eq!(db.scalar("SELECT to_regclass('written') IS NULL"), "t");
+    db.cmd()
+        .args([
+            "--prod",
+            "connect",
+            "--write",
+            "--yes",
+            "--confirm-db",
+            &db.name,
+        ])
+        .args(["--", "-X", "-c", "CREATE TABLE written (x int)"])
+        .assert()
+        .success();
+    assert_eq!(db.scalar("SELECT to_regclass('written') IS NOT NULL"), "t");
+    // libpq gets verify-full too: by IP address the certificate (for localhost) is refused.
+    let by_ip = prod::with(
+        &prod::prod_url(),
+        Some("127.0.0.1"),
+        Some(&db.name),
+        Some(&prod::verify_full(&prod_ca())),
+    );
+    let out = db
+        .cmd()
+        .env("PROD_CONNECTION_URL", by_ip)
+        .args(["--prod", "connect", "--", "-X", "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("does not match host name"), "{stderr}");
+}
+
+#[test]
+fn missing_psql_says_how_to_install_it() {
+    let home = tempfile::tempdir().unwrap();
+    let empty = home.path().join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = common::bin(home.path())
+        .env("PATH", &empty)
+        .env(
+            "CONNECTION_URL",
+            "postgresql://root:pw1234@localhost/cruddur",
+        )
+        .arg("connect")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("psql is not installed"), "{stderr}");
+    assert!(
+        stderr.contains("apt-get install postgresql-client"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pw1234"), "{stderr}");
+}
