@@ -20,6 +20,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     client.batch_execute("BEGIN").await?;
     client.batch_execute(&sql).await?;
     client.batch_execute("COMMIT").await?;
-    eprintln!("{file}: one batch in {:.3}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "{file}: one batch in {:.3}s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -7,6 +7,7 @@ use clap::Parser;
 use cruddur_db::{cli::Cli, error, ui};
 
 fn main() -> ExitCode {
+    quiet_broken_pipe();
     // NOTE: .env is read before parsing so that clap's `env` fallbacks see it; it never
     // overrides the real environment. `--no-dotenv` has to be seen before clap runs.
     if !std::env::args_os().any(|a| a == "--no-dotenv") {
@@ -36,4 +37,24 @@ fn main() -> ExitCode {
     };
     let _ = std::io::stdout().flush();
     ExitCode::from(code as u8)
+}
+
+/// `cruddur-db users | head -1`: when the reader of stdout goes away, stop quietly with the
+/// status a process killed by SIGPIPE has, as other command-line tools do, instead of
+/// panicking. NOTE: SIGPIPE itself stays ignored, so a dropped database or AWS connection
+/// is an error to report, not a silent death.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

@@ -28,7 +28,10 @@ impl Holder {
         .trim()
             != "1"
         {
-            assert!(Instant::now() < deadline, "the holding session never appeared");
+            assert!(
+                Instant::now() < deadline,
+                "the holding session never appeared"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Holder(child)
@@ -47,7 +50,11 @@ fn resolution_order_through_the_binary_and_dotenv() {
     let db = TestDb::unmade("resolve");
     let home = db.home.path();
     // .env in the working directory is read.
-    write_file(home, ".env", "CONNECTION_URL=postgresql://dotenv@dotenv.example:5432/fromdotenv\n");
+    write_file(
+        home,
+        ".env",
+        "CONNECTION_URL=postgresql://dotenv@dotenv.example:5432/fromdotenv\n",
+    );
     bin(home)
         .args(["create", "--dry-run"])
         .assert()
@@ -71,11 +78,19 @@ fn resolution_order_through_the_binary_and_dotenv() {
         .args(["create", "--dry-run", "--no-dotenv"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("postgresql://postgres:****@localhost:5432/postgres"));
+        .stdout(predicate::str::contains(
+            "postgresql://postgres:****@localhost:5432/postgres",
+        ));
     // --url wins over everything.
     bin(home)
         .env("PROD_CONNECTION_URL", "postgresql://p@prod.example/x")
-        .args(["--prod", "--url", "postgresql://f@flag.example/x", "create", "--dry-run"])
+        .args([
+            "--prod",
+            "--url",
+            "postgresql://f@flag.example/x",
+            "create",
+            "--dry-run",
+        ])
         .assert()
         .success()
         .stdout(predicate::str::contains("flag.example"));
@@ -97,7 +112,11 @@ fn passwords_are_masked_in_errors_and_help() {
     let db = TestDb::unmade("mask");
     // A refused connection names host and port, never the password.
     bin(db.home.path())
-        .args(["--url", "postgresql://root:hunter2@127.0.0.1:1/cruddur", "create"])
+        .args([
+            "--url",
+            "postgresql://root:hunter2@127.0.0.1:1/cruddur",
+            "create",
+        ])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("127.0.0.1:1"))
@@ -105,7 +124,10 @@ fn passwords_are_masked_in_errors_and_help() {
         .stderr(predicate::str::contains("hunter2").not());
     // A malformed URL is a usage error that shows the masked URL.
     bin(db.home.path())
-        .env("CONNECTION_URL", "postgresql://root:hunter2@host:notaport/cruddur")
+        .env(
+            "CONNECTION_URL",
+            "postgresql://root:hunter2@host:notaport/cruddur",
+        )
         .args(["create"])
         .assert()
         .code(2)
@@ -255,7 +277,9 @@ fn setup_creates_loads_and_seeds_one_target_and_reset_starts_over() {
     let db = TestDb::unmade("setup");
     db.cmd().arg("setup").assert().success();
     assert_eq!(db.scalar("SELECT count(*) FROM users"), "3");
-    db.psql("INSERT INTO users (display_name, email, handle) VALUES ('X', 'x@example.com', 'extra')");
+    db.psql(
+        "INSERT INTO users (display_name, email, handle) VALUES ('X', 'x@example.com', 'extra')",
+    );
     db.cmd().arg("reset").assert().success();
     assert_eq!(db.scalar("SELECT count(*) FROM users"), "3");
     // setup on an existing database reloads schema and seed.
@@ -270,7 +294,9 @@ fn setup_never_splits_targets() {
     let local = TestDb::new("split_local");
     local.cmd().arg("schema").assert().success();
     local.cmd().arg("seed").assert().success();
-    local.psql("INSERT INTO users (display_name, email, handle) VALUES ('M', 'm@example.com', 'marker')");
+    local.psql(
+        "INSERT INTO users (display_name, email, handle) VALUES ('M', 'm@example.com', 'marker')",
+    );
     let other = TestDb::unmade("split_other");
     local
         .cmd()
@@ -281,8 +307,14 @@ fn setup_never_splits_targets() {
     assert_eq!(other.scalar("SELECT count(*) FROM users"), "3");
     // The local database was neither dropped nor reloaded: the marker row is still there.
     assert!(local.exists());
-    assert_eq!(local.scalar("SELECT count(*) FROM users WHERE handle = 'marker'"), "1");
-    assert_eq!(other.scalar("SELECT count(*) FROM users WHERE handle = 'marker'"), "0");
+    assert_eq!(
+        local.scalar("SELECT count(*) FROM users WHERE handle = 'marker'"),
+        "1"
+    );
+    assert_eq!(
+        other.scalar("SELECT count(*) FROM users WHERE handle = 'marker'"),
+        "0"
+    );
 }
 
 #[test]
@@ -303,7 +335,12 @@ fn ci_example_commands_work_with_database_url_and_wait() {
 fn wait_gives_up_on_a_server_that_never_comes() {
     let db = TestDb::unmade("wait");
     bin(db.home.path())
-        .args(["--url", "postgresql://postgres@127.0.0.1:1/x", "create", "--wait=1"])
+        .args([
+            "--url",
+            "postgresql://postgres@127.0.0.1:1/x",
+            "create",
+            "--wait=1",
+        ])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("waiting for 127.0.0.1:1"))

@@ -30,7 +30,9 @@ fn failing_statement_rolls_back_everything_and_names_its_line() {
         .code(1)
         .stderr(predicate::str::contains("broken.sql:7:"))
         .stderr(predicate::str::contains("division by zero"))
-        .stderr(predicate::str::contains("INSERT INTO also_nothing VALUES (1/0);"))
+        .stderr(predicate::str::contains(
+            "INSERT INTO also_nothing VALUES (1/0);",
+        ))
         .stderr(predicate::str::contains("rolled back"));
     assert_eq!(
         db.scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
@@ -76,7 +78,9 @@ fn server_detail_and_hint_are_shown() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("dup.sql:2:1:"))
-        .stderr(predicate::str::contains("detail: Key (handle)=(andrewbrown) already exists."));
+        .stderr(predicate::str::contains(
+            "detail: Key (handle)=(andrewbrown) already exists.",
+        ));
     let hint = write_file(db.home.path(), "hint.sql", "SELECT lenght('x');\n");
     db.cmd()
         .arg("seed")
@@ -136,7 +140,11 @@ fn pg_dump_output_with_copy_blocks_and_meta_commands_loads() {
         .args(["--no-owner", "--no-privileges", "-d", &source.url])
         .output()
         .unwrap();
-    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
     let mut text = String::from_utf8(dump.stdout).unwrap();
     assert!(text.contains("FROM stdin;"), "pg_dump writes COPY blocks");
     // Newer pg_dump versions wrap their output in \restrict ... \unrestrict.
@@ -149,8 +157,12 @@ fn pg_dump_output_with_copy_blocks_and_meta_commands_loads() {
         .arg(&file)
         .assert()
         .success()
-        .stderr(predicate::str::contains("skipped psql meta-command \\restrict"))
-        .stderr(predicate::str::contains("skipped psql meta-command \\unrestrict"));
+        .stderr(predicate::str::contains(
+            "skipped psql meta-command \\restrict",
+        ))
+        .stderr(predicate::str::contains(
+            "skipped psql meta-command \\unrestrict",
+        ));
     for q in [
         "SELECT count(*) FROM public.users",
         "SELECT count(*) FROM public.activities",
@@ -186,7 +198,9 @@ fn copy_data_errors_point_at_the_data_line_and_roll_back() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("copy.sql:5:"))
-        .stderr(predicate::str::contains("invalid input syntax for type integer"));
+        .stderr(predicate::str::contains(
+            "invalid input syntax for type integer",
+        ));
     assert_eq!(
         db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'c'"),
         "0"
@@ -207,7 +221,10 @@ fn a_files_own_begin_commit_folds_into_the_one_transaction() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("folded into the one transaction"));
-    assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'f'"), "0");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'f'"),
+        "0"
+    );
 }
 
 #[test]
@@ -226,13 +243,19 @@ fn no_transaction_runs_statements_that_cannot_run_in_one() {
         .code(1)
         .stderr(predicate::str::contains("createdb.sql:2:1:"))
         .stderr(predicate::str::contains("--no-transaction"));
-    assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'n'"), "0");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'n'"),
+        "0"
+    );
     db.cmd()
         .args(["schema", "--no-transaction"])
         .arg(&file)
         .assert()
         .success();
-    assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'n'"), "1");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'n'"),
+        "1"
+    );
     common::psql_admin(&format!("DROP DATABASE \"{extra}\""));
 }
 
@@ -261,8 +284,13 @@ fn an_unterminated_quote_runs_nothing() {
         .arg(&file)
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("open.sql:2:23: a quoted string is never closed"));
-    assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'u'"), "0");
+        .stderr(predicate::str::contains(
+            "open.sql:2:23: a quoted string is never closed",
+        ));
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'u'"),
+        "0"
+    );
 }
 
 #[test]
@@ -297,7 +325,10 @@ fn two_concurrent_seeds_are_serialised() {
         String::from_utf8_lossy(&a.stderr),
         String::from_utf8_lossy(&b.stderr)
     );
-    assert!(stderr.contains("waiting for another cruddur-db load"), "{stderr}");
+    assert!(
+        stderr.contains("waiting for another cruddur-db load"),
+        "{stderr}"
+    );
     assert_eq!(db.psql("SELECT n FROM log ORDER BY at"), "0\n1\n2\n3\n");
 }
 
