@@ -53,6 +53,7 @@ pub struct ConnArgs {
         long,
         value_name = "SECS",
         env = "CRUDDUR_CONNECT_TIMEOUT",
+        hide_env_values = true,
         default_value_t = 10
     )]
     pub connect_timeout: u64,
@@ -240,21 +241,27 @@ pub struct DoctorArgs {
         long,
         value_name = "SECS",
         env = "CRUDDUR_CONNECT_TIMEOUT",
+        hide_env_values = true,
         default_value_t = 5
     )]
     pub connect_timeout: u64,
 
     /// RDS instance whose security groups the "security group allows my IP" check reads
     /// (production targets only)
-    #[arg(long, value_name = "ID", env = "DB_INSTANCE_ID")]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "DB_INSTANCE_ID",
+        hide_env_values = true
+    )]
     pub db_instance: Option<String>,
 
     /// Security group of the rule that lets this workstation in (with --rule-id)
-    #[arg(long, value_name = "ID", env = "DB_SG_ID")]
+    #[arg(long, value_name = "ID", env = "DB_SG_ID", hide_env_values = true)]
     pub group_id: Option<String>,
 
     /// The security group rule that lets this workstation in (with --group-id)
-    #[arg(long, value_name = "ID", env = "DB_SG_RULE_ID")]
+    #[arg(long, value_name = "ID", env = "DB_SG_RULE_ID", hide_env_values = true)]
     pub rule_id: Option<String>,
 
     #[command(flatten)]
@@ -276,7 +283,7 @@ pub struct FetchRdsCaArgs {
     #[arg(
         long,
         value_name = "URL",
-        env = "CRUDDUR_RDS_CA_URL",
+        env = "CRUDDUR_RDS_CA_URL", hide_env_values = true,
         default_value = crate::tls::RDS_CA_URL
     )]
     pub ca_url: String,
@@ -300,6 +307,7 @@ pub struct IpArgs {
         long,
         value_name = "URL",
         env = "CRUDDUR_IP_URL",
+        hide_env_values = true,
         value_delimiter = ','
     )]
     pub ip_url: Vec<String>,
@@ -308,7 +316,7 @@ pub struct IpArgs {
     #[arg(
         long,
         value_name = "SECS",
-        env = "CRUDDUR_IP_TIMEOUT",
+        env = "CRUDDUR_IP_TIMEOUT", hide_env_values = true,
         default_value_t = 3,
         value_parser = clap::value_parser!(u64).range(1..=60)
     )]
@@ -327,15 +335,20 @@ pub struct UpdateSgRuleArgs {
 
     /// Security group id (sg-...) holding the rule; alone, the rule tagged --description on the
     /// database port is found or created in it
-    #[arg(long, value_name = "ID", env = "DB_SG_ID")]
+    #[arg(long, value_name = "ID", env = "DB_SG_ID", hide_env_values = true)]
     pub group_id: Option<String>,
 
     /// Security group rule id (sgr-...) to rewrite
-    #[arg(long, value_name = "ID", env = "DB_SG_RULE_ID")]
+    #[arg(long, value_name = "ID", env = "DB_SG_RULE_ID", hide_env_values = true)]
     pub rule_id: Option<String>,
 
     /// RDS instance whose security groups and port are used to find (or create) the rule
-    #[arg(long, value_name = "ID", env = "DB_INSTANCE_ID")]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "DB_INSTANCE_ID",
+        hide_env_values = true
+    )]
     pub db_instance: Option<String>,
 
     /// Description that tags the rule
@@ -371,7 +384,12 @@ pub enum RdsCommand {
 #[derive(Debug, Args)]
 pub struct RdsStatusArgs {
     /// RDS instance identifier
-    #[arg(long, value_name = "ID", env = "DB_INSTANCE_ID")]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "DB_INSTANCE_ID",
+        hide_env_values = true
+    )]
     pub db_instance: Option<String>,
 
     /// Print JSON on stdout
@@ -388,7 +406,12 @@ pub struct RdsStatusArgs {
 #[derive(Debug, Args)]
 pub struct RdsArgs {
     /// RDS instance identifier
-    #[arg(long, value_name = "ID", env = "DB_INSTANCE_ID")]
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "DB_INSTANCE_ID",
+        hide_env_values = true
+    )]
     pub db_instance: Option<String>,
 
     /// Wait until the instance is available (start) or stopped (stop), up to SECS (default 900)

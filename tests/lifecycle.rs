@@ -134,11 +134,18 @@ fn passwords_are_masked_in_errors_and_help() {
         .stderr(predicate::str::contains("root:****@host"))
         .stderr(predicate::str::contains("hunter2").not());
     // --help shows no value from the environment.
-    for args in [&["--help"][..], &["seed", "--help"], &["connect", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["seed", "--help"],
+        &["connect", "--help"],
+        &["update-sg-rule", "--help"],
+        &["doctor", "--help"],
+    ] {
         bin(db.home.path())
             .env("CONNECTION_URL", "postgresql://root:hunter2@h/cruddur")
             .env("PROD_CONNECTION_URL", "postgresql://root:hunter2@h/cruddur")
             .env("DB_SG_ID", "sg-hunter2")
+            .env("CRUDDUR_IP_URL", "https://user:hunter2@ip.example")
             .args(args)
             .assert()
             .success()
