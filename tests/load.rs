@@ -363,3 +363,39 @@ fn dry_run_changes_nothing() {
         "0"
     );
 }
+
+#[test]
+fn a_progress_bar_on_a_terminal() {
+    let db = TestDb::new("bar");
+    // The pause lets the bar's ticker draw before the load ends.
+    let file = write_file(
+        db.home.path(),
+        "slow.sql",
+        "CREATE TABLE b (id int);\nSELECT pg_sleep(0.8);\nINSERT INTO b VALUES (1);\n",
+    );
+    let bin = assert_cmd::cargo::cargo_bin("cruddur-db");
+    // util-linux `script` runs the command on a pseudo-terminal and copies what it shows.
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} schema {}", bin.display(), file.display()),
+            "/dev/null",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", db.home.path())
+        .env("TERM", "xterm")
+        .env("CONNECTION_URL", &db.url)
+        .current_dir(db.home.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux) runs");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        screen.contains("/3 statements ("),
+        "no bar drawn: {screen:?}"
+    );
+    assert!(screen.contains("loaded "), "{screen:?}");
+    assert_eq!(db.scalar("SELECT count(*) FROM b"), "1");
+}
