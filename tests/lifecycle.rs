@@ -363,3 +363,21 @@ fn a_missing_file_is_a_usage_error() {
         .code(2)
         .stderr(predicate::str::contains("does-not-exist.sql"));
 }
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    // `cruddur-db sessions | head -0`: the reader is gone before anything is written.
+    let db = TestDb::new("pipe");
+    let mut child = db
+        .std_cmd()
+        .args(["sessions", "--all", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
