@@ -418,6 +418,10 @@ pub struct RdsArgs {
     #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true, default_missing_value = "900")]
     pub wait: Option<u64>,
 
+    /// Say what would be asked of AWS and ask nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
     /// Print JSON on stdout
     #[arg(long)]
     pub json: bool,

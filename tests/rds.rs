@@ -98,6 +98,16 @@ fn stop_and_start_wait_and_are_idempotent() {
     let db = moto.instance(&[&sg], 5432);
     let h = tempfile::tempdir().unwrap();
 
+    // --dry-run asks AWS nothing that writes.
+    let rec = Recorder::new();
+    aws_cmd(h.path(), &rec.url)
+        .args(["rds", "stop", "--db-instance", &db, "--dry-run"])
+        .assert()
+        .success()
+        .stdout(format!("would stop {db} (now available)\n"));
+    assert_eq!(rec.actions(), ["DescribeDBInstances"]);
+    assert_eq!(moto.instance_status(&db), "available");
+
     let rec = Recorder::new();
     let out = aws_cmd(h.path(), &rec.url)
         .args(["rds", "stop", "--db-instance", &db, "--wait=30", "--json"])

@@ -201,6 +201,26 @@ async fn start_or_stop(args: RdsArgs, goal: Goal) -> anyhow::Result<()> {
     let before = aws.describe_instance(&id).await?;
     let previous = before.status.clone();
     let changed = previous != goal.target() && previous != goal.transition();
+    if args.dry_run {
+        let plan = if changed {
+            format!("would {} {id} (now {previous})", goal.verb())
+        } else {
+            format!("{id} is already {previous}; nothing to {}", goal.verb())
+        };
+        if args.json {
+            let o = serde_json::json!({
+                "id": id,
+                "action": goal.verb(),
+                "previous_status": previous,
+                "would_change": changed,
+                "dry_run": true,
+            });
+            println!("{}", serde_json::to_string_pretty(&o)?);
+        } else {
+            println!("{plan}");
+        }
+        return Ok(());
+    }
     let mut status = if changed {
         let s = match goal {
             Goal::Start => aws.start_instance(&id).await?,
