@@ -216,34 +216,34 @@ impl Aws {
 
     /// StartDBInstance; returns the status AWS reports afterwards.
     pub async fn start_instance(&self, id: &str) -> anyhow::Result<String> {
-        let out = self
-            .rds()
-            .start_db_instance()
-            .db_instance_identifier(id)
-            .send()
-            .await
-            .map_err(|e| self.failed(&format!("starting RDS instance {id}"), e))?;
-        Ok(out
-            .db_instance()
-            .and_then(|d| d.db_instance_status())
-            .unwrap_or("starting")
-            .to_string())
+        let request = self.rds().start_db_instance().db_instance_identifier(id);
+        let answer = request.send().await.map(|out| out.db_instance);
+        self.status_after("starting", id, answer)
     }
 
     /// StopDBInstance; returns the status AWS reports afterwards.
     pub async fn stop_instance(&self, id: &str) -> anyhow::Result<String> {
-        let out = self
-            .rds()
-            .stop_db_instance()
-            .db_instance_identifier(id)
-            .send()
-            .await
-            .map_err(|e| self.failed(&format!("stopping RDS instance {id}"), e))?;
-        Ok(out
-            .db_instance()
-            .and_then(|d| d.db_instance_status())
-            .unwrap_or("stopping")
-            .to_string())
+        let request = self.rds().stop_db_instance().db_instance_identifier(id);
+        let answer = request.send().await.map(|out| out.db_instance);
+        self.status_after("stopping", id, answer)
+    }
+
+    /// The status after a start or stop call (`doing` is "starting" or "stopping"): the one AWS
+    /// reports, else `doing` itself; a failed call is [`Aws::failed`].
+    fn status_after<E, R>(
+        &self,
+        doing: &str,
+        id: &str,
+        answer: Result<Option<aws_sdk_rds::types::DbInstance>, SdkError<E, R>>,
+    ) -> anyhow::Result<String>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        let db = answer.map_err(|e| self.failed(&format!("{doing} RDS instance {id}"), e))?;
+        Ok(db
+            .and_then(|d| d.db_instance_status)
+            .unwrap_or_else(|| doing.to_string()))
     }
 
     /// One rule by id; `None` when AWS lists nothing for it.

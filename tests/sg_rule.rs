@@ -5,20 +5,51 @@ mod aws_support;
 mod common;
 
 use std::net::TcpListener;
+use std::path::Path;
+use std::process::Output;
 
+use assert_cmd::Command;
 use aws_support::{aws_cmd, IpServer, Moto, Recorder, RuleRow, GOOD_IP, NEW_IP};
 use predicates::str::contains;
+use tempfile::TempDir;
 
-fn home() -> tempfile::TempDir {
+/// An empty HOME for one run of the binary.
+fn home() -> TempDir {
     tempfile::tempdir().unwrap()
 }
 
-fn stdout(out: &std::process::Output) -> String {
+/// A run's stdout as text.
+fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn stderr(out: &std::process::Output) -> String {
+/// A run's stderr as text.
+fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `update-sg-rule --group-id SG --rule-id RULE` against `endpoint`; the caller adds the rest.
+fn update(home: &Path, endpoint: &str, sg: &str, rule: &str) -> Command {
+    let mut cmd = aws_cmd(home, endpoint);
+    cmd.args(["update-sg-rule", "--group-id", sg, "--rule-id", rule]);
+    cmd
+}
+
+/// Runs `cmd`, asserts that it succeeded (showing its stderr when not) and returns its output.
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
+}
+
+/// What most tests start from: moto, a new group holding one inbound rule for GOOD_IP/32 on
+/// tcp 5432 tagged GITPOD, a recorder in front of moto, and an empty HOME.
+/// Returns `(moto, group id, rule id, recorder, home)`.
+fn fixture() -> (Moto, String, String, Recorder, TempDir) {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    (moto, sg, rule, Recorder::new(), home())
 }
 
 /// The rules of a group without one of them.
@@ -51,14 +82,13 @@ fn explicit_ids_change_only_that_rule_to_ip_32_on_its_port() {
     let h = home();
 
     // The old script's variables keep working.
-    let out = aws_cmd(h.path(), &rec.url)
-        .args(["update-sg-rule"])
-        .env("DB_SG_ID", &sg)
-        .env("DB_SG_RULE_ID", &rule)
-        .env("CRUDDUR_IP_URL", ips.url(&format!("/ip/{NEW_IP}")))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(
+        aws_cmd(h.path(), &rec.url)
+            .args(["update-sg-rule"])
+            .env("DB_SG_ID", &sg)
+            .env("DB_SG_RULE_ID", &rule)
+            .env("CRUDDUR_IP_URL", ips.url(&format!("/ip/{NEW_IP}"))),
+    );
     assert_eq!(
         stdout(&out),
         format!("{rule}: 198.51.100.7/32 -> {NEW_IP}/32 (tcp 5432 in {sg})\n")
@@ -74,26 +104,10 @@ fn explicit_ids_change_only_that_rule_to_ip_32_on_its_port() {
 
 #[test]
 fn unchanged_ip_makes_no_write_call() {
-    let moto = Moto::new();
-    let sg = moto.group();
-    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let (moto, sg, rule, rec, h) = fixture();
     let before = moto.rules(&sg);
-    let rec = Recorder::new();
-    let h = home();
 
-    let out = aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            &sg,
-            "--rule-id",
-            &rule,
-            "--ip",
-            GOOD_IP,
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(update(h.path(), &rec.url, &sg, &rule).args(["--ip", GOOD_IP]));
     assert!(
         stdout(&out).contains("already up to date"),
         "{}",
@@ -111,16 +125,8 @@ fn a_changed_description_is_a_change() {
     let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "old tag");
     let rec = Recorder::new();
     let h = home();
-    aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            &sg,
-            "--rule-id",
-            &rule,
-            "--ip",
-            GOOD_IP,
-        ])
+    update(h.path(), &rec.url, &sg, &rule)
+        .args(["--ip", GOOD_IP])
         .assert()
         .success();
     assert_eq!(rec.writes(), ["ModifySecurityGroupRules"]);
@@ -139,19 +145,7 @@ fn a_rule_on_all_ports_is_narrowed_to_tcp_on_the_database_port() {
     let rec = Recorder::new();
     let h = home();
 
-    let out = aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            &sg,
-            "--rule-id",
-            &wide,
-            "--ip",
-            NEW_IP,
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(update(h.path(), &rec.url, &sg, &wide).args(["--ip", NEW_IP]));
     assert!(
         stderr(&out).contains("narrowing it to tcp 5432"),
         "{}",
@@ -163,16 +157,8 @@ fn a_rule_on_all_ports_is_narrowed_to_tcp_on_the_database_port() {
     );
 
     // The port of the production URL decides when the rule does not.
-    aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            &sg,
-            "--rule-id",
-            &range,
-            "--ip",
-            NEW_IP,
-        ])
+    update(h.path(), &rec.url, &sg, &range)
+        .args(["--ip", NEW_IP])
         .args(["--description", "GITPOD2"])
         .env(
             "PROD_CONNECTION_URL",
@@ -196,13 +182,12 @@ fn discovery_creates_the_rule_when_missing_then_leaves_it() {
     let rec = Recorder::new();
     let h = home();
 
-    let out = aws_cmd(h.path(), &rec.url)
-        .args(["update-sg-rule", "--json"])
-        .env("DB_INSTANCE_ID", &db)
-        .env("CRUDDUR_IP_URL", ips.url(&format!("/ip/{GOOD_IP}")))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(
+        aws_cmd(h.path(), &rec.url)
+            .args(["update-sg-rule", "--json"])
+            .env("DB_INSTANCE_ID", &db)
+            .env("CRUDDUR_IP_URL", ips.url(&format!("/ip/{GOOD_IP}"))),
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["action"], "create");
     assert_eq!(report["changed"], true);
@@ -229,11 +214,13 @@ fn discovery_creates_the_rule_when_missing_then_leaves_it() {
 
     // Run again: found by its description, up to date, no write.
     let rec2 = Recorder::new();
-    let out = aws_cmd(h.path(), &rec2.url)
-        .args(["update-sg-rule", "--db-instance", &db, "--ip", GOOD_IP])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(aws_cmd(h.path(), &rec2.url).args([
+        "update-sg-rule",
+        "--db-instance",
+        &db,
+        "--ip",
+        GOOD_IP,
+    ]));
     assert_eq!(
         stdout(&out),
         format!("{created}: {GOOD_IP}/32 already up to date (tcp 5432 in {sg})\n")
@@ -256,11 +243,13 @@ fn discovery_updates_the_tagged_rule_on_the_instance_port() {
     let rec = Recorder::new();
     let h = home();
 
-    let out = aws_cmd(h.path(), &rec.url)
-        .args(["update-sg-rule", "--db-instance", &db, "--ip", NEW_IP])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(aws_cmd(h.path(), &rec.url).args([
+        "update-sg-rule",
+        "--db-instance",
+        &db,
+        "--ip",
+        NEW_IP,
+    ]));
     assert_eq!(
         stdout(&out),
         format!("{mine}: 52.95.110.51/32 -> {NEW_IP}/32 (tcp 5433 in {sg2})\n")
@@ -285,18 +274,14 @@ fn a_group_alone_finds_or_creates_the_tagged_rule_in_it() {
     let sg = moto.group();
     let rec = Recorder::new();
     let h = home();
-    let out = aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            &sg,
-            "--ip",
-            GOOD_IP,
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(aws_cmd(h.path(), &rec.url).args([
+        "update-sg-rule",
+        "--group-id",
+        &sg,
+        "--ip",
+        GOOD_IP,
+        "--json",
+    ]));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = report["rule_id"].as_str().unwrap();
     assert_eq!(moto.rule(&sg, id), tcp_rule(id, 5432, GOOD_IP, "GITPOD"));
@@ -304,48 +289,31 @@ fn a_group_alone_finds_or_creates_the_tagged_rule_in_it() {
 
 #[test]
 fn dry_run_writes_nothing() {
-    let moto = Moto::new();
-    let sg = moto.group();
-    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let (moto, sg, rule, rec, h) = fixture();
     let empty = moto.group();
     let db = moto.instance(&[&empty], 5432);
     let (before, before_empty) = (moto.rules(&sg), moto.rules(&empty));
-    let rec = Recorder::new();
-    let h = home();
 
-    let out = aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            &sg,
-            "--rule-id",
-            &rule,
-            "--ip",
-            NEW_IP,
-        ])
-        .arg("--dry-run")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(
+        update(h.path(), &rec.url, &sg, &rule)
+            .args(["--ip", NEW_IP])
+            .arg("--dry-run"),
+    );
     assert_eq!(
         stdout(&out),
         format!("{rule}: {GOOD_IP}/32 -> {NEW_IP}/32 (tcp 5432 in {sg}) [dry run]\n")
     );
     assert!(stderr(&out).contains("nothing was written"));
 
-    let out = aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--db-instance",
-            &db,
-            "--ip",
-            NEW_IP,
-            "--dry-run",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(aws_cmd(h.path(), &rec.url).args([
+        "update-sg-rule",
+        "--db-instance",
+        &db,
+        "--ip",
+        NEW_IP,
+        "--dry-run",
+        "--json",
+    ]));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["action"], "create");
     assert_eq!(report["changed"], false);
@@ -358,24 +326,12 @@ fn dry_run_writes_nothing() {
 
 #[test]
 fn json_output_parses_and_says_what_changed() {
-    let moto = Moto::new();
-    let sg = moto.group();
-    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
-    let rec = Recorder::new();
-    let h = home();
-    let out = aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            &sg,
-            "--rule-id",
-            &rule,
-            "--json",
-        ])
-        .env("GITPOD_IP", NEW_IP)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let (_moto, sg, rule, rec, h) = fixture();
+    let out = run_ok(
+        update(h.path(), &rec.url, &sg, &rule)
+            .args(["--json"])
+            .env("GITPOD_IP", NEW_IP),
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         v,
@@ -397,13 +353,9 @@ fn json_output_parses_and_says_what_changed() {
 
 #[test]
 fn every_bad_ip_answer_writes_nothing_and_exits_4() {
-    let moto = Moto::new();
-    let sg = moto.group();
-    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let (moto, sg, rule, rec, h) = fixture();
     let before = moto.rules(&sg);
     let ips = IpServer::start();
-    let rec = Recorder::new();
-    let h = home();
 
     let cases = [
         ("/html", "is not an IPv4 address"),
@@ -415,8 +367,7 @@ fn every_bad_ip_answer_writes_nothing_and_exits_4() {
     ];
     for (path, reason) in cases {
         let url = ips.url(path);
-        let out = aws_cmd(h.path(), &rec.url)
-            .args(["update-sg-rule", "--group-id", &sg, "--rule-id", &rule])
+        let out = update(h.path(), &rec.url, &sg, &rule)
             .env("CRUDDUR_IP_URL", &url)
             .output()
             .unwrap();
@@ -428,8 +379,7 @@ fn every_bad_ip_answer_writes_nothing_and_exits_4() {
         assert_eq!(ips.hits(path), 1, "{path}");
     }
     // A bad --ip and GITPOD_IP are named too, and a private one is not taken.
-    let out = aws_cmd(h.path(), &rec.url)
-        .args(["update-sg-rule", "--group-id", &sg, "--rule-id", &rule])
+    let out = update(h.path(), &rec.url, &sg, &rule)
         .args(["--ip", "203.0.113.5"])
         .env("GITPOD_IP", "100.64.1.1")
         .env("CRUDDUR_IP_URL", ips.url("/private"))
@@ -453,12 +403,8 @@ fn every_bad_ip_answer_writes_nothing_and_exits_4() {
 
 #[test]
 fn the_next_source_is_tried_after_a_bad_answer() {
-    let moto = Moto::new();
-    let sg = moto.group();
-    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let (moto, sg, rule, rec, h) = fixture();
     let ips = IpServer::start();
-    let rec = Recorder::new();
-    let h = home();
     let good = format!("/ip/{NEW_IP}");
     let urls = [
         ips.url("/html"),
@@ -467,13 +413,11 @@ fn the_next_source_is_tried_after_a_bad_answer() {
         ips.url("/ip/52.95.110.99"),
     ];
 
-    let out = aws_cmd(h.path(), &rec.url)
-        .args(["update-sg-rule", "--group-id", &sg, "--rule-id", &rule])
-        .args(["--ip", "not-an-ip"])
-        .env("CRUDDUR_IP_URL", urls.join(","))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(
+        update(h.path(), &rec.url, &sg, &rule)
+            .args(["--ip", "not-an-ip"])
+            .env("CRUDDUR_IP_URL", urls.join(",")),
+    );
     let err = stderr(&out);
     assert!(
         err.contains("ignored --ip: \"not-an-ip\" is not an IPv4 address"),
@@ -497,8 +441,7 @@ fn the_next_source_is_tried_after_a_bad_answer() {
 
     // GITPOD_IP wins over the services, which are then not asked at all.
     let before = ips.total();
-    aws_cmd(h.path(), &rec.url)
-        .args(["update-sg-rule", "--group-id", &sg, "--rule-id", &rule])
+    update(h.path(), &rec.url, &sg, &rule)
         .env("GITPOD_IP", GOOD_IP)
         .env("CRUDDUR_IP_URL", urls.join(","))
         .assert()
@@ -510,21 +453,10 @@ fn the_next_source_is_tried_after_a_bad_answer() {
 
 #[test]
 fn allow_private_takes_a_private_address_with_a_warning() {
-    let moto = Moto::new();
-    let sg = moto.group();
-    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
+    let (moto, sg, rule, rec, h) = fixture();
     let ips = IpServer::start();
-    let rec = Recorder::new();
-    let h = home();
-    aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            &sg,
-            "--rule-id",
-            &rule,
-            "--allow-private",
-        ])
+    update(h.path(), &rec.url, &sg, &rule)
+        .args(["--allow-private"])
         .env("CRUDDUR_IP_URL", ips.url("/private"))
         .assert()
         .success()
@@ -581,20 +513,9 @@ fn bad_ids_are_rejected_before_any_call() {
 
 #[test]
 fn a_missing_rule_or_group_fails_with_the_aws_code() {
-    let moto = Moto::new();
-    let sg = moto.group();
-    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
-    let rec = Recorder::new();
-    let h = home();
+    let (moto, sg, rule, rec, h) = fixture();
 
-    let out = aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            &sg,
-            "--rule-id",
-            "sgr-0123456789abcdef0",
-        ])
+    let out = update(h.path(), &rec.url, &sg, "sgr-0123456789abcdef0")
         .args(["--ip", NEW_IP])
         .output()
         .unwrap();
@@ -603,14 +524,7 @@ fn a_missing_rule_or_group_fails_with_the_aws_code() {
     assert!(err.contains("InvalidSecurityGroupRuleId.NotFound"), "{err}");
     assert!(err.contains("hint: check --rule-id/DB_SG_RULE_ID"), "{err}");
 
-    let out = aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            "sg-0123456789abcdef0",
-            "--rule-id",
-            &rule,
-        ])
+    let out = update(h.path(), &rec.url, "sg-0123456789abcdef0", &rule)
         .args(["--ip", NEW_IP])
         .output()
         .unwrap();
@@ -648,45 +562,44 @@ fn missing_credentials_or_region_fail_with_what_is_missing() {
         "--ip",
         GOOD_IP,
     ];
-    aws_cmd(h.path(), &rec.url)
-        .args(args)
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .assert()
-        .code(2)
-        .stderr(contains("no AWS credentials: set AWS_ACCESS_KEY_ID"));
-    aws_cmd(h.path(), &rec.url)
-        .args(args)
-        .env_remove("AWS_REGION")
-        .assert()
-        .code(2)
-        .stderr(contains("no AWS region: pass --region, set AWS_REGION"));
-    aws_cmd(h.path(), &rec.url)
-        .args(args)
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .assert()
-        .code(2)
-        .stderr(contains("no AWS region and no AWS credentials"));
-    // A named profile that does not exist is a configuration error too.
-    aws_cmd(h.path(), &rec.url)
-        .args(args)
-        .args(["--profile", "nosuchprofile"])
-        .assert()
-        .code(2)
-        .stderr(contains(
+    // (variables removed, extra arguments, what stderr says)
+    let cases: [(&[&str], &[&str], &str); 4] = [
+        (
+            &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+            &[],
+            "no AWS credentials: set AWS_ACCESS_KEY_ID",
+        ),
+        (
+            &["AWS_REGION"],
+            &[],
+            "no AWS region: pass --region, set AWS_REGION",
+        ),
+        (
+            &["AWS_REGION", "AWS_ACCESS_KEY_ID"],
+            &[],
+            "no AWS region and no AWS credentials",
+        ),
+        // A named profile that does not exist is a configuration error too.
+        (
+            &[],
+            &["--profile", "nosuchprofile"],
             "the AWS profile \"nosuchprofile\" (--profile/AWS_PROFILE) is not defined",
-        ));
+        ),
+    ];
+    for (removed, extra, message) in cases {
+        let mut cmd = aws_cmd(h.path(), &rec.url);
+        cmd.args(args).args(extra);
+        for var in removed {
+            cmd.env_remove(var);
+        }
+        cmd.assert().code(2).stderr(contains(message));
+    }
     assert!(rec.actions().is_empty(), "{:?}", rec.actions());
 }
 
 #[test]
 fn region_and_credentials_come_from_the_profile_files() {
-    let moto = Moto::new();
-    let sg = moto.group();
-    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
-    let rec = Recorder::new();
-    let h = home();
+    let (moto, sg, rule, rec, h) = fixture();
     let aws_dir = h.path().join(".aws");
     std::fs::create_dir_all(&aws_dir).unwrap();
     common::write_file(
@@ -699,16 +612,8 @@ fn region_and_credentials_come_from_the_profile_files() {
         "credentials",
         "[cruddur]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
     );
-    aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            &sg,
-            "--rule-id",
-            &rule,
-            "--ip",
-            NEW_IP,
-        ])
+    update(h.path(), &rec.url, &sg, &rule)
+        .args(["--ip", NEW_IP])
         .args(["--profile", "cruddur"])
         .env_remove("AWS_REGION")
         .env_remove("AWS_ACCESS_KEY_ID")
@@ -720,23 +625,11 @@ fn region_and_credentials_come_from_the_profile_files() {
 
 #[test]
 fn wait_reachable_waits_for_the_production_port() {
-    let moto = Moto::new();
-    let sg = moto.group();
-    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, &format!("{GOOD_IP}/32"), "GITPOD");
-    let rec = Recorder::new();
-    let h = home();
+    let (moto, sg, rule, rec, h) = fixture();
     let listening = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listening.local_addr().unwrap().port();
-    aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            &sg,
-            "--rule-id",
-            &rule,
-            "--ip",
-            GOOD_IP,
-        ])
+    update(h.path(), &rec.url, &sg, &rule)
+        .args(["--ip", GOOD_IP])
         .arg("--wait-reachable=5")
         .env(
             "PROD_CONNECTION_URL",
@@ -751,16 +644,8 @@ fn wait_reachable_waits_for_the_production_port() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let out = aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            &sg,
-            "--rule-id",
-            &rule,
-            "--ip",
-            NEW_IP,
-        ])
+    let out = update(h.path(), &rec.url, &sg, &rule)
+        .args(["--ip", NEW_IP])
         .arg("--wait-reachable=1")
         .env(
             "PROD_CONNECTION_URL",
@@ -778,16 +663,8 @@ fn wait_reachable_waits_for_the_production_port() {
     assert_eq!(moto.rule(&sg, &rule).cidr, Some(format!("{NEW_IP}/32")));
 
     // Nothing says where the database is: the rule is still updated, the wait skipped.
-    aws_cmd(h.path(), &rec.url)
-        .args([
-            "update-sg-rule",
-            "--group-id",
-            &sg,
-            "--rule-id",
-            &rule,
-            "--ip",
-            GOOD_IP,
-        ])
+    update(h.path(), &rec.url, &sg, &rule)
+        .args(["--ip", GOOD_IP])
         .arg("--wait-reachable")
         .assert()
         .success()

@@ -7,21 +7,47 @@ mod prod;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use prod::{make_ca, prod_ca, prod_password, prod_url, verify_full, with};
 
 /// Runs `sessions` (a read-only command that needs a connection) on `url`.
-fn sessions(home: &Path, url: &str) -> std::process::Output {
+fn sessions(home: &Path, url: &str) -> Output {
     common::bin(home)
         .args(["--url", url, "sessions"])
         .output()
         .unwrap()
 }
 
+/// Asserts that a run succeeded, showing its stderr when it did not.
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Asserts a run's exit code (showing its stderr when it differs) and returns its stderr.
+fn failed_with(out: &Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    stderr
+}
+
+/// Runs `--prod sessions` with PROD_CONNECTION_URL set to the production-like server.
+fn prod_sessions(home: &Path) -> Output {
+    common::bin(home)
+        .env("PROD_CONNECTION_URL", prod_url().as_str())
+        .args(["--prod", "sessions"])
+        .output()
+        .unwrap()
+}
+
 /// The error of a failed run: exactly one line on stderr, the password never in it.
-fn one_line_error(out: &std::process::Output) -> String {
+fn one_line_error(out: &Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     assert!(!out.status.success(), "it connected: {stderr}");
     assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
@@ -38,11 +64,7 @@ fn verify_full_connects_with_the_right_ca_and_host() {
     let home = tempfile::tempdir().unwrap();
     let url = with(&prod_url(), None, None, Some(&verify_full(&prod_ca())));
     let out = sessions(home.path(), &url);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     // The same through libpq's environment variables instead of the URL.
     let out = common::bin(home.path())
         .env("PGSSLMODE", "verify-full")
@@ -50,11 +72,7 @@ fn verify_full_connects_with_the_right_ca_and_host() {
         .args(["--url", prod_url().as_str(), "sessions"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
 }
 
 #[test]
@@ -103,11 +121,7 @@ fn a_host_name_not_in_the_certificate_is_refused() {
         )),
     );
     let out = sessions(home.path(), &url);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
 }
 
 #[test]
@@ -152,11 +166,7 @@ fn every_certificate_of_a_bundle_is_trusted() {
     std::fs::write(&bundle, text).unwrap();
     let url = with(&prod_url(), None, None, Some(&verify_full(&bundle)));
     let out = sessions(home.path(), &url);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
 }
 
 #[test]
@@ -346,7 +356,7 @@ fn test_bundle(dir: &Path) -> Vec<u8> {
     b
 }
 
-fn fetch(home: &Path, url: &str, extra: &[&str]) -> std::process::Output {
+fn fetch(home: &Path, url: &str, extra: &[&str]) -> Output {
     common::bin(home)
         .args(["tls", "fetch-rds-ca", "--ca-url", url])
         .args(extra)
@@ -360,21 +370,13 @@ fn fetch_rds_ca_installs_the_bundle_once_and_prints_its_path() {
     let bundle = test_bundle(home.path());
     let server = serve(Reply::Body(bundle.clone()));
     // Before: --prod defaults to verify-full with the bundle, which is missing.
-    let out = common::bin(home.path())
-        .env("PROD_CONNECTION_URL", prod_url().as_str())
-        .args(["--prod", "sessions"])
-        .output()
-        .unwrap();
+    let out = prod_sessions(home.path());
     let err = one_line_error(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("run `cruddur-db tls fetch-rds-ca`"), "{err}");
 
     let out = fetch(home.path(), &server.url(), &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let path = bundle_path(home.path());
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -397,24 +399,12 @@ fn fetch_rds_ca_installs_the_bundle_once_and_prints_its_path() {
         .args(["tls", "fetch-rds-ca", "--force"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert_eq!(server.hits(), 2);
 
     // After: --prod verifies the server against the downloaded bundle by default.
-    let out = common::bin(home.path())
-        .env("PROD_CONNECTION_URL", prod_url().as_str())
-        .args(["--prod", "sessions"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = prod_sessions(home.path());
+    assert_ok(&out);
 }
 
 #[test]
@@ -442,8 +432,7 @@ fn failed_downloads_leave_no_partial_file() {
     for (reply, expected) in &failures {
         let server = serve(reply.clone());
         let out = fetch(home.path(), &server.url(), &[]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let stderr = failed_with(&out, 1);
         assert!(stderr.contains(expected), "expected {expected:?}: {stderr}");
         assert!(out.stdout.is_empty());
         assert!(server.hits() >= 1);
@@ -469,8 +458,7 @@ fn fetch_rds_ca_over_https_verifies_the_server() {
     let server = serve_https(Reply::Body(bundle.clone()), home.path(), &web_ca);
     // The web server's CA is not among the system's roots: refused, nothing written.
     let out = fetch(home.path(), &server.url(), &[]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = failed_with(&out, 1);
     assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
     assert_eq!(cache_files(home.path()), Vec::<String>::new());
     // Trusted through SSL_CERT_FILE (as a corporate CA would be): downloaded.
@@ -479,11 +467,7 @@ fn fetch_rds_ca_over_https_verifies_the_server() {
         .args(["tls", "fetch-rds-ca", "--ca-url", &server.url()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert_eq!(std::fs::read(bundle_path(home.path())).unwrap(), bundle);
 }
 
@@ -495,8 +479,7 @@ fn fetch_rds_ca_refuses_plain_http_from_elsewhere() {
         "http://truststore.example.com/global-bundle.pem",
         &[],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = failed_with(&out, 2);
     assert!(stderr.contains("plain http"), "{stderr}");
     assert_eq!(cache_files(home.path()), Vec::<String>::new());
 }
@@ -506,8 +489,7 @@ fn closed_port_download_fails_cleanly() {
     let home = tempfile::tempdir().unwrap();
     let port = prod::closed_port();
     let out = fetch(home.path(), &format!("http://127.0.0.1:{port}/b.pem"), &[]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = failed_with(&out, 1);
     assert!(stderr.contains("failed to download"), "{stderr}");
     assert_eq!(cache_files(home.path()), Vec::<String>::new());
 }
