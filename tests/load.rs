@@ -303,7 +303,7 @@ fn two_concurrent_seeds_are_serialised() {
         db.home.path(),
         "append.sql",
         "INSERT INTO log (n) SELECT count(*) FROM log;\n\
-         SELECT pg_sleep(1);\n\
+         SELECT pg_sleep(2);\n\
          INSERT INTO log (n) SELECT count(*) FROM log;\n",
     );
     let spawn = || {
