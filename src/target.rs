@@ -293,6 +293,17 @@ impl Target {
         })
     }
 
+    /// A target from `--url` (with `--prod` when `prod`) and no environment, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn from_url(url: &str, prod: bool) -> Target {
+        let req = TargetRequest {
+            url: Some(url.into()),
+            prod,
+            protected: false,
+        };
+        Target::resolve(&req, |_| None).unwrap()
+    }
+
     /// Resolves against the process environment.
     pub fn from_env(req: &TargetRequest) -> anyhow::Result<Target> {
         Target::resolve(req, |k| std::env::var(k).ok())

@@ -506,18 +506,10 @@ fn pretty_name(presented: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::{Target, TargetRequest};
+    use crate::target::Target;
 
     fn target(url: &str, prod: bool) -> Target {
-        Target::resolve(
-            &TargetRequest {
-                url: Some(url.into()),
-                prod,
-                protected: false,
-            },
-            |_| None,
-        )
-        .unwrap()
+        Target::from_url(url, prod)
     }
 
     #[test]

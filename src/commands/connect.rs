@@ -274,15 +274,7 @@ mod tests {
     use super::*;
 
     fn target(url: &str, prod: bool) -> Target {
-        Target::resolve(
-            &TargetRequest {
-                url: Some(url.into()),
-                prod,
-                protected: false,
-            },
-            |_| None,
-        )
-        .unwrap()
+        Target::from_url(url, prod)
     }
 
     #[test]
