@@ -195,6 +195,13 @@ impl Db {
             }
             return anyhow!("{target} refused the connection: {}", format_db_error(db));
         }
+        if error_chain(pg).contains("password missing") {
+            return anyhow!(
+                "authentication failed for user {:?} on {target}: the server asks for a password \
+                 and none was given; put it in the URL or set PGPASSWORD",
+                self.url.user()
+            );
+        }
         match io_kind(pg) {
             Some(std::io::ErrorKind::ConnectionRefused) => anyhow!(
                 "could not connect to {target}: connection refused; is PostgreSQL running on {} and \

@@ -493,3 +493,21 @@ fn closed_port_download_fails_cleanly() {
     assert!(stderr.contains("failed to download"), "{stderr}");
     assert_eq!(cache_files(home.path()), Vec::<String>::new());
 }
+
+#[test]
+fn pgpassword_supplies_the_password_a_url_lacks() {
+    let home = tempfile::tempdir().unwrap();
+    let mut url = prod_url();
+    url.set_password(None).unwrap();
+    let url = with(&url, None, None, Some(&verify_full(&prod_ca())));
+    let out = common::bin(home.path())
+        .env("PGPASSWORD", prod_password())
+        .args(["--url", &url, "sessions"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    // Without it the server refuses, and the message says what to check.
+    let stderr = failed_with(&sessions(home.path(), &url), 1);
+    assert!(stderr.contains("authentication failed"), "{stderr}");
+    assert!(!stderr.contains(&prod_password()), "{stderr}");
+}
