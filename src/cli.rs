@@ -59,6 +59,17 @@ pub struct ConnArgs {
     pub connect_timeout: u64,
 }
 
+impl ConnArgs {
+    /// The flags as connection options.
+    pub fn options(&self) -> crate::pg::ConnectOptions {
+        crate::pg::ConnectOptions {
+            connect_timeout: std::time::Duration::from_secs(self.connect_timeout.max(1)),
+            wait: self.wait.map(std::time::Duration::from_secs),
+            ..crate::pg::ConnectOptions::default()
+        }
+    }
+}
+
 /// Confirmation for destructive work on a protected (production) target.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConfirmArgs {
@@ -73,6 +84,47 @@ pub struct ConfirmArgs {
     /// Print what would run and change nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+impl ConfirmArgs {
+    /// The flags as plain values for the layers below the commands.
+    pub fn plain(&self) -> crate::protect::Confirm {
+        crate::protect::Confirm {
+            yes: self.yes,
+            confirm_db: self.confirm_db.clone(),
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+/// `--dry-run` for commands that are not destructive enough to ask for a confirmation.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DryRunArgs {
+    /// Print what would be done and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `--json` for commands whose result a script may read.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OutputArgs {
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The RDS instance a command is about.
+#[derive(Debug, Clone, Default, Args)]
+pub struct InstanceArgs {
+    /// RDS instance identifier; `update-sg-rule` finds (or creates) the rule in its security
+    /// groups, `doctor` checks them on production targets
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "DB_INSTANCE_ID",
+        hide_env_values = true
+    )]
+    pub db_instance: Option<String>,
 }
 
 /// How a SQL file is run.
@@ -94,6 +146,16 @@ pub struct AwsArgs {
     /// AWS profile from the shared config and credentials files (else AWS_PROFILE)
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+}
+
+impl AwsArgs {
+    /// The flags as AWS settings.
+    pub(crate) fn settings(&self) -> crate::aws::AwsSettings {
+        crate::aws::AwsSettings {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +192,17 @@ pub enum Command {
     AddUser(AddUserArgs),
     /// List users with their number of activities
     Users(UsersArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +214,9 @@ pub struct ConnectArgs {
     #[command(flatten)]
     pub confirm: ConfirmArgs,
 
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
     /// Extra arguments for psql, after `--`
     #[arg(last = true, value_name = "PSQL_ARGS")]
     pub psql_args: Vec<String>,
@@ -151,9 +227,8 @@ pub struct CreateArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
 
-    /// Print what would run and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry: DryRunArgs,
 }
 
 #[derive(Debug, Args)]
@@ -175,9 +250,8 @@ pub struct SessionsArgs {
     #[arg(long)]
     pub all: bool,
 
-    /// Print JSON on stdout
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -232,9 +306,8 @@ pub struct ResetArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Print JSON on stdout
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// Seconds to wait for one connection attempt
     #[arg(
@@ -246,15 +319,8 @@ pub struct DoctorArgs {
     )]
     pub connect_timeout: u64,
 
-    /// RDS instance whose security groups the "security group allows my IP" check reads
-    /// (production targets only)
-    #[arg(
-        long,
-        value_name = "ID",
-        env = "DB_INSTANCE_ID",
-        hide_env_values = true
-    )]
-    pub db_instance: Option<String>,
+    #[command(flatten)]
+    pub instance: InstanceArgs,
 
     /// Security group of the rule that lets this workstation in (with --rule-id)
     #[arg(long, value_name = "ID", env = "DB_SG_ID", hide_env_values = true)]
@@ -328,6 +394,19 @@ pub struct IpArgs {
     pub allow_private: bool,
 }
 
+impl IpArgs {
+    /// The public-IP lookup from the flags and GITPOD_IP.
+    pub fn lookup(&self) -> crate::ip::Lookup {
+        crate::ip::Lookup {
+            flag: self.ip.clone(),
+            gitpod_ip: std::env::var("GITPOD_IP").ok(),
+            urls: self.ip_url.clone(),
+            timeout: std::time::Duration::from_secs(self.ip_timeout.max(1)),
+            allow_private: self.allow_private,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct UpdateSgRuleArgs {
     #[command(flatten)]
@@ -342,26 +421,18 @@ pub struct UpdateSgRuleArgs {
     #[arg(long, value_name = "ID", env = "DB_SG_RULE_ID", hide_env_values = true)]
     pub rule_id: Option<String>,
 
-    /// RDS instance whose security groups and port are used to find (or create) the rule
-    #[arg(
-        long,
-        value_name = "ID",
-        env = "DB_INSTANCE_ID",
-        hide_env_values = true
-    )]
-    pub db_instance: Option<String>,
+    #[command(flatten)]
+    pub instance: InstanceArgs,
 
     /// Description that tags the rule
     #[arg(long, value_name = "TEXT", default_value = "GITPOD")]
     pub description: String,
 
-    /// Print the change without writing it
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry: DryRunArgs,
 
-    /// Print JSON on stdout
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// Afterwards wait up to SECS (default 60) until the database port answers
     #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true, default_missing_value = "60")]
@@ -383,18 +454,11 @@ pub enum RdsCommand {
 
 #[derive(Debug, Args)]
 pub struct RdsStatusArgs {
-    /// RDS instance identifier
-    #[arg(
-        long,
-        value_name = "ID",
-        env = "DB_INSTANCE_ID",
-        hide_env_values = true
-    )]
-    pub db_instance: Option<String>,
+    #[command(flatten)]
+    pub instance: InstanceArgs,
 
-    /// Print JSON on stdout
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     #[command(flatten)]
     pub ip: IpArgs,
@@ -405,26 +469,18 @@ pub struct RdsStatusArgs {
 
 #[derive(Debug, Args)]
 pub struct RdsArgs {
-    /// RDS instance identifier
-    #[arg(
-        long,
-        value_name = "ID",
-        env = "DB_INSTANCE_ID",
-        hide_env_values = true
-    )]
-    pub db_instance: Option<String>,
+    #[command(flatten)]
+    pub instance: InstanceArgs,
 
     /// Wait until the instance is available (start) or stopped (stop), up to SECS (default 900)
     #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true, default_missing_value = "900")]
     pub wait: Option<u64>,
 
-    /// Say what would be asked of AWS and ask nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry: DryRunArgs,
 
-    /// Print JSON on stdout
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -454,9 +510,8 @@ pub struct PostCrudArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub concurrency: Option<u64>,
 
-    /// Print JSON on stdout
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     #[command(flatten)]
     pub confirm: ConfirmArgs,
@@ -487,9 +542,8 @@ pub struct AddUserArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "email", "handle", "cognito_user_id"])]
     pub from_event: Option<PathBuf>,
 
-    /// Print JSON on stdout
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     #[command(flatten)]
     pub confirm: ConfirmArgs,
@@ -504,9 +558,8 @@ pub struct UsersArgs {
     #[arg(long, value_name = "HANDLE")]
     pub handle: Option<String>,
 
-    /// Print JSON on stdout
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     #[command(flatten)]
     pub conn: ConnArgs,

@@ -47,11 +47,24 @@ pub fn coded(code: i32, message: impl Into<String>) -> anyhow::Error {
     })
 }
 
-/// The exit code for an error: the first [`Coded`] in its chain, else 1.
+/// The exit code for an error, decided here and nowhere else: the first [`Coded`] in its
+/// chain; else, for the app's errors, 2 when the input broke the app's rules (nothing was
+/// written) and 1 for everything else; else 1.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Coded>())
-        .map_or(exit::FAILED, |c| c.code)
+    for cause in err.chain() {
+        if let Some(c) = cause.downcast_ref::<Coded>() {
+            return c.code;
+        }
+        if let Some(app) = cause.downcast_ref::<crate::app::Error>() {
+            return match app {
+                crate::app::Error::Validation(_) | crate::app::Error::InvalidEvent(_) => {
+                    exit::USAGE
+                }
+                _ => exit::FAILED,
+            };
+        }
+    }
+    exit::FAILED
 }
 
 #[cfg(test)]
@@ -66,5 +79,19 @@ mod tests {
             .unwrap_err();
         assert_eq!(exit_code(&err), exit::USAGE);
         assert_eq!(exit_code(&anyhow::anyhow!("plain")), exit::FAILED);
+    }
+
+    #[test]
+    fn app_errors_map_to_the_documented_codes() {
+        // README: 2 for input that breaks the app's rules, 1 for a database failure.
+        let invalid = anyhow::Error::new(crate::app::Error::InvalidEvent("no attributes".into()));
+        assert_eq!(exit_code(&invalid), 2);
+        let unknown = anyhow::Error::new(crate::app::Error::UnknownHandle {
+            handle: "x".into(),
+            suggestions: vec![],
+        });
+        assert_eq!(exit_code(&unknown), 1);
+        let bad = crate::app::NewActivity::new("", "", "").unwrap_err();
+        assert_eq!(exit_code(&anyhow::Error::new(bad).context("posting")), 2);
     }
 }

@@ -1,16 +1,30 @@
 //! cruddur-db: the Cruddur project's database tool, as a library. The binary in `main.rs`
-//! only parses the command line and calls [`commands::run`].
+//! only parses the command line and calls [`run`].
+//!
+//! The public modules are the ones programs and tests build on: the app's writes and reads
+//! ([`app`]), target resolution ([`target`]), the connection pool ([`pg`]), the public-IP
+//! lookup ([`ip`]), the command line ([`cli`]) and exit codes ([`error`]).
 
 pub mod app;
-pub mod aws;
 pub mod cli;
-pub mod commands;
 pub mod error;
 pub mod ip;
-pub mod load;
 pub mod pg;
-pub mod protect;
-pub mod sql;
 pub mod target;
-pub mod tls;
-pub mod ui;
+
+mod aws;
+mod commands;
+mod files;
+mod lifecycle;
+mod load;
+mod protect;
+mod sql;
+mod tls;
+mod ui;
+
+pub use commands::run;
+
+/// Prints an error once, on stderr, with its whole cause chain.
+pub fn print_error(err: &anyhow::Error) {
+    ui::error(&format!("{err:#}"));
+}

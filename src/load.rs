@@ -65,7 +65,6 @@ pub struct LoadError {
     pub column: usize,
     pub statement: String,
     pub message: String,
-    pub code: Option<String>,
     /// What happened to the work before the failure.
     pub outcome: String,
 }
@@ -304,7 +303,6 @@ fn locate(script: &Script, batch: &Batch<'_>, done: usize, e: &tokio_postgres::E
         column,
         statement: script.first_line(stmt),
         message: message_with_hint(e),
-        code: db.map(|d| d.code().code().to_string()),
         outcome: String::new(),
     }
 }
@@ -336,7 +334,6 @@ fn plain_error(script: &Script, e: &tokio_postgres::Error, outcome: &str) -> Loa
         column: 1,
         statement: String::new(),
         message: message_with_hint(e),
-        code: e.as_db_error().map(|d| d.code().code().to_string()),
         outcome: outcome.to_string(),
     }
 }
@@ -380,7 +377,6 @@ async fn copy(
             column,
             statement: script.first_line(stmt),
             message: message_with_hint(&e),
-            code: e.as_db_error().map(|d| d.code().code().to_string()),
             outcome: String::new(),
         }
     })

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cruddur_db::{cli::Cli, error, ui};
+use cruddur_db::{cli::Cli, error};
 
 fn main() -> ExitCode {
     quiet_broken_pipe();
@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     // overrides the real environment. `--no-dotenv` has to be seen before clap runs.
     if !std::env::args_os().any(|a| a == "--no-dotenv") {
         if let Err(err) = cruddur_db::target::load_dotenv() {
-            ui::error(&format!("{err:#}"));
+            cruddur_db::print_error(&err);
             return ExitCode::from(error::exit::USAGE as u8);
         }
     }
@@ -28,10 +28,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
     };
-    let code = match cruddur_db::commands::run(cli) {
+    let code = match cruddur_db::run(cli) {
         Ok(()) => error::exit::OK,
         Err(err) => {
-            ui::error(&format!("{err:#}"));
+            cruddur_db::print_error(&err);
             error::exit_code(&err)
         }
     };

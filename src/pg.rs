@@ -52,10 +52,7 @@ pub fn pg_config(url: &DbUrl, tls: &TlsSettings, opts: &ConnectOptions) -> tokio
     c.host(url.host());
     c.port(url.port());
     c.user(url.user());
-    if let Some(p) = url
-        .password()
-        .or_else(|| std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()))
-    {
+    if let Some(p) = password(url, |k| std::env::var(k).ok()) {
         c.password(p);
     }
     c.dbname(url.database());
@@ -65,17 +62,39 @@ pub fn pg_config(url: &DbUrl, tls: &TlsSettings, opts: &ConnectOptions) -> tokio
     );
     c.connect_timeout(opts.connect_timeout);
     c.ssl_mode(tls.pg_mode());
-    let mut options = url.query_param("options").unwrap_or_default();
-    if let Some(extra) = &opts.options {
+    if let Some(o) = server_options(url, opts.options.as_deref(), |k| std::env::var(k).ok()) {
+        c.options(&o);
+    }
+    c
+}
+
+/// The password of a connection, as libpq finds it: the URL's, else PGPASSWORD. NOTE: the
+/// pool and psql (`connect`) both take it from here, so they never disagree.
+pub(crate) fn password(url: &DbUrl, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    url.password()
+        .or_else(|| env("PGPASSWORD").filter(|p| !p.is_empty()))
+}
+
+/// Server options (`-c name=value ...`): the URL's `options`, else PGOPTIONS (as libpq), then
+/// `extra` last so that it wins over anything before it.
+pub(crate) fn server_options(
+    url: &DbUrl,
+    extra: Option<&str>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let mut options = url
+        .query_param("options")
+        .or_else(|| env("PGOPTIONS"))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if let Some(extra) = extra.filter(|e| !e.is_empty()) {
         if !options.is_empty() {
             options.push(' ');
         }
         options.push_str(extra);
     }
-    if !options.is_empty() {
-        c.options(&options);
-    }
-    c
+    (!options.is_empty()).then_some(options)
 }
 
 impl Db {

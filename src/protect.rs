@@ -1,10 +1,20 @@
 //! Protected targets (production, RDS, `--protected`): destructive work needs the database
 //! name typed at a terminal, or `--yes --confirm-db NAME` for automation.
 
-use crate::cli::ConfirmArgs;
 use crate::error::{coded, exit};
 use crate::target::Target;
 use crate::ui;
+
+/// How the user confirmed (or previewed) a destructive command, as plain values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Confirm {
+    /// `--yes`: no question, together with a matching `confirm_db`.
+    pub yes: bool,
+    /// `--confirm-db NAME`.
+    pub confirm_db: Option<String>,
+    /// `--dry-run`: nothing will be written.
+    pub dry_run: bool,
+}
 
 /// Refusal with exit code 3.
 fn refuse(msg: String) -> anyhow::Error {
@@ -20,7 +30,7 @@ fn refuse(msg: String) -> anyhow::Error {
 /// - `--yes` skips the question only together with a matching `--confirm-db`.
 /// - Without a terminal on stdin there is nobody to ask: refused (exit 3).
 /// - Otherwise the database name must be typed.
-pub fn confirm(target: &Target, args: &ConfirmArgs, action: &str) -> anyhow::Result<()> {
+pub fn confirm(target: &Target, args: &Confirm, action: &str) -> anyhow::Result<()> {
     check_confirm_db(target, args)?;
     let db = target.url.database();
     if !target.protected || args.dry_run {
@@ -68,7 +78,7 @@ pub fn confirm(target: &Target, args: &ConfirmArgs, action: &str) -> anyhow::Res
 }
 
 /// Refuses when `--confirm-db` names another database than the target's (on any target).
-pub fn check_confirm_db(target: &Target, args: &ConfirmArgs) -> anyhow::Result<()> {
+pub fn check_confirm_db(target: &Target, args: &Confirm) -> anyhow::Result<()> {
     let db = target.url.database();
     match &args.confirm_db {
         Some(name) if *name != db => Err(coded(
@@ -112,8 +122,8 @@ mod tests {
         .unwrap()
     }
 
-    fn args(yes: bool, confirm_db: Option<&str>) -> ConfirmArgs {
-        ConfirmArgs {
+    fn args(yes: bool, confirm_db: Option<&str>) -> Confirm {
+        Confirm {
             yes,
             confirm_db: confirm_db.map(str::to_string),
             dry_run: false,

@@ -1,7 +1,7 @@
 //! Messages on stderr, progress bars and prompts. Results go to stdout elsewhere.
 
 use std::io::{IsTerminal, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -108,4 +108,43 @@ pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String
         line(row.iter().map(String::as_str).collect());
     }
     out
+}
+
+/// One look of [`poll`]: done with a value, or not yet, with what it saw (for the spinner and
+/// the timeout message).
+pub enum Poll<T> {
+    Done(T),
+    Pending(String),
+}
+
+/// Looks every `every` until `step` is done, for at most `limit`, with a spinner saying `what`
+/// on a terminal. An error from `step` stops at once; running out of time is `on_timeout`
+/// with the last thing seen.
+pub async fn poll<T, Fut>(
+    what: &str,
+    limit: Duration,
+    every: Duration,
+    mut step: impl FnMut() -> Fut,
+    on_timeout: impl FnOnce(&str) -> anyhow::Error,
+) -> anyhow::Result<T>
+where
+    Fut: std::future::Future<Output = anyhow::Result<Poll<T>>>,
+{
+    let start = Instant::now();
+    let spinner = spinner(what);
+    let result = loop {
+        match step().await {
+            Err(e) => break Err(e),
+            Ok(Poll::Done(v)) => break Ok(v),
+            Ok(Poll::Pending(seen)) => {
+                if start.elapsed() >= limit {
+                    break Err(on_timeout(&seen));
+                }
+                spinner.set_message(format!("{what} ({seen}, {} s)", start.elapsed().as_secs()));
+                tokio::time::sleep(every.min(limit.saturating_sub(start.elapsed()))).await;
+            }
+        }
+    };
+    spinner.finish_and_clear();
+    result
 }

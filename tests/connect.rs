@@ -72,26 +72,41 @@ fn argv_has_no_secret(s: &Seen, password: &str) {
     }
 }
 
+/// The test database's URL with a password in it: the server's own when the admin URL has
+/// one, else a made-up one (trust authentication ignores it).
+fn url_with_password(db: &common::TestDb) -> (url::Url, String) {
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let password = match url.password() {
+        Some(p) => p.to_string(),
+        None => {
+            url.set_password(Some("s3cret-Pw")).unwrap();
+            "s3cret-Pw".to_string()
+        }
+    };
+    (url, password)
+}
+
 #[test]
 fn plain_connect_passes_no_password_or_url_in_argv() {
-    let home = tempfile::tempdir().unwrap();
-    let path = fake_psql(home.path());
-    let url = "postgresql://cruddurroot:s3cret-Pw@db.example.com:6543/cruddur";
-    common::bin(home.path())
+    let db = common::TestDb::new("connectplain");
+    let home = db.home.path();
+    let path = fake_psql(home);
+    let (url, password) = url_with_password(&db);
+    common::bin(home)
         .env("PATH", &path)
-        .env("CONNECTION_URL", url)
+        .env("CONNECTION_URL", url.as_str())
         .arg("connect")
         .assert()
         .success();
-    let s = seen(home.path());
+    let s = seen(home);
     assert!(s.args.is_empty(), "{:?}", s.args);
-    argv_has_no_secret(&s, "s3cret-Pw");
+    argv_has_no_secret(&s, &password);
     let env = &s.env;
-    assert_eq!(env["PGHOST"], "db.example.com");
-    assert_eq!(env["PGPORT"], "6543");
-    assert_eq!(env["PGUSER"], "cruddurroot");
-    assert_eq!(env["PGDATABASE"], "cruddur");
-    assert_eq!(env["PGPASSWORD"], "s3cret-Pw");
+    assert_eq!(env["PGHOST"], url.host_str().unwrap());
+    assert_eq!(env["PGPORT"], url.port().unwrap_or(5432).to_string());
+    assert_eq!(env["PGUSER"], url.username());
+    assert_eq!(env["PGDATABASE"], db.name);
+    assert_eq!(env["PGPASSWORD"], password);
     assert_eq!(env["PGSSLMODE"], "prefer");
     // Not protected: no read-only session, no production prompt.
     assert!(!env.contains_key("PGOPTIONS"), "{}", s.raw);
@@ -100,25 +115,46 @@ fn plain_connect_passes_no_password_or_url_in_argv() {
 
 #[test]
 fn extra_arguments_after_double_dash_reach_psql() {
-    let home = tempfile::tempdir().unwrap();
-    let path = fake_psql(home.path());
-    common::bin(home.path())
+    let db = common::TestDb::new("connectargs");
+    let home = db.home.path();
+    let path = fake_psql(home);
+    let (url, password) = url_with_password(&db);
+    common::bin(home)
         .env("PATH", &path)
-        .env(
-            "CONNECTION_URL",
-            "postgresql://root:pw1234@localhost/cruddur",
-        )
+        .env("CONNECTION_URL", url.as_str())
         .args(["connect", "--", "-c", "select 1", "-A"])
         .assert()
         .success();
-    let s = seen(home.path());
+    let s = seen(home);
     assert_eq!(s.args, ["-c", "select 1", "-A"]);
-    argv_has_no_secret(&s, "pw1234");
+    argv_has_no_secret(&s, &password);
+}
+
+/// Regression: connect used to hand psql a connection that could not work and pass libpq's
+/// raw failure through (exit 2, no hint); now the tool's own client checks it first.
+#[test]
+fn a_connection_that_cannot_work_fails_before_psql_starts() {
+    let db = common::TestDb::unmade("connectmissing");
+    let home = db.home.path();
+    let path = fake_psql(home);
+    let (url, password) = url_with_password(&db);
+    let out = common::bin(home)
+        .env("PATH", &path)
+        .env("CONNECTION_URL", url.as_str())
+        .arg("connect")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(stderr.contains("cruddur-db create"), "{stderr}");
+    assert!(!stderr.contains(&password), "{stderr}");
+    assert!(!home.join("psql-seen").exists(), "psql started anyway");
 }
 
 #[test]
 fn prod_connect_is_read_only_with_the_prod_prompt_and_verified_tls() {
-    let db = ProdDb::unmade("connectprod");
+    let db = ProdDb::new("connectprod");
     let home = db.home.path();
     let path = fake_psql(home);
     let own_rc = home.join(".psqlrc");
@@ -155,9 +191,13 @@ fn prod_connect_is_read_only_with_the_prod_prompt_and_verified_tls() {
 
 #[test]
 fn prod_connect_defaults_to_the_rds_bundle_in_the_cache() {
-    let db = ProdDb::unmade("connectbundle");
+    let db = ProdDb::new("connectbundle");
     let home = db.home.path();
     let path = fake_psql(home);
+    // The bundle `tls fetch-rds-ca` would have downloaded: here, the test server's CA.
+    let cache = home.join(".cache/cruddur-db");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::copy(prod_ca(), cache.join("rds-global-bundle.pem")).unwrap();
     db.cmd()
         .env("PATH", &path)
         .env("PROD_CONNECTION_URL", db.url())
@@ -174,7 +214,7 @@ fn prod_connect_defaults_to_the_rds_bundle_in_the_cache() {
 
 #[test]
 fn prod_write_needs_the_confirmation() {
-    let db = ProdDb::unmade("connectwrite");
+    let db = ProdDb::new("connectwrite");
     let home = db.home.path();
     let path = fake_psql(home);
     let out = db
@@ -272,8 +312,8 @@ fn real_psql_on_prod_is_read_only_and_verifies_tls() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(stderr.contains("does not match host name"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("host name mismatch"), "{stderr}");
 }
 
 #[test]

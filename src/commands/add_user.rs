@@ -22,14 +22,14 @@ pub async fn run(req: &TargetRequest, args: AddUserArgs) -> anyhow::Result<()> {
             cognito_user_id: args.cognito_user_id.clone(),
         },
     };
-    let new = new.validated().map_err(app::Error::into_cli)?;
+    let new = new.validated()?;
     crate::protect::confirm(
         &target,
-        &args.confirm,
+        &args.confirm.plain(),
         &format!("add the user {:?}", new.handle),
     )?;
-    let db = Db::connect(&target, &super::connect_options(&args.conn)).await?;
-    super::seed::require_schema(&db).await?;
+    let db = Db::connect(&target, &args.conn.options()).await?;
+    crate::lifecycle::require_schema(&db).await?;
     if args.confirm.dry_run {
         ui::status(&format!(
             "dry run: would add @{} ({} <{}>) on {}; nothing was written",
@@ -40,10 +40,8 @@ pub async fn run(req: &TargetRequest, args: AddUserArgs) -> anyhow::Result<()> {
         ));
         return Ok(());
     }
-    let user = app::add_user(&db.pool, new)
-        .await
-        .map_err(app::Error::into_cli)?;
-    if args.json {
+    let user = app::add_user(&db.pool, new).await?;
+    if args.output.json {
         println!("{}", serde_json::to_string_pretty(&user)?);
     } else {
         print!("{}", describe(&user));

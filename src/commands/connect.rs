@@ -29,15 +29,23 @@ pub fn run(req: &TargetRequest, args: ConnectArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
     let tls = TlsSettings::for_target(&target, |k| std::env::var(k).ok())?;
     let program = psql_program();
-    if args.confirm.dry_run {
+    let confirm = args.confirm.plain();
+    crate::protect::check_confirm_db(&target, &confirm)?;
+    if confirm.dry_run {
         print_plan(&target, &tls, &args, &program);
         return Ok(());
     }
     if args.write {
-        crate::protect::confirm(&target, &args.confirm, "open a WRITABLE psql session")?;
-    } else {
-        crate::protect::check_confirm_db(&target, &args.confirm)?;
+        crate::protect::confirm(&target, &confirm, "open a WRITABLE psql session")?;
     }
+    let program = find_program(&program)?;
+    // NOTE: the tool's own client checks the connection first, so that a connection that
+    // cannot work fails like every other command (explained, exit 1), not with libpq's text.
+    let opts = args.conn.options();
+    super::block_on(async {
+        crate::pg::Db::connect(&target, &opts).await?;
+        Ok(())
+    })?;
     let env = psql_env(&target, &tls, args.write, |k| std::env::var(k).ok())?;
     let mut cmd = Command::new(&program);
     cmd.args(&args.psql_args);
@@ -63,12 +71,33 @@ pub fn run(req: &TargetRequest, args: ConnectArgs) -> anyhow::Result<()> {
     }
     let err = cmd.exec();
     if err.kind() == std::io::ErrorKind::NotFound {
-        return Err(anyhow!(
-            "{program} is not installed (or not on PATH); install the PostgreSQL client: \
-             `sudo apt-get install postgresql-client` on Debian/Ubuntu, `brew install libpq` on macOS"
-        ));
+        return Err(not_installed(&program.display().to_string()));
     }
-    Err(err).with_context(|| format!("failed to start {program}"))
+    Err(err).with_context(|| format!("failed to start {}", program.display()))
+}
+
+fn not_installed(program: &str) -> anyhow::Error {
+    anyhow!(
+        "{program} is not installed (or not on PATH); install the PostgreSQL client: \
+         `sudo apt-get install postgresql-client` on Debian/Ubuntu, `brew install libpq` on macOS"
+    )
+}
+
+/// The program as a path: a name is looked up on PATH now, before any connection is made.
+fn find_program(program: &str) -> anyhow::Result<PathBuf> {
+    if program.contains('/') {
+        return Ok(PathBuf::from(program));
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|p| {
+            use std::os::unix::fs::PermissionsExt;
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .ok_or_else(|| not_installed(program))
 }
 
 fn kind(target: &Target) -> &'static str {
@@ -103,8 +132,11 @@ fn print_plan(target: &Target, tls: &TlsSettings, args: &ConnectArgs, program: &
         })
         .collect();
     println!(
-        "would run {program} {} on {} ({})",
-        shown.join(" "),
+        "would run {} on {} ({})",
+        std::iter::once(program.to_string())
+            .chain(shown)
+            .collect::<Vec<_>>()
+            .join(" "),
         target.url,
         if !target.protected {
             "unprotected"
@@ -179,10 +211,7 @@ fn connection_env(
         ),
     ];
     // NOTE: without a password in the URL, an inherited PGPASSWORD (or ~/.pgpass) still works.
-    if let Some(p) = url
-        .password()
-        .or_else(|| env("PGPASSWORD").filter(|p| !p.is_empty()))
-    {
+    if let Some(p) = crate::pg::password(url, env) {
         vars.push(("PGPASSWORD".into(), p));
     }
     match &tls.root_cert {
@@ -196,20 +225,8 @@ fn connection_env(
 /// Server options for psql: the URL's `options` (else the caller's PGOPTIONS, as libpq), and
 /// read-only last on a protected target so that it wins over anything before it.
 fn options(target: &Target, write: bool, env: impl Fn(&str) -> Option<String>) -> Option<String> {
-    let mut options = target
-        .url
-        .query_param("options")
-        .or_else(|| env("PGOPTIONS"))
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    if target.protected && !write {
-        if !options.is_empty() {
-            options.push(' ');
-        }
-        options.push_str(READ_ONLY_OPTION);
-    }
-    (!options.is_empty()).then_some(options)
+    let read_only = (target.protected && !write).then_some(READ_ONLY_OPTION);
+    crate::pg::server_options(&target.url, read_only, env)
 }
 
 /// The psqlrc of a protected session: the user's own psqlrc first (PSQLRC, else ~/.psqlrc),
@@ -252,20 +269,7 @@ fn prod_psqlrc(write: bool, env: impl Fn(&str) -> Option<String>) -> anyhow::Res
         })
         // Never source ourselves (cruddur-db run from a psql started by cruddur-db).
         .filter(|p| p.is_file() && !p.starts_with(&dir));
-    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("psqlrc"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, psqlrc_text(own.as_deref(), write))
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
-        .with_context(|| format!("failed to write {}", path.display()))?;
+    crate::files::write_atomic(&path, psqlrc_text(own.as_deref(), write).as_bytes())?;
     Ok(path)
 }
 

@@ -1,13 +1,13 @@
 //! `doctor`: every step from the URL to the schema, in order, one line each. The first
 //! failure says what is wrong and how to fix it; the steps after it are reported as skipped.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::PoolError;
-use rustls::pki_types::ServerName;
+
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
 
@@ -124,7 +124,7 @@ struct JsonReport<'a> {
 pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(args.connect_timeout.max(1));
     let mut report = Report {
-        print: !args.json,
+        print: !args.output.json,
         outcomes: Vec::new(),
         target: None,
     };
@@ -146,7 +146,7 @@ pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
         .iter()
         .find(|o| o.status == Status::Fail)
         .map(|o| o.title);
-    if args.json {
+    if args.output.json {
         let json = JsonReport {
             target: report.target.clone(),
             ok: failed.is_none(),
@@ -308,7 +308,7 @@ async fn dns_step(target: &Target, timeout: Duration) -> Step<Option<Vec<SocketA
 /// configured.
 fn locator(args: &DoctorArgs) -> Option<RuleLocator> {
     let set = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
-    if let Some(id) = set(&args.db_instance) {
+    if let Some(id) = set(&args.instance.db_instance) {
         return Some(RuleLocator::Instance(id));
     }
     match (set(&args.group_id), set(&args.rule_id)) {
@@ -321,16 +321,14 @@ fn locator(args: &DoctorArgs) -> Option<RuleLocator> {
 /// the TCP check, so that a dropped connection is explained by the rule that drops it.
 async fn security_group(locator: &RuleLocator, args: &DoctorArgs) -> Step<()> {
     let fix_ip = "pass --ip, or check the network (--ip-url/CRUDDUR_IP_URL names the services)";
-    let found = crate::ip::lookup(&super::update_sg_rule::lookup_from(&args.ip))
-        .await
-        .map_err(|e| {
-            fail(
-                format!("cannot find this workstation's public IP: {e:#}"),
-                fix_ip,
-            )
-        })?;
-    let settings = super::update_sg_rule::settings_from(&args.aws);
-    let access = aws::security_group_allows(&settings, locator, found.ip)
+    let found = crate::ip::lookup(&args.ip.lookup()).await.map_err(|e| {
+        fail(
+            format!("cannot find this workstation's public IP: {e:#}"),
+            fix_ip,
+        )
+    })?;
+    let settings = args.aws.settings();
+    let access = aws::sg::security_group_allows(&settings, locator, found.ip)
         .await
         .map_err(|e| {
             fail(
@@ -443,108 +441,18 @@ async fn tls_step(
     let host = target.url.host();
     let tls2 = tls.clone();
     let host2 = host.clone();
-    match tokio::task::spawn_blocking(move || tls_probe(addr, &host2, &tls2, timeout)).await {
-        Ok(step) => step,
+    match tokio::task::spawn_blocking(move || {
+        crate::tls::probe::handshake(addr, &host2, &tls2, timeout)
+    })
+    .await
+    {
+        Ok(Ok(detail)) => Ok(((), detail)),
+        Ok(Err(p)) => Err(fail(p.reason, p.fix)),
         Err(e) => Err(fail(
             format!("the TLS check crashed: {e}"),
             "report this as a bug",
         )),
     }
-}
-
-/// Asks the server for TLS as libpq does (SSLRequest) and shakes hands with our settings.
-fn tls_probe(addr: SocketAddr, host: &str, tls: &TlsSettings, timeout: Duration) -> Step<()> {
-    let config = tls.client_config().map_err(|e| {
-        fail(
-            format!("{e:#}"),
-            "point sslrootcert (URL) or PGSSLROOTCERT at the server's CA bundle; for RDS run \
-             `cruddur-db tls fetch-rds-ca`",
-        )
-    })?;
-    let io_fail = |e: std::io::Error| {
-        fail(
-            format!("no TLS answer from {addr}: {e}"),
-            "is this port a PostgreSQL server? check the port in the URL",
-        )
-    };
-    let mut sock = TcpStream::connect_timeout(&addr, timeout).map_err(io_fail)?;
-    sock.set_read_timeout(Some(timeout)).map_err(io_fail)?;
-    sock.set_write_timeout(Some(timeout)).map_err(io_fail)?;
-    // SSLRequest: length 8, code 1234.5679.
-    sock.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
-        .map_err(io_fail)?;
-    let mut answer = [0u8; 1];
-    sock.read_exact(&mut answer).map_err(io_fail)?;
-    match answer[0] {
-        b'S' => {}
-        b'N' if tls.mode <= SslMode::Prefer => {
-            return Ok((
-                (),
-                format!(
-                    "the server offers no TLS; sslmode={} goes on unencrypted",
-                    tls.mode
-                ),
-            ))
-        }
-        b'N' => {
-            let p = crate::tls::no_tls(tls);
-            return Err(fail(p.reason, p.fix));
-        }
-        other => {
-            return Err(fail(
-                format!(
-                "{addr} did not answer the TLS request as PostgreSQL does (got byte {other:#04x})"
-            ),
-                "is this port a PostgreSQL server? check the port in the URL",
-            ))
-        }
-    }
-    let name = ServerName::try_from(host.to_string()).map_err(|e| {
-        fail(
-            format!("{host} cannot be checked against a certificate: {e}"),
-            "use the server's DNS name in the URL",
-        )
-    })?;
-    let mut conn = rustls::ClientConnection::new(Arc::new(config), name)
-        .map_err(|e| fail(format!("failed to start TLS: {e}"), "report this as a bug"))?;
-    while conn.is_handshaking() {
-        if let Err(e) = conn.complete_io(&mut sock) {
-            if let Some(p) = crate::tls::explain(&e, tls, host) {
-                return Err(fail(p.reason, p.fix));
-            }
-            return Err(fail(
-                format!("the TLS handshake with {addr} failed: {e}"),
-                "check the server's ssl settings and certificate",
-            ));
-        }
-    }
-    let version = match conn.protocol_version() {
-        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_string(),
-        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_string(),
-        Some(v) => format!("{v:?}"),
-        None => "TLS".to_string(),
-    };
-    conn.send_close_notify();
-    let _ = conn.complete_io(&mut sock);
-    let roots = tls
-        .root_cert
-        .as_ref()
-        .map_or_else(String::new, |r| r.to_string());
-    let detail = match tls.effective_mode() {
-        SslMode::VerifyFull => format!(
-            "{version}; certificate verified for {host} against {roots} (sslmode=verify-full)"
-        ),
-        SslMode::VerifyCa => format!(
-            "{version}; certificate chain verified against {roots}, host name not checked \
-             (sslmode={})",
-            tls.mode
-        ),
-        mode => format!(
-            "{version}; certificate NOT verified (sslmode={mode}); verify-full with the server's CA \
-             would detect an impostor"
-        ),
-    };
-    Ok(((), detail))
 }
 
 /// Logs in; the value is the next check's step: the database exists, or not.
@@ -618,22 +526,23 @@ async fn auth_step(target: &Target, tls: &TlsSettings, timeout: Duration) -> Ste
 }
 
 async fn schema_step(db: &Db, req: &TargetRequest, timeout: Duration) -> Step<()> {
-    let missing = match tokio::time::timeout(timeout * 2, super::seed::missing_tables(db)).await {
-        Ok(Ok(m)) => m,
-        Ok(Err(e)) => {
-            return Err(fail(
-                format!("cannot look for the tables: {e:#}"),
-                "check that the user may read the catalog",
-            ))
-        }
-        Err(_) => {
-            return Err(fail(
-                "the catalog query did not answer in time",
-                "try again; check the server's load",
-            ))
-        }
-    };
-    let tables = super::seed::SCHEMA_TABLES.join(", ");
+    let missing =
+        match tokio::time::timeout(timeout * 2, crate::lifecycle::missing_tables(db)).await {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => {
+                return Err(fail(
+                    format!("cannot look for the tables: {e:#}"),
+                    "check that the user may read the catalog",
+                ))
+            }
+            Err(_) => {
+                return Err(fail(
+                    "the catalog query did not answer in time",
+                    "try again; check the server's load",
+                ))
+            }
+        };
+    let tables = crate::lifecycle::SCHEMA_TABLES.join(", ");
     if missing.is_empty() {
         return Ok(((), format!("{tables} present")));
     }

@@ -1,33 +1,29 @@
-//! One module per subcommand, each with one `run`; this file dispatches and holds the few
-//! helpers they share. Resources open late: only commands that need a runtime build one.
+//! One module per subcommand, each with one `run`; this file only dispatches. Resources open
+//! late: only commands that need a runtime build one.
 
 use std::future::Future;
-use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command, ConnArgs, RdsCommand, TlsCommand};
-use crate::error::usage;
-use crate::pg::ConnectOptions;
-use crate::sql::Script;
+use crate::cli::{Cli, Command, RdsCommand, TlsCommand};
 use crate::target::TargetRequest;
 
-pub mod add_user;
-pub mod connect;
-pub mod create;
-pub mod doctor;
-pub mod drop;
-pub mod post_crud;
-pub mod rds;
-pub mod reset;
-pub mod schema;
-pub mod seed;
-pub mod sessions;
-pub mod setup;
-pub mod tls;
-pub mod update_sg_rule;
-pub mod users;
+mod add_user;
+mod completions;
+mod connect;
+mod create;
+mod doctor;
+mod drop;
+mod post_crud;
+mod rds;
+mod reset;
+mod schema;
+mod seed;
+mod sessions;
+mod setup;
+mod tls;
+mod update_sg_rule;
+mod users;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -54,51 +50,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::PostCrud(a) => block_on(post_crud::run(&req, a)),
         Command::AddUser(a) => block_on(add_user::run(&req, a)),
         Command::Users(a) => block_on(users::run(&req, a)),
+        Command::Completions(a) => completions::completions(a),
+        Command::Man => completions::man(),
     }
 }
 
 /// Runs a future on a new multi-threaded runtime.
-pub fn block_on<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+fn block_on<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")?
         .block_on(f)
-}
-
-/// Connection options from the shared connection flags.
-pub fn connect_options(conn: &ConnArgs) -> ConnectOptions {
-    ConnectOptions {
-        connect_timeout: Duration::from_secs(conn.connect_timeout.max(1)),
-        wait: conn.wait.map(Duration::from_secs),
-        ..ConnectOptions::default()
-    }
-}
-
-/// The built-in schema, from `sql/schema.sql`.
-pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
-/// The built-in seed data, from `sql/seed.sql`.
-pub const SEED_SQL: &str = include_str!("../../sql/seed.sql");
-
-/// Reads and splits a SQL file: `file`, `-` for stdin, or the built-in text.
-pub fn read_script(
-    file: Option<&Path>,
-    builtin_name: &str,
-    builtin: &str,
-) -> anyhow::Result<Script> {
-    let (name, text) = match file {
-        None => (format!("{builtin_name} (built in)"), builtin.to_string()),
-        Some(p) if p == Path::new("-") => {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                .context("failed to read SQL from stdin")?;
-            ("<stdin>".to_string(), text)
-        }
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| usage(format!("cannot read SQL file {}: {e}", p.display())))?;
-            (p.display().to_string(), text)
-        }
-    };
-    Ok(Script::parse(name, text)?)
 }

@@ -31,7 +31,7 @@ pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> 
     } else {
         args.message.clone()
     };
-    let mut opts = super::connect_options(&args.conn);
+    let mut opts = args.conn.options();
     let concurrency = args
         .concurrency
         .map_or(opts.pool_size, |c| usize::try_from(c).unwrap_or(usize::MAX));
@@ -42,22 +42,19 @@ pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> 
     // The input is checked before anything is opened: bad input is exit 2 even when the
     // database cannot be reached.
     let Some(count) = args.count else {
-        let new =
-            NewActivity::new(&args.handle, &message, &args.ttl).map_err(app::Error::into_cli)?;
+        let new = NewActivity::new(&args.handle, &message, &args.ttl)?;
         crate::protect::confirm(
             &target,
-            &args.confirm,
+            &args.confirm.plain(),
             &format!("post a crud as {:?}", new.handle()),
         )?;
         let db = Db::connect(&target, &opts).await?;
-        super::seed::require_schema(&db).await?;
+        crate::lifecycle::require_schema(&db).await?;
         if args.confirm.dry_run {
             return dry_run(&db, new.handle(), 1, new.ttl()).await;
         }
-        let activity = app::insert_activity(&db.pool, &new)
-            .await
-            .map_err(app::Error::into_cli)?;
-        if args.json {
+        let activity = app::insert_activity(&db.pool, &new).await?;
+        if args.output.json {
             println!("{}", serde_json::to_string_pretty(&activity)?);
         } else {
             print!("{}", describe(&activity));
@@ -65,15 +62,14 @@ pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> 
         return Ok(());
     };
 
-    let batch =
-        Batch::new(&args.handle, &message, &args.ttl, count).map_err(app::Error::into_cli)?;
+    let batch = Batch::new(&args.handle, &message, &args.ttl, count)?;
     crate::protect::confirm(
         &target,
-        &args.confirm,
+        &args.confirm.plain(),
         &format!("post {count} crud(s) as {:?}", batch.handle()),
     )?;
     let db = Db::connect(&target, &opts).await?;
-    super::seed::require_schema(&db).await?;
+    crate::lifecycle::require_schema(&db).await?;
     if args.confirm.dry_run {
         return dry_run(&db, batch.handle(), count, batch.ttl()).await;
     }
@@ -84,7 +80,7 @@ pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> 
     let result = app::create_activities(&db.pool, &batch, workers, &|n| bar.inc(n)).await;
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let posted = result.map_err(app::Error::into_cli)?;
+    let posted = result?;
     let summary = Summary {
         posted,
         handle: batch.handle().to_string(),
@@ -93,7 +89,7 @@ pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> 
         seconds,
         rows_per_second: posted as f64 / seconds.max(1e-9),
     };
-    if args.json {
+    if args.output.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!(
@@ -111,9 +107,7 @@ pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> 
 
 /// Checks the handle and says what would be posted; writes nothing.
 async fn dry_run(db: &Db, handle: &str, count: u64, ttl: Ttl) -> anyhow::Result<()> {
-    app::require_handle(&db.pool, handle)
-        .await
-        .map_err(app::Error::into_cli)?;
+    app::require_handle(&db.pool, handle).await?;
     ui::status(&format!(
         "dry run: would post {count} crud(s) as @{handle} with ttl {ttl} on {}; nothing was written",
         db.url.short()

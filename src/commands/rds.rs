@@ -1,13 +1,12 @@
 //! `rds status|start|stop`: the RDS instance's state, and starting or stopping it (the
 //! bootcamp stops it to save money while nobody works).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::aws::{self, Access, Aws, Instance};
 use crate::cli::{RdsArgs, RdsStatusArgs};
-use crate::commands::update_sg_rule::{lookup_from, settings_from};
 use crate::error::usage;
 use crate::ip;
 use crate::target::TargetRequest;
@@ -29,7 +28,7 @@ const STUCK: &[&str] = &[
 
 fn instance_id(v: Option<String>) -> anyhow::Result<String> {
     match v.filter(|s| !s.trim().is_empty()) {
-        Some(id) => aws::check_instance_id(&id),
+        Some(id) => aws::ids::check_instance_id(&id),
         None => Err(usage(
             "which RDS instance? pass --db-instance or set DB_INSTANCE_ID (e.g. \
              cruddur-db-instance)",
@@ -51,10 +50,10 @@ struct Status<'a> {
 }
 
 pub async fn status(_req: &TargetRequest, args: RdsStatusArgs) -> anyhow::Result<()> {
-    let id = instance_id(args.db_instance)?;
-    let aws = Aws::load(&settings_from(&args.aws)).await?;
+    let id = instance_id(args.instance.db_instance)?;
+    let aws = Aws::load(&args.aws.settings()).await?;
     // The IP lookup and the AWS call do not depend on each other.
-    let lookup = lookup_from(&args.ip);
+    let lookup = args.ip.lookup();
     let (found, instance) = tokio::join!(ip::lookup(&lookup), aws.describe_instance(&id));
     let instance = instance?;
 
@@ -75,7 +74,7 @@ pub async fn status(_req: &TargetRequest, args: RdsStatusArgs) -> anyhow::Result
     }
     let found = found.ok();
 
-    if args.json {
+    if args.output.json {
         let s = Status {
             instance: &instance,
             my_ip: found.as_ref().map(|f| f.ip.to_string()),
@@ -196,18 +195,18 @@ pub async fn stop(args: RdsArgs) -> anyhow::Result<()> {
 /// NOTE: idempotent, unlike the AWS CLI: an instance already in (or on its way to) the wanted
 /// state is left alone and that is success; AWS would answer InvalidDBInstanceState.
 async fn start_or_stop(args: RdsArgs, goal: Goal) -> anyhow::Result<()> {
-    let id = instance_id(args.db_instance)?;
-    let aws = Aws::load(&settings_from(&args.aws)).await?;
+    let id = instance_id(args.instance.db_instance)?;
+    let aws = Aws::load(&args.aws.settings()).await?;
     let before = aws.describe_instance(&id).await?;
     let previous = before.status.clone();
     let changed = previous != goal.target() && previous != goal.transition();
-    if args.dry_run {
+    if args.dry.dry_run {
         let plan = if changed {
             format!("would {} {id} (now {previous})", goal.verb())
         } else {
             format!("{id} is already {previous}; nothing to {}", goal.verb())
         };
-        if args.json {
+        if args.output.json {
             let o = serde_json::json!({
                 "id": id,
                 "action": goal.verb(),
@@ -242,7 +241,7 @@ async fn start_or_stop(args: RdsArgs, goal: Goal) -> anyhow::Result<()> {
     if let Some(secs) = args.wait {
         status = wait_for(&aws, &id, goal, Duration::from_secs(secs), status).await?;
     }
-    if args.json {
+    if args.output.json {
         let o = Outcome {
             id: &id,
             action: goal.verb(),
@@ -265,36 +264,39 @@ async fn wait_for(
     id: &str,
     goal: Goal,
     limit: Duration,
-    mut status: String,
+    status: String,
 ) -> anyhow::Result<String> {
-    let start = Instant::now();
-    let spinner = ui::spinner(&format!("waiting for {id} to be {}", goal.target()));
-    loop {
-        if status == goal.target() {
-            spinner.finish_and_clear();
-            return Ok(status);
-        }
-        if STUCK.contains(&status.as_str()) {
-            spinner.finish_and_clear();
-            anyhow::bail!(
-                "{id} is {status} and will not become {} by itself; see the RDS console's events",
-                goal.target()
-            );
-        }
-        if start.elapsed() >= limit {
-            spinner.finish_and_clear();
-            anyhow::bail!(
+    let mut known = Some(status);
+    ui::poll(
+        &format!("waiting for {id} to be {}", goal.target()),
+        limit,
+        POLL,
+        || {
+            let known = known.take();
+            async move {
+                let status = match known {
+                    Some(s) => s,
+                    None => aws.describe_instance(id).await?.status,
+                };
+                if status == goal.target() {
+                    return Ok(ui::Poll::Done(status));
+                }
+                if STUCK.contains(&status.as_str()) {
+                    anyhow::bail!(
+                        "{id} is {status} and will not become {} by itself; see the RDS console's events",
+                        goal.target()
+                    );
+                }
+                Ok(ui::Poll::Pending(status))
+            }
+        },
+        |status| {
+            anyhow::anyhow!(
                 "{id} is still {status} after {} s; `cruddur-db rds {} --wait` waits again",
                 limit.as_secs(),
                 goal.verb()
-            );
-        }
-        spinner.set_message(format!(
-            "waiting for {id} to be {} (now {status}, {} s)",
-            goal.target(),
-            start.elapsed().as_secs()
-        ));
-        tokio::time::sleep(POLL.min(limit.saturating_sub(start.elapsed()))).await;
-        status = aws.describe_instance(id).await?.status;
-    }
+            )
+        },
+    )
+    .await
 }

@@ -1,35 +1,40 @@
-//! `reset`: drop the database, then setup, on one target.
+//! `reset`: drop the database, then setup, on one target. Every input is read (stdin once)
+//! and checked before anything is dropped.
 
 use crate::cli::ResetArgs;
+use crate::lifecycle::{self, SetupFiles};
 use crate::target::{Target, TargetRequest};
 
 pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
     let setup = &args.setup;
-    if setup.confirm.dry_run {
+    let confirm = setup.confirm.plain();
+    crate::protect::check_confirm_db(&target, &confirm)?;
+    let files = SetupFiles::read(
+        setup.schema_file.as_deref(),
+        setup.seed_file.as_deref(),
+        setup.no_seed,
+    )?;
+    if confirm.dry_run {
         println!(
-            "would drop database {:?} on {}",
+            "would drop database {:?} on {}{}",
             target.url.database(),
-            target.url.maintenance()
+            target.url.maintenance(),
+            if args.force {
+                " (terminating its other sessions)"
+            } else {
+                ""
+            }
         );
-        super::setup::print_plan(&target, setup)?;
+        for line in files.plan(&target) {
+            println!("{line}");
+        }
         return Ok(());
     }
     crate::protect::confirm(
         &target,
-        &setup.confirm,
+        &confirm,
         "reset the database (drop, create, schema, seed)",
     )?;
-    // Read the files before dropping anything.
-    super::read_script(
-        setup.schema_file.as_deref(),
-        "sql/schema.sql",
-        super::SCHEMA_SQL,
-    )?;
-    if !setup.no_seed {
-        super::read_script(setup.seed_file.as_deref(), "sql/seed.sql", super::SEED_SQL)?;
-    }
-    let opts = super::connect_options(&setup.conn);
-    super::drop::drop_database(&target, &opts, args.force).await?;
-    super::setup::setup(&target, setup, &opts).await
+    lifecycle::reset(&target, &files, &setup.conn.options(), args.force).await
 }

@@ -1,8 +1,6 @@
 //! `tls fetch-rds-ca`: download the RDS CA bundle into the cache directory, once, atomically,
 //! and only after checking that it is a bundle of PEM certificates.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
@@ -38,7 +36,7 @@ pub async fn fetch_rds_ca(args: FetchRdsCaArgs) -> anyhow::Result<()> {
     spinner.finish_and_clear();
     let body = body?;
     let count = validate(&body).with_context(|| format!("{url} did not return a CA bundle"))?;
-    install(&dest, &body)?;
+    crate::files::write_atomic(&dest, &body)?;
     ui::status(&format!(
         "downloaded {count} certificates from {url} to {}",
         dest.display()
@@ -86,7 +84,7 @@ async fn download(url: &reqwest::Url) -> anyhow::Result<Vec<u8>> {
         .get(url.clone())
         .send()
         .await
-        .map_err(|e| anyhow!("failed to download {url}: {}", chain(&e)))?;
+        .map_err(|e| anyhow!("failed to download {url}: {}", crate::pg::error_chain(&e)))?;
     let status = resp.status();
     if !status.is_success() {
         return Err(anyhow!(
@@ -99,11 +97,12 @@ async fn download(url: &reqwest::Url) -> anyhow::Result<Vec<u8>> {
         ));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| anyhow!("the download of {url} broke off: {}", chain(&e)))?
-    {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| {
+        anyhow!(
+            "the download of {url} broke off: {}",
+            crate::pg::error_chain(&e)
+        )
+    })? {
         body.extend_from_slice(&chunk);
         if body.len() > MAX_BYTES {
             return Err(anyhow!(
@@ -112,10 +111,6 @@ async fn download(url: &reqwest::Url) -> anyhow::Result<Vec<u8>> {
         }
     }
     Ok(body)
-}
-
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    crate::pg::error_chain(err)
 }
 
 /// Checks that `body` is PEM certificates, each usable as a trust anchor; their number.
@@ -136,45 +131,6 @@ pub fn validate(body: &[u8]) -> anyhow::Result<usize> {
             .map_err(|e| anyhow!("certificate {} is not a valid CA certificate: {e}", i + 1))?;
     }
     Ok(store.len())
-}
-
-/// Writes `body` to `dest` atomically: a temporary file in the same directory, synced, then
-/// renamed over `dest`. On failure the temporary file is removed and `dest` is untouched.
-fn install(dest: &Path, body: &[u8]) -> anyhow::Result<()> {
-    let dir = dest
-        .parent()
-        .ok_or_else(|| anyhow!("BUG: {} has no directory", dest.display()))?;
-    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    let tmp = temp_path(dest);
-    let written = (|| -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(body)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, dest)
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("failed to write {}", dest.display()));
-    }
-    // Make the rename durable; not fatal where directories cannot be synced.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-fn temp_path(dest: &Path) -> PathBuf {
-    let name = dest
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("bundle");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    dest.with_file_name(format!(".{name}.{}.{nanos}.tmp", std::process::id()))
 }
 
 #[cfg(test)]

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::aws::{self, Aws, AwsSettings, Instance, Rule, RuleSpec, DEFAULT_DB_PORT};
-use crate::cli::{AwsArgs, IpArgs, UpdateSgRuleArgs};
+use crate::aws::{self, sg, Aws, Instance, Rule, RuleSpec, DEFAULT_DB_PORT};
+use crate::cli::UpdateSgRuleArgs;
 use crate::error::{coded, exit, usage};
-use crate::ip::{self, Found, Lookup};
+use crate::ip::{self, Found};
 use crate::target::{Target, TargetRequest};
 use crate::ui;
 
@@ -72,15 +72,15 @@ pub async fn run(req: &TargetRequest, args: UpdateSgRuleArgs) -> anyhow::Result<
     // Everything that can be checked without a call is checked first.
     let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
     let group_id = nonempty(args.group_id)
-        .map(|g| aws::check_group_id(&g))
+        .map(|g| aws::ids::check_group_id(&g))
         .transpose()?;
     let rule_id = nonempty(args.rule_id)
-        .map(|r| aws::check_rule_id(&r))
+        .map(|r| aws::ids::check_rule_id(&r))
         .transpose()?;
-    let instance_id = nonempty(args.db_instance)
-        .map(|i| aws::check_instance_id(&i))
+    let instance_id = nonempty(args.instance.db_instance)
+        .map(|i| aws::ids::check_instance_id(&i))
         .transpose()?;
-    let description = aws::check_description(&args.description)?;
+    let description = aws::ids::check_description(&args.description)?;
     let selection =
         match (group_id, rule_id) {
             (group_id, Some(rule_id)) => Selection::Rule { group_id, rule_id },
@@ -114,8 +114,8 @@ pub async fn run(req: &TargetRequest, args: UpdateSgRuleArgs) -> anyhow::Result<
 
     // Loading the AWS configuration makes no call: a missing region or credentials is
     // reported at once, before the IP services are asked.
-    let aws = Aws::load(&settings_from(&args.aws)).await?;
-    let found = ip::lookup(&lookup_from(&args.ip)).await?;
+    let aws = Aws::load(&args.aws.settings()).await?;
+    let found = ip::lookup(&args.ip.lookup()).await?;
     ui::status(&format!("public IP {} (from {})", found.ip, found.source));
     let instance = match &instance_id {
         Some(id) => Some(aws.describe_instance(id).await?),
@@ -166,15 +166,15 @@ pub async fn run(req: &TargetRequest, args: UpdateSgRuleArgs) -> anyhow::Result<
         }
     };
 
-    let changed = if args.dry_run {
+    let changed = if args.dry.dry_run {
         false
     } else {
         apply(&aws, &mut plan).await?
     };
-    print_result(&plan, &found, changed, args.dry_run, args.json)?;
+    print_result(&plan, &found, changed, args.dry.dry_run, args.output.json)?;
 
     if let Some(secs) = wait {
-        if args.dry_run {
+        if args.dry.dry_run {
             ui::status("--dry-run: not waiting for the database port");
             return Ok(());
         }
@@ -193,25 +193,6 @@ pub async fn run(req: &TargetRequest, args: UpdateSgRuleArgs) -> anyhow::Result<
         wait_reachable(&host, port, Duration::from_secs(secs)).await?;
     }
     Ok(())
-}
-
-/// The public-IP lookup from the flags and GITPOD_IP.
-pub fn lookup_from(a: &IpArgs) -> Lookup {
-    Lookup {
-        flag: a.ip.clone(),
-        gitpod_ip: std::env::var("GITPOD_IP").ok(),
-        urls: a.ip_url.clone(),
-        timeout: Duration::from_secs(a.ip_timeout.max(1)),
-        allow_private: a.allow_private,
-    }
-}
-
-/// The AWS settings from the flags.
-pub fn settings_from(a: &AwsArgs) -> AwsSettings {
-    AwsSettings {
-        region: a.region.clone(),
-        profile: a.profile.clone(),
-    }
 }
 
 /// The production database's host and port, when a URL says: `--url`/`--prod` as given, else
@@ -318,12 +299,8 @@ async fn plan_tagged(
 ) -> anyhow::Result<Plan> {
     let rules = aws.rules_of(groups).await?;
     let new = RuleSpec::for_ip(found.ip, port, description);
-    let tagged = |r: &&Rule| r.inbound && r.description.as_deref() == Some(description);
-    let (mine, others): (Vec<&Rule>, Vec<&Rule>) = rules
-        .iter()
-        .filter(tagged)
-        .partition(|r| r.single_tcp_port() == Some(port) && r.other_source.is_none());
-    for r in &others {
+    let choice = sg::choose_tagged(&rules, &new);
+    for r in &choice.misfits {
         ui::warn(&format!(
             "rule {} in {} is also tagged {description:?} but allows {} from {}; left alone",
             r.id,
@@ -332,48 +309,25 @@ async fn plan_tagged(
             r.source()
         ));
     }
-    if let Some(rule) = mine.first() {
-        if mine.len() > 1 {
-            let ids: Vec<&str> = mine.iter().map(|r| r.id.as_str()).collect();
-            ui::warn(&format!(
-                "several rules on tcp {port} are tagged {description:?} ({}); updating {}, \
-                 delete the others",
-                ids.join(", "),
-                rule.id
-            ));
-        }
-        let action = if rule.is(&new) {
-            Action::UpToDate
-        } else {
-            Action::Modify
-        };
-        return Ok(Plan {
-            group_id: rule.group_id.clone(),
-            rule_id: Some(rule.id.clone()),
-            old: Some((*rule).clone()),
-            new,
-            action,
-        });
+    if !choice.extra.is_empty() {
+        let ids: Vec<&str> = choice.extra.iter().map(|r| r.id.as_str()).collect();
+        ui::warn(&format!(
+            "several rules on tcp {port} are tagged {description:?}; updating the first, delete              the others ({})",
+            ids.join(", ")
+        ));
     }
-    // NOTE: adding a tagged duplicate of a rule that already allows exactly this address
-    // would fail (InvalidPermission.Duplicate); the address is let in already, so say so.
-    if let Some(r) = rules.iter().find(|r| {
-        r.inbound && r.single_tcp_port() == Some(port) && r.cidr_ipv4.as_deref() == Some(&new.cidr)
-    }) {
-        return Ok(Plan {
-            group_id: r.group_id.clone(),
-            rule_id: Some(r.id.clone()),
-            old: Some(r.clone()),
-            new,
-            action: Action::AlreadyAllowed,
-        });
-    }
+    let (rule, action) = match choice.pick {
+        sg::Pick::Tagged(rule) if rule.is(&new) => (Some(rule), Action::UpToDate),
+        sg::Pick::Tagged(rule) => (Some(rule), Action::Modify),
+        sg::Pick::AlreadyAllowed(rule) => (Some(rule), Action::AlreadyAllowed),
+        sg::Pick::Create => (None, Action::Create),
+    };
     Ok(Plan {
-        group_id: groups[0].clone(),
-        rule_id: None,
-        old: None,
+        group_id: rule.map_or_else(|| groups[0].clone(), |r| r.group_id.clone()),
+        rule_id: rule.map(|r| r.id.clone()),
+        old: rule.cloned(),
         new,
-        action: Action::Create,
+        action,
     })
 }
 
@@ -456,39 +410,33 @@ fn print_result(
 /// Waits until a TCP connection to the endpoint succeeds (exit 1 when it never does).
 async fn wait_reachable(host: &str, port: u16, limit: Duration) -> anyhow::Result<()> {
     let start = Instant::now();
-    let spinner = ui::spinner(&format!("waiting for {host}:{port} to answer"));
-    let mut last_error;
-    loop {
-        let attempt = tokio::time::timeout(
-            Duration::from_secs(3).min(limit.max(Duration::from_secs(1))),
-            tokio::net::TcpStream::connect((host, port)),
-        )
-        .await;
-        match attempt {
-            Ok(Ok(_)) => {
-                spinner.finish_and_clear();
-                ui::status(&format!(
-                    "{host}:{port} answers (after {:.1} s)",
-                    start.elapsed().as_secs_f64()
-                ));
-                return Ok(());
-            }
-            Ok(Err(e)) => last_error = e.to_string(),
-            Err(_) => last_error = "connection attempt timed out".to_string(),
-        }
-        if start.elapsed() >= limit {
-            spinner.finish_and_clear();
-            return Err(anyhow::anyhow!(
-                "the rule is in place, but {host}:{port} did not answer within {} s (last: \
-                 {last_error}); is the instance available and publicly accessible? \
-                 (`cruddur-db rds status`)",
+    let attempt_limit = Duration::from_secs(3).min(limit.max(Duration::from_secs(1)));
+    ui::poll(
+        &format!("waiting for {host}:{port} to answer"),
+        limit,
+        Duration::from_secs(1),
+        || async move {
+            let attempt =
+                tokio::time::timeout(attempt_limit, tokio::net::TcpStream::connect((host, port)))
+                    .await;
+            Ok(match attempt {
+                Ok(Ok(_)) => ui::Poll::Done(()),
+                Ok(Err(e)) => ui::Poll::Pending(format!("last: {e}")),
+                Err(_) => ui::Poll::Pending("last: connection attempt timed out".to_string()),
+            })
+        },
+        |seen| {
+            anyhow::anyhow!(
+                "the rule is in place, but {host}:{port} did not answer within {} s ({seen}); \
+                 is the instance available and publicly accessible? (`cruddur-db rds status`)",
                 limit.as_secs()
-            ));
-        }
-        spinner.set_message(format!(
-            "waiting for {host}:{port} to answer ({} s, last: {last_error})",
-            start.elapsed().as_secs()
-        ));
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+            )
+        },
+    )
+    .await?;
+    ui::status(&format!(
+        "{host}:{port} answers (after {:.1} s)",
+        start.elapsed().as_secs_f64()
+    ));
+    Ok(())
 }

@@ -8,22 +8,18 @@ use crate::ui;
 
 pub async fn run(req: &TargetRequest, args: UsersArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
-    let db = Db::connect(&target, &super::connect_options(&args.conn)).await?;
-    super::seed::require_schema(&db).await?;
-    let users = app::list_users(&db.pool, args.handle.as_deref())
-        .await
-        .map_err(app::Error::into_cli)?;
+    let db = Db::connect(&target, &args.conn.options()).await?;
+    crate::lifecycle::require_schema(&db).await?;
+    let users = app::list_users(&db.pool, args.handle.as_deref()).await?;
     if let (Some(handle), true) = (&args.handle, users.is_empty()) {
         // NOTE: asking for one user that does not exist is an error (exit 1), like post-crud.
-        let suggestions = app::suggest_handles(&db.get().await?, handle)
-            .await
-            .map_err(app::Error::into_cli)?;
+        let suggestions = app::suggest_handles(&db.get().await?, handle).await?;
         anyhow::bail!(
             "no user has the handle {handle:?}{}",
             app::suggestion_text(&suggestions)
         );
     }
-    if args.json {
+    if args.output.json {
         println!("{}", serde_json::to_string_pretty(&users)?);
     } else if users.is_empty() {
         ui::status(&format!(

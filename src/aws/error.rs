@@ -1,0 +1,128 @@
+//! AWS failures as exit 5: the service's error code and message, and how to fix it.
+
+use std::fmt;
+
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use super::Aws;
+use crate::error::{coded, exit};
+
+impl Aws {
+    /// An AWS call's failure (exit 5): the service's error code and message, or the whole
+    /// cause chain when no answer came, and a line saying how to fix it.
+    pub fn failed<E, R>(&self, what: &str, err: SdkError<E, R>) -> anyhow::Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        let code = err.code().map(str::to_string);
+        let text = match &code {
+            Some(code) => format!(
+                "{what} failed: {code}: {}",
+                err.message().unwrap_or("(AWS sent no message)")
+            ),
+            None => format!("{what} failed: {}", DisplayErrorContext(&err)),
+        };
+        let hint = match &code {
+            Some(code) => fix_for(code, &self.region),
+            None => Some(format!(
+                "no answer from AWS: check the network, the region ({}), and AWS_ENDPOINT_URL \
+                 if it is set",
+                self.region
+            )),
+        };
+        match hint {
+            Some(h) => coded(exit::AWS, format!("{text}\nhint: {h}")),
+            None => coded(exit::AWS, text),
+        }
+    }
+
+    /// The error for a rule id that AWS lists nothing for. NOTE: EC2 answers
+    /// DescribeSecurityGroupRules for an unknown id with InvalidSecurityGroupRuleId.NotFound,
+    /// which [`Aws::failed`] shows; some implementations (moto) answer an empty list instead,
+    /// which gets the same code and hint here.
+    pub fn rule_not_found(&self, rule_id: &str, group_id: Option<&str>) -> anyhow::Error {
+        let code = "InvalidSecurityGroupRuleId.NotFound";
+        let place = group_id.map(|g| format!(" in {g}")).unwrap_or_default();
+        coded(
+            exit::AWS,
+            format!(
+                "describing security group rule {rule_id} failed: {code}: the security group \
+                 rule ID '{rule_id}' does not exist{place}\nhint: {}",
+                fix_for(code, &self.region).unwrap_or_default()
+            ),
+        )
+    }
+}
+
+/// The fix for an AWS error code, when there is a useful one.
+fn fix_for(code: &str, region: &str) -> Option<String> {
+    Some(match code {
+        "InvalidGroup.NotFound" | "InvalidGroupId.Malformed" | "InvalidGroupId.NotFound" => {
+            format!(
+                "check --group-id/DB_SG_ID, and that the group is in region {region} (--region, \
+                 AWS_REGION)"
+            )
+        }
+        "InvalidSecurityGroupRuleId.NotFound" | "InvalidSecurityGroupRuleId.Malformed" => {
+            "check --rule-id/DB_SG_RULE_ID; `aws ec2 describe-security-group-rules --filters \
+             Name=group-id,Values=SG_ID` lists the group's rules, or use --db-instance to let \
+             cruddur-db find or create the rule"
+                .to_string()
+        }
+        "DBInstanceNotFound" | "DBInstanceNotFoundFault" => format!(
+            "check --db-instance/DB_INSTANCE_ID, and that the instance is in region {region}; \
+             `aws rds describe-db-instances --query 'DBInstances[].DBInstanceIdentifier'` lists them"
+        ),
+        "InvalidDBInstanceState" | "InvalidDBInstanceStateFault" => {
+            "`cruddur-db rds status` shows the instance's state; wait until it is available or \
+             stopped and try again"
+                .to_string()
+        }
+        "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" => {
+            "the IAM user or role needs ec2:DescribeSecurityGroupRules, \
+             ec2:DescribeSecurityGroups, ec2:ModifySecurityGroupRules, \
+             ec2:AuthorizeSecurityGroupIngress, rds:DescribeDBInstances, rds:StartDBInstance \
+             and rds:StopDBInstance"
+                .to_string()
+        }
+        "AuthFailure" | "InvalidClientTokenId" | "UnrecognizedClientException"
+        | "SignatureDoesNotMatch" | "InvalidAccessKeyId" | "IncompleteSignature" => {
+            "AWS refused the credentials: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or \
+             the profile); the key may be mistyped, inactive or deleted"
+                .to_string()
+        }
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
+            "the session credentials (or the request) expired: refresh them, and check the \
+             clock of this machine"
+                .to_string()
+        }
+        "InvalidPermission.Duplicate" => {
+            "the group already has a rule for this address and port".to_string()
+        }
+        "RulesPerSecurityGroupLimitExceeded" => {
+            "the group has no room for another rule: delete an unused inbound rule".to_string()
+        }
+        "OptInRequired" => format!("the account is not subscribed to this service in {region}"),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_hints_name_the_fix() {
+        assert!(fix_for("InvalidGroup.NotFound", "us-east-1")
+            .unwrap()
+            .contains("DB_SG_ID"));
+        assert!(fix_for("InvalidSecurityGroupRuleId.NotFound", "us-east-1")
+            .unwrap()
+            .contains("DB_SG_RULE_ID"));
+        assert!(fix_for("UnauthorizedOperation", "x")
+            .unwrap()
+            .contains("ec2:ModifySecurityGroupRules"));
+        assert_eq!(fix_for("SomethingNew", "x"), None);
+    }
+}
