@@ -196,6 +196,44 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout
     Man,
+    /// Show the audit log of writes on protected targets
+    Audit(AuditArgs),
+}
+
+impl Command {
+    /// Whether the command writes to the target database (a dry run does not): such a
+    /// command on a protected target leaves a line in the audit log.
+    pub fn writes(&self) -> bool {
+        match self {
+            Command::Drop(a) => !a.confirm.dry_run,
+            Command::Schema(a) | Command::Seed(a) => !a.confirm.dry_run,
+            Command::Setup(a) => !a.confirm.dry_run,
+            Command::Reset(a) => !a.setup.confirm.dry_run,
+            Command::PostCrud(a) => !a.confirm.dry_run,
+            Command::AddUser(a) => !a.confirm.dry_run,
+            Command::Connect(a) => a.write && !a.confirm.dry_run,
+            Command::Create(_)
+            | Command::Sessions(_)
+            | Command::Doctor(_)
+            | Command::Tls(_)
+            | Command::UpdateSgRule(_)
+            | Command::Rds(_)
+            | Command::Users(_)
+            | Command::Completions(_)
+            | Command::Man
+            | Command::Audit(_) => false,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only the last N lines
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -493,7 +531,7 @@ pub struct PostCrudArgs {
     pub handle: String,
 
     /// The message, 1 to 280 characters; `-` reads it from stdin (one trailing newline is
-    /// dropped); with --count, `{n}` becomes the crud's number (1 to N)
+    /// dropped); with --count, `{N}` becomes the crud's number (1 to N)
     #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
     pub message: String,
 
@@ -565,6 +603,30 @@ pub struct UsersArgs {
     pub conn: ConnArgs,
 }
 
+/// Flags whose value is optional, so it must be joined with `=`.
+const OPTIONAL_VALUE_FLAGS: &[&str] = &["--wait", "--wait-reachable"];
+
+/// `--wait 5` is read by clap as `--wait` and then a file named `5` (or an unexpected
+/// argument). Says "use --wait=5" instead, before parsing. Arguments after `--` are psql's.
+pub fn check_spaced_values<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Result<(), String> {
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| a.as_ref().to_str().unwrap_or(""))
+        .take_while(|a| *a != "--")
+        .collect();
+    for pair in args.windows(2) {
+        if OPTIONAL_VALUE_FLAGS.contains(&pair[0]) && pair[1].parse::<u64>().is_ok() {
+            return Err(format!(
+                "{flag} takes its value after `=`: use {flag}={value} ({flag} alone waits the \
+                 default time)",
+                flag = pair[0],
+                value = pair[1]
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,6 +651,16 @@ mod tests {
             Command::Connect(c) => assert_eq!(c.psql_args, ["-c", "select 1"]),
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    /// Regression: `--wait 5` was read as a SQL file named 5.
+    #[test]
+    fn a_spaced_wait_value_gets_a_hint() {
+        let err = check_spaced_values(&["cruddur-db", "schema", "--wait", "5"]).unwrap_err();
+        assert!(err.contains("use --wait=5"), "{err}");
+        assert!(check_spaced_values(&["cruddur-db", "schema", "--wait=5"]).is_ok());
+        assert!(check_spaced_values(&["cruddur-db", "schema", "--wait", "f.sql"]).is_ok());
+        assert!(check_spaced_values(&["cruddur-db", "connect", "--", "--wait", "5"]).is_ok());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod ip;
 pub mod pg;
 pub mod target;
 
+mod audit;
 mod aws;
 mod commands;
 mod files;

@@ -16,7 +16,12 @@ fn main() -> ExitCode {
             return ExitCode::from(error::exit::USAGE as u8);
         }
     }
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Err(msg) = cruddur_db::cli::check_spaced_values(&args) {
+        cruddur_db::print_error(&anyhow::anyhow!(msg));
+        return ExitCode::from(error::exit::USAGE as u8);
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() {

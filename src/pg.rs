@@ -197,6 +197,14 @@ impl Db {
                     db.message()
                 );
             }
+            if role_missing(db) {
+                return anyhow!(
+                    "{target} has no role {:?}: {}; fix the user in the URL, or create the role \
+                     (CREATE ROLE ... LOGIN PASSWORD ...)",
+                    self.url.user(),
+                    db.message()
+                );
+            }
             if *code == SqlState::INVALID_PASSWORD
                 || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
             {
@@ -212,7 +220,11 @@ impl Db {
                     self.url.database()
                 );
             }
-            return anyhow!("{target} refused the connection: {}", format_db_error(db));
+            return anyhow!(
+                "{target} refused the connection: {}{}",
+                format_db_error(db),
+                slots_hint(pg)
+            );
         }
         if error_chain(pg).contains("password missing") {
             return anyhow!(
@@ -221,14 +233,34 @@ impl Db {
                 self.url.user()
             );
         }
+        if not_postgres(pg) {
+            return anyhow!(
+                "{target} did not answer as PostgreSQL does ({}); is this port a PostgreSQL \
+                 server? check the port in the URL",
+                error_chain(pg)
+            );
+        }
         match io_kind(pg) {
-            Some(std::io::ErrorKind::ConnectionRefused) => anyhow!(
-                "could not connect to {target}: connection refused; is PostgreSQL running on {} and \
-                 listening on port {}? check the host and port of {} or pass --wait to wait for it",
-                self.url.host(),
-                self.url.port(),
-                self.url
-            ),
+            Some(std::io::ErrorKind::ConnectionRefused) => match self.opts.wait {
+                Some(w) => anyhow!(
+                    "could not connect to {target}: connection refused, still after waiting {} s \
+                     (--wait={}); is PostgreSQL running on {} and listening on port {}? check \
+                     the host and port of {}",
+                    w.as_secs(),
+                    w.as_secs(),
+                    self.url.host(),
+                    self.url.port(),
+                    self.url
+                ),
+                None => anyhow!(
+                    "could not connect to {target}: connection refused; is PostgreSQL running on \
+                     {} and listening on port {}? check the host and port of {} or pass --wait \
+                     to wait for it",
+                    self.url.host(),
+                    self.url.port(),
+                    self.url
+                ),
+            },
             Some(std::io::ErrorKind::NotFound) if self.url.host().starts_with('/') => anyhow!(
                 "could not connect to the Unix socket in {}: no server listens there; is PostgreSQL running?",
                 self.url.host()
@@ -247,6 +279,33 @@ impl Db {
             }
         }
     }
+}
+
+/// For "too many clients" / "too many connections for role" (SQLSTATE 53300): how to fix it.
+pub(crate) fn slots_hint(err: &tokio_postgres::Error) -> String {
+    if err.code() == Some(&SqlState::TOO_MANY_CONNECTIONS) {
+        "\n  fix: the server (or this role) has no connection slot left: use fewer workers \
+         (post-crud --concurrency), close other sessions (`cruddur-db sessions`), or raise the \
+         limit (max_connections, or the role's CONNECTION LIMIT)"
+            .to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// The server says the login role does not exist (SQLSTATE 28000, `role "x" does not exist`).
+pub(crate) fn role_missing(db: &DbError) -> bool {
+    *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        && db.message().starts_with("role ")
+        && db.message().ends_with("does not exist")
+}
+
+/// The other end spoke, but not PostgreSQL's protocol (an HTTP server, SSH, another database).
+fn not_postgres(err: &tokio_postgres::Error) -> bool {
+    let text = error_chain(err);
+    text.contains("bytes remaining on stream")
+        || text.contains("unexpected message from server")
+        || text.contains("invalid message length")
 }
 
 fn is_transient(err: &PoolError) -> bool {

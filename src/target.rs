@@ -21,20 +21,26 @@ impl DbUrl {
         let url = Url::parse(s).map_err(|e| {
             usage(format!(
                 "malformed database URL {}: {e}; expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE",
-                mask_unparsed(s)
+                mask_secrets(s)
             ))
         })?;
         if !matches!(url.scheme(), "postgres" | "postgresql") {
+            // NOTE: not shown through DbUrl: `u:secret@host/db` parses with the scheme `u`
+            // and the secret in its path.
             return Err(usage(format!(
                 "malformed database URL {}: the scheme is {:?}, expected postgresql://",
-                DbUrl(url.clone()),
+                mask_secrets(s),
                 url.scheme()
             )));
         }
         let db = DbUrl(url);
         if db.host().is_empty() {
+            // NOTE: the input, masked, not the parsed URL: `postgres:u:secret@h/db` parses
+            // with no host and the secret in its path.
             return Err(usage(format!(
-                "malformed database URL {db}: it names no host; expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+                "malformed database URL {}: it names no host; expected \
+                 postgresql://USER:PASSWORD@HOST:PORT/DATABASE",
+                mask_secrets(s)
             )));
         }
         Ok(db)
@@ -195,24 +201,36 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Masks a URL that did not parse: whatever sits between `://user:` and the last `@`.
-pub fn mask_unparsed(s: &str) -> String {
-    let Some(scheme_end) = s.find("://") else {
-        return "(not a URL)".to_string();
+/// Masks every `user:secret@` in a text derived from a URL or an env file, whatever else is
+/// wrong with it (a URL that did not parse, a `.env` line with an unclosed quote): in each
+/// word holding an `@`, everything between the first `:` of the user part (after `://` when
+/// there is one) and the last `@` becomes `****`. NOTE: it errs on the side of masking.
+pub fn mask_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    for c in text.chars() {
+        if c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '(' | ')' | '<' | '>' | ',') {
+            out.push_str(&mask_word(&word));
+            word.clear();
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    out.push_str(&mask_word(&word));
+    out
+}
+
+fn mask_word(word: &str) -> String {
+    let Some(at) = word.rfind('@') else {
+        return word.to_string();
     };
-    let rest = &s[scheme_end + 3..];
-    let Some(at) = rest.rfind('@') else {
-        return s.to_string();
-    };
-    let userinfo = &rest[..at];
-    match userinfo.find(':') {
-        Some(colon) => format!(
-            "{}{}:****{}",
-            &s[..scheme_end + 3],
-            &userinfo[..colon],
-            &rest[at..]
-        ),
-        None => s.to_string(),
+    let start = word[..at].find("://").map_or(0, |i| i + 3);
+    match word[start..at].find(':') {
+        Some(colon) if start + colon + 1 < at => {
+            format!("{}****{}", &word[..start + colon + 1], &word[at..])
+        }
+        _ => word.to_string(),
     }
 }
 
@@ -319,9 +337,24 @@ pub fn load_dotenv_from(path: &Path) -> anyhow::Result<()> {
     match dotenvy::from_path(path) {
         Ok(()) => Ok(()),
         Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        // NOTE: never the line itself: it may hold a password (an unclosed quote is the
+        // usual cause, and the line is then a whole URL).
+        Err(dotenvy::Error::LineParse(line, at)) => {
+            let number = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| text.lines().position(|l| l.trim_end() == line.trim_end()))
+                .map_or_else(String::new, |i| format!(" {}", i + 1));
+            Err(usage(format!(
+                "could not read {}: line{number} cannot be parsed at character {} (an unclosed \
+                 quote?); fix the file or pass --no-dotenv",
+                path.display(),
+                at + 1
+            )))
+        }
         Err(e) => Err(usage(format!(
-            "could not read {}: {e}; fix the file or pass --no-dotenv",
-            path.display()
+            "could not read {}: {}; fix the file or pass --no-dotenv",
+            path.display(),
+            mask_secrets(&e.to_string())
         ))),
     }
 }
@@ -452,8 +485,51 @@ mod tests {
         let err = DbUrl::parse("mysql://root:hunter2@host/db").unwrap_err();
         assert!(!format!("{err:#}").contains("hunter2"));
         assert_eq!(
-            mask_unparsed("postgresql://a:b:c@d@e/f"),
+            mask_secrets("postgresql://a:b:c@d@e/f"),
             "postgresql://a:****@e/f"
         );
+    }
+
+    /// Regression: URLs without `//` were echoed whole, password included.
+    #[test]
+    fn urls_without_slashes_are_masked_too() {
+        for bad in [
+            "u:hunter2@localhost/db",
+            "postgres:/u:hunter2@h/db",
+            "postgres:u:hunter2@h/db",
+            "postgresql://u:hunter2@h:port/db",
+        ] {
+            let msg = format!("{:#}", DbUrl::parse(bad).unwrap_err());
+            assert!(msg.contains(":****@"), "{bad}: {msg}");
+            assert!(!msg.contains("hunter2"), "{bad}: {msg}");
+        }
+    }
+
+    /// Regression: a `.env` line with an unclosed quote was printed whole, password included.
+    #[test]
+    fn a_broken_env_line_is_not_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join(".env");
+        std::fs::write(
+            &env,
+            "A=1\nCONNECTION_URL=\"postgresql://u:hunter2@h/db\nB=2\n",
+        )
+        .unwrap();
+        let err = load_dotenv_from(&env).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+        assert!(msg.contains("--no-dotenv"), "{msg}");
+        assert_eq!(crate::error::exit_code(&err), 2);
+    }
+
+    #[test]
+    fn secrets_are_masked_in_any_text() {
+        assert_eq!(
+            mask_secrets("line 1: CONNECTION_URL=\"postgresql://u:pw@h/db"),
+            "line 1: CONNECTION_URL=\"postgresql://u:****@h/db"
+        );
+        assert_eq!(mask_secrets("u:p/w@h"), "u:****@h");
+        assert_eq!(mask_secrets("no secret: a@b, x:y"), "no secret: a@b, x:y");
+        assert_eq!(mask_secrets("postgresql://u@h/db"), "postgresql://u@h/db");
     }
 }

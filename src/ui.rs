@@ -23,7 +23,10 @@ fn label(name: &str, ansi: &str) -> String {
 }
 
 /// `error: ...` on stderr.
+/// NOTE: the text is masked once more here, whatever produced it: a `user:secret@` that
+/// slipped through a message never reaches the terminal.
 pub fn error(msg: &str) {
+    let msg = crate::target::mask_secrets(msg);
     eprintln!("{}: {msg}", label("error", "1;31"));
 }
 

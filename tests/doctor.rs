@@ -138,7 +138,8 @@ fn doctor_passes_on_a_set_up_production_like_server() {
 fn doctor_names_a_closed_port() {
     let db = ProdDb::unmade("doctorport");
     let mut url = prod_url();
-    url.set_port(Some(closed_port())).unwrap();
+    let closed = closed_port();
+    url.set_port(Some(closed.port)).unwrap();
     let url = with(&url, None, None, Some(&verify_full(&prod_ca())));
     let (code, lines, stderr) = doctor(&db, &url, &[]);
     assert_eq!(code, 1, "{stderr}");

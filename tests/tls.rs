@@ -487,7 +487,8 @@ fn fetch_rds_ca_refuses_plain_http_from_elsewhere() {
 #[test]
 fn closed_port_download_fails_cleanly() {
     let home = tempfile::tempdir().unwrap();
-    let port = prod::closed_port();
+    let closed = prod::closed_port();
+    let port = closed.port;
     let out = fetch(home.path(), &format!("http://127.0.0.1:{port}/b.pem"), &[]);
     let stderr = failed_with(&out, 1);
     assert!(stderr.contains("failed to download"), "{stderr}");

@@ -23,10 +23,16 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
 }
 
+# Set to 1 by ensure_postgres when it installed the server itself.
+INSTALLED_SERVER=0
+
 # ensure_postgres: a server answering on 127.0.0.1:5432. Prints nothing on stdout.
 ensure_postgres() {
-  if ! have_server || ! command -v psql >/dev/null || ! command -v pgbench >/dev/null; then
+  if ! have_server; then
     apt_install postgresql postgresql-client postgresql-contrib
+    INSTALLED_SERVER=1
+  elif ! command -v psql >/dev/null || ! command -v pgbench >/dev/null; then
+    apt_install postgresql-client postgresql-contrib
   fi
   local ver
   ver=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
@@ -46,15 +52,23 @@ ensure_postgres() {
   return 1
 }
 
-# ensure_role_password USER PASSWORD: when USER cannot log in over TCP without a password
-# (a freshly installed server uses scram-sha-256 there), give it that password.
+# ensure_role_password USER PASSWORD VARIABLE: when USER cannot log in over TCP without a
+# password (a freshly installed server uses scram-sha-256 there), give it that password, but
+# only on a server this script installed itself: a server that was already there belongs to
+# someone, and its passwords are theirs. There, say which variable to set instead.
 ensure_role_password() {
-  local user=$1 password=$2
+  local user=$1 password=$2 variable=$3
   if psql -X -q -w -d "postgresql://$user@127.0.0.1:5432/postgres" -c 'select 1' >/dev/null 2>&1; then
     return 0
   fi
   if psql -X -q -w -d "postgresql://$user:$password@127.0.0.1:5432/postgres" -c 'select 1' >/dev/null 2>&1; then
     return 0
+  fi
+  if [ "$INSTALLED_SERVER" != 1 ]; then
+    echo "error: PostgreSQL role $user cannot log in on 127.0.0.1:5432 without a password, and" \
+      "this server was not installed by this script, so its password is left alone; set" \
+      "$variable to a URL that logs in (postgresql://USER:PASSWORD@127.0.0.1:5432/...)" >&2
+    return 1
   fi
   echo "setting the password of PostgreSQL role $user for local TCP logins ..." >&2
   (cd / && as_postgres psql -X -q -c "ALTER ROLE \"$user\" WITH LOGIN PASSWORD '$password'") >&2

@@ -59,7 +59,7 @@ impl NewActivity {
     }
 }
 
-/// Many cruds by one user: `{n}` in the message becomes 1, 2, ... `count`.
+/// Many cruds by one user: `{n}` (or `{N}`) in the message becomes 1, 2, ... `count`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     handle: String,
@@ -69,9 +69,12 @@ pub struct Batch {
 }
 
 /// What a batch's message says for number `n`.
+/// NOTE: `{N}` too, because clap turns `{n}` into a line break in `--help`, so the help text
+/// can only show the upper-case spelling.
 pub fn render_message(template: &str, n: u64) -> String {
-    if template.contains("{n}") {
-        template.replace("{n}", &n.to_string())
+    if template.contains("{n}") || template.contains("{N}") {
+        let n = n.to_string();
+        template.replace("{n}", &n).replace("{N}", &n)
     } else {
         template.to_string()
     }

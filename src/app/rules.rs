@@ -117,7 +117,7 @@ pub enum Error {
     Db(tokio_postgres::Error),
 
     /// No connection could be had from the pool.
-    #[error("could not get a database connection: {0}")]
+    #[error("could not get a database connection: {}", pool_text(.0))]
     Pool(PoolError),
 }
 
@@ -140,6 +140,15 @@ impl Error {
             Error::Validation(v) => v.iter().map(Violation::code).collect(),
             _ => Vec::new(),
         }
+    }
+}
+
+/// The pool's error with the server's own message (deadpool's text alone says only "db
+/// error"), and the fix when the server is out of connection slots.
+fn pool_text(err: &PoolError) -> String {
+    match err {
+        PoolError::Backend(e) => crate::pg::describe(e) + &crate::pg::slots_hint(e),
+        other => other.to_string(),
     }
 }
 

@@ -31,13 +31,14 @@ pub async fn run(req: &TargetRequest, args: AddUserArgs) -> anyhow::Result<()> {
     let db = Db::connect(&target, &args.conn.options()).await?;
     crate::lifecycle::require_schema(&db).await?;
     if args.confirm.dry_run {
-        ui::status(&format!(
-            "dry run: would add @{} ({} <{}>) on {}; nothing was written",
+        println!(
+            "would add @{} ({} <{}>) on {}",
             new.handle,
             new.display_name,
             new.email,
             db.url.short()
-        ));
+        );
+        ui::status("--dry-run: nothing was written");
         return Ok(());
     }
     let user = app::add_user(&db.pool, new).await?;

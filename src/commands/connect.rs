@@ -69,6 +69,9 @@ pub fn run(req: &TargetRequest, args: ConnectArgs) -> anyhow::Result<()> {
             }
         ));
     }
+    // NOTE: psql replaces this process, so a `connect --write` on a protected target writes
+    // its audit line now, when the session starts.
+    crate::audit::finish_with(crate::error::exit::OK)?;
     let err = cmd.exec();
     if err.kind() == std::io::ErrorKind::NotFound {
         return Err(not_installed(&program.display().to_string()));

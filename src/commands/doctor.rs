@@ -512,7 +512,15 @@ async fn auth_step(target: &Target, tls: &TlsSettings, timeout: Duration) -> Ste
             return Err(fail(p.reason, p.fix));
         }
     }
+    let role_missing = match &err {
+        PoolError::Backend(e) => e.as_db_error().is_some_and(crate::pg::role_missing),
+        _ => false,
+    };
     let fix = match code {
+        _ if role_missing => {
+            "the role does not exist on this server: fix the user in the URL, or create the role \
+             (CREATE ROLE name LOGIN PASSWORD '...'); pg_hba.conf is not the problem"
+        }
         Some(c) if c == SqlState::INVALID_PASSWORD => {
             "check the user name and password in the URL (for RDS: the master user and password)"
         }

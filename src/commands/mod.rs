@@ -6,9 +6,10 @@ use std::future::Future;
 use anyhow::Context;
 
 use crate::cli::{Cli, Command, RdsCommand, TlsCommand};
-use crate::target::TargetRequest;
+use crate::target::{Target, TargetRequest};
 
 mod add_user;
+mod audit;
 mod completions;
 mod connect;
 mod create;
@@ -25,14 +26,29 @@ mod tls;
 mod update_sg_rule;
 mod users;
 
-/// Runs the parsed command line.
+/// Runs the parsed command line. A write on a protected target is audited: its log line is
+/// opened first (an unwritable log refuses the write) and written with the outcome.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let req = TargetRequest {
         url: cli.target.url,
         prod: cli.target.prod,
         protected: cli.target.protected,
     };
-    match cli.command {
+    if cli.command.writes() {
+        // NOTE: a target that does not resolve fails in the command itself, as it always did.
+        if let Some(target) = Target::from_env(&req).ok().filter(|t| t.protected) {
+            let dir = crate::audit::state_dir(|k| std::env::var(k).ok())?;
+            let args: Vec<String> = std::env::args().collect();
+            crate::audit::begin(&dir, &target, &args)?;
+        }
+    }
+    let result = dispatch(req, cli.command);
+    let logged = crate::audit::finish(&result);
+    result.and(logged)
+}
+
+fn dispatch(req: TargetRequest, command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Connect(a) => connect::run(&req, a),
         Command::Create(a) => block_on(create::run(&req, a)),
         Command::Drop(a) => block_on(drop::run(&req, a)),
@@ -52,6 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(a) => block_on(users::run(&req, a)),
         Command::Completions(a) => completions::completions(a),
         Command::Man => completions::man(),
+        Command::Audit(a) => audit::run(a),
     }
 }
 

@@ -108,10 +108,11 @@ pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> 
 /// Checks the handle and says what would be posted; writes nothing.
 async fn dry_run(db: &Db, handle: &str, count: u64, ttl: Ttl) -> anyhow::Result<()> {
     app::require_handle(&db.pool, handle).await?;
-    ui::status(&format!(
-        "dry run: would post {count} crud(s) as @{handle} with ttl {ttl} on {}; nothing was written",
+    println!(
+        "would post {count} crud(s) as @{handle} with ttl {ttl} on {}",
         db.url.short()
-    ));
+    );
+    ui::status("--dry-run: nothing was written");
     Ok(())
 }
 

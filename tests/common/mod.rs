@@ -115,7 +115,7 @@ impl Drop for TestDb {
             .args(["-X", "-q", "-d", &admin_url(), "-c"])
             .arg(format!(
                 "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
+                self.name.replace('"', "\"\"")
             ))
             .output();
     }

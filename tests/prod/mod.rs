@@ -308,10 +308,24 @@ fn run_openssl(args: &[&str]) {
     );
 }
 
-/// A TCP port on 127.0.0.1 where nothing listens (bound, then released).
-pub fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+/// A TCP port on 127.0.0.1 where nothing listens, held until the guard is dropped.
+pub fn closed_port() -> ClosedPort {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    ClosedPort {
+        _socket: socket,
+        port,
+    }
+}
+
+/// A port on 127.0.0.1 that refuses connections for as long as this lives: bound (so no
+/// parallel test can take it) but never listening.
+pub struct ClosedPort {
+    _socket: socket2::Socket,
+    pub port: u16,
 }
 
 /// Runs the binary with `args` in a real pseudo-terminal (util-linux `script`), typing

@@ -1,0 +1,225 @@
+//! The audit log: one JSON line for every write on a protected target, appended to
+//! `audit.jsonl` in the state directory. A protected write whose line cannot be written is
+//! refused before it starts: nothing unaudited reaches production.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{exit, usage};
+use crate::target::{mask_secrets, Target};
+
+/// The file name inside the state directory.
+pub const FILE_NAME: &str = "audit.jsonl";
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// UTC, RFC 3339.
+    pub time: String,
+    /// The OS user.
+    pub user: String,
+    /// This machine's host name.
+    pub host: String,
+    /// The arguments, secrets masked.
+    pub command: Vec<String>,
+    pub target: EntryTarget,
+    /// `ok`, `failed` or `refused`.
+    pub outcome: String,
+    pub exit_code: i32,
+    pub duration_ms: u64,
+}
+
+/// The target of a line: the masked URL and its parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryTarget {
+    pub url: String,
+    pub host: String,
+    pub database: String,
+}
+
+/// The state directory: CRUDDUR_STATE_DIR, else the user's state directory (XDG_STATE_HOME or
+/// ~/.local/state) plus `cruddur-db`.
+pub fn state_dir(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<PathBuf> {
+    if let Some(d) = env("CRUDDUR_STATE_DIR").filter(|d| !d.trim().is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
+    dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .map(|d| d.join("cruddur-db"))
+        .ok_or_else(|| usage("no state directory for the audit log: set CRUDDUR_STATE_DIR"))
+}
+
+/// A write on a protected target that has started and whose line is not written yet.
+struct Pending {
+    file: std::fs::File,
+    path: PathBuf,
+    started: Instant,
+    command: Vec<String>,
+    target: EntryTarget,
+}
+
+/// NOTE: one pending line per process, so that `connect --write` can write its line just
+/// before psql replaces the process, and `run` writes it for every other command.
+static PENDING: Mutex<Option<Pending>> = Mutex::new(None);
+
+/// Opens the log before a protected write starts; an unwritable log refuses it (exit 2).
+pub fn begin(dir: &Path, target: &Target, args: &[String]) -> anyhow::Result<()> {
+    let path = dir.join(FILE_NAME);
+    let file = std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+        })
+        .map_err(|e| {
+            usage(format!(
+                "cannot write the audit log {}: {e}; a write on a protected target is only made \
+                 when it can be logged: fix the directory or set CRUDDUR_STATE_DIR; nothing was \
+                 changed",
+                path.display()
+            ))
+        })?;
+    let pending = Pending {
+        file,
+        path,
+        started: Instant::now(),
+        command: args.iter().map(|a| mask_secrets(a)).collect(),
+        target: EntryTarget {
+            url: target.url.to_string(),
+            host: target.url.host(),
+            database: target.url.database(),
+        },
+    };
+    *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(pending);
+    Ok(())
+}
+
+/// Writes the pending line (if any) with the outcome of `result`.
+pub fn finish(result: &anyhow::Result<()>) -> anyhow::Result<()> {
+    let code = match result {
+        Ok(()) => exit::OK,
+        Err(e) => crate::error::exit_code(e),
+    };
+    finish_with(code)
+}
+
+/// Writes the pending line (if any) for an exit code.
+pub fn finish_with(code: i32) -> anyhow::Result<()> {
+    let Some(mut p) = PENDING.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        return Ok(());
+    };
+    let entry = Entry {
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        user: os_user(),
+        host: host_name(),
+        command: p.command,
+        target: p.target,
+        outcome: match code {
+            exit::OK => "ok",
+            exit::REFUSED => "refused",
+            _ => "failed",
+        }
+        .to_string(),
+        exit_code: code,
+        duration_ms: u64::try_from(p.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    let mut line = serde_json::to_vec(&entry)?;
+    line.push(b'\n');
+    // NOTE: one write of the whole line to a file opened for appending: concurrent runs each
+    // land whole lines, never interleaved.
+    p.file
+        .write_all(&line)
+        .with_context(|| format!("failed to append to the audit log {}", p.path.display()))
+}
+
+/// Every line of the log, oldest first; a missing log is empty.
+pub fn read(dir: &Path) -> anyhow::Result<Vec<Entry>> {
+    let path = dir.join(FILE_NAME);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("failed to read the audit log {}", path.display()))
+        }
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not an audit line", path.display(), i + 1))
+        })
+        .collect()
+}
+
+fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            // NOTE: cron, CI and `env -i` may set no USER: ask the system for the uid's name.
+            std::process::Command::new("id")
+                .arg("-un")
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_directory_variable_wins() {
+        let d = state_dir(|k| (k == "CRUDDUR_STATE_DIR").then(|| "/x/y".to_string())).unwrap();
+        assert_eq!(d, PathBuf::from("/x/y"));
+        let d = state_dir(|_| None).unwrap();
+        assert!(d.ends_with("cruddur-db"), "{}", d.display());
+    }
+
+    #[test]
+    fn a_line_is_written_with_the_outcome_and_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Target::from_url("postgresql://u:hunter2@db.example/cruddur", true);
+        let args = vec![
+            "cruddur-db".to_string(),
+            "--url".to_string(),
+            "postgresql://u:hunter2@db.example/cruddur".to_string(),
+            "drop".to_string(),
+        ];
+        begin(dir.path(), &target, &args).unwrap();
+        finish_with(exit::REFUSED).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        assert!(text.contains(":****@"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        let entries = read(dir.path()).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].outcome, "refused");
+        assert_eq!(entries[0].exit_code, 3);
+        assert_eq!(entries[0].target.database, "cruddur");
+        assert_eq!(entries[0].command[3], "drop");
+        // Nothing pending: a second finish writes nothing.
+        finish_with(exit::OK).unwrap();
+        assert_eq!(read(dir.path()).unwrap().len(), 1);
+    }
+}
