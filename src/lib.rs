@@ -8,6 +8,7 @@ pub mod commands;
 pub mod error;
 pub mod ip;
 pub mod load;
+pub mod migrate;
 pub mod pg;
 pub mod protect;
 pub mod sql;

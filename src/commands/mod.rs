@@ -18,6 +18,7 @@ pub mod connect;
 pub mod create;
 pub mod doctor;
 pub mod drop;
+pub mod migrate;
 pub mod post_crud;
 pub mod rds;
 pub mod reset;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::PostCrud(a) => block_on(post_crud::run(&req, a)),
         Command::AddUser(a) => block_on(add_user::run(&req, a)),
         Command::Users(a) => block_on(users::run(&req, a)),
+        Command::Migrate(a) => migrate::run(&req, a),
     }
 }
 
