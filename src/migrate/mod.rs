@@ -206,6 +206,7 @@ async fn run(
     plan::check_unchanged(&migrations, &state)?;
     let plan = make_plan(&migrations, &state, &database, direction, steps)?;
     if opts.dry_run {
+        ui::status(&format!("dry run on {}", db.url));
         if !state.tracking {
             ui::status(&format!(
                 "dry run: would create the tracking table {}{}",
@@ -370,6 +371,8 @@ async fn apply(
     let m = step.migration;
     let file = m.path.display().to_string();
     let before = match (direction, done_before) {
+        (Direction::Up, 0) => "no migration was applied before it in this run".to_string(),
+        (Direction::Down, 0) => "no migration was undone before it in this run".to_string(),
         (Direction::Up, 1) => "the migration applied before it stays applied".to_string(),
         (Direction::Up, n) => format!("the {n} migrations applied before it stay applied"),
         (Direction::Down, 1) => "the migration undone before it stays undone".to_string(),

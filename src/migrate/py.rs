@@ -369,9 +369,12 @@ pub fn dedent(x: &Extracted) -> Extracted {
     let mut out = Extracted::default();
     for (n, r) in lines.iter().enumerate() {
         let skip = if blank(r) { r.len() } else { cut };
-        for k in r.start + skip..r.end {
-            out.text.push(chars[k]);
-            out.pos.push(x.pos[k]);
+        for (c, at) in chars[r.start + skip..r.end]
+            .iter()
+            .zip(&x.pos[r.start + skip..r.end])
+        {
+            out.text.push(*c);
+            out.pos.push(*at);
         }
         if n + 1 < lines.len() {
             out.text.push('\n');
