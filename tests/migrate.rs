@@ -566,7 +566,7 @@ fn new_writes_a_dbmate_file_and_validates_the_name() {
 }
 
 #[test]
-fn a_cruddur_checkout_s_migrations_are_found_from_a_subdirectory() {
+fn a_cruddur_checkout_s_migrations_are_found_from_anywhere_in_it_as_in_the_ci_example() {
     let db = TestDb::new("mig_checkout");
     let migrations = db.home.path().join("backend-flask/db/migrations");
     std::fs::create_dir_all(&migrations).unwrap();
@@ -585,4 +585,20 @@ fn a_cruddur_checkout_s_migrations_are_found_from_a_subdirectory() {
             "{}: 0 applied, 3 pending",
             migrations.display()
         )));
+    // The commands examples/ci/github-actions.yml runs at the root of a checkout.
+    let example = std::fs::read_to_string("examples/ci/github-actions.yml").unwrap();
+    for line in [
+        "run: cruddur-db migrate\n",
+        "run: cruddur-db migrate status --exit-code\n",
+    ] {
+        assert!(example.contains(line), "{example}");
+    }
+    let ci = |args: &[&str]| {
+        let mut c = common::bin(db.home.path());
+        c.env("DATABASE_URL", &db.url).args(args);
+        c
+    };
+    ci(&["migrate", "status", "--exit-code"]).assert().code(1);
+    ci(&["migrate"]).assert().success();
+    ci(&["migrate", "status", "--exit-code"]).assert().success();
 }
