@@ -602,3 +602,26 @@ fn a_cruddur_checkout_s_migrations_are_found_from_anywhere_in_it_as_in_the_ci_ex
     ci(&["migrate"]).assert().success();
     ci(&["migrate", "status", "--exit-code"]).assert().success();
 }
+
+#[test]
+fn own_begin_commit_a_missing_final_semicolon_and_quotes_in_names_are_handled() {
+    let db = TestDb::new("mig_edges");
+    let dir = db.home.path().join("m");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_file(
+        &dir,
+        "20240101000000_o'brien.sql",
+        "-- migrate:up\nBEGIN;\nCREATE TABLE public.q (id int);\nCOMMIT;\nINSERT INTO public.q VALUES (1) -- no semicolon",
+    );
+    migrate(&db, &dir, &[])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "20240101000000_o'brien.sql:2: the migration's own BEGIN/COMMIT is left out",
+        ));
+    assert_eq!(db.scalar("SELECT count(*) FROM public.q"), "1");
+    assert_eq!(
+        db.scalar("SELECT name FROM public.cruddur_db_migrations"),
+        "o'brien"
+    );
+}

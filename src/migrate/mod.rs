@@ -360,7 +360,7 @@ async fn locked(
 }
 
 /// Runs one step with its bookkeeping: in one transaction unless the section says
-/// `transaction:false`. Returns how long its SQL took.
+/// `transaction:false`. Returns how long it took.
 async fn apply(
     client: &Client,
     step: &plan::Step<'_>,
@@ -378,18 +378,8 @@ async fn apply(
         (Direction::Down, 1) => "the migration undone before it stays undone".to_string(),
         (Direction::Down, n) => format!("the {n} migrations undone before it stay undone"),
     };
-    let bookkeeping = |took: Duration| async move {
-        match direction {
-            Direction::Up => store::record(client, m, took).await?,
-            Direction::Down => store::forget(client, &m.version.stamp).await?,
-        }
-        if let Some(p) = pointer {
-            store::set_pointer(client, p).await?;
-        }
-        Ok::<(), tokio_postgres::Error>(())
-    };
-    let failed_books = |e: tokio_postgres::Error| {
-        anyhow::anyhow!(crate::pg::describe(&e)).context(format!(
+    let failed_books = |e: &dyn std::fmt::Display| {
+        anyhow::anyhow!("{e}").context(format!(
             "failed to record {} as {}",
             m.file_name,
             if direction == Direction::Up {
@@ -401,66 +391,67 @@ async fn apply(
     };
     let started = Instant::now();
     if step.section.transaction {
-        client
-            .batch_execute("BEGIN")
-            .await
-            .map_err(|e| anyhow::anyhow!(crate::pg::describe(&e)))
-            .with_context(|| format!("failed to start the transaction of {}", m.file_name))?;
-        if let Err(mut e) = run_sql(client, &file, step.section).await {
-            let _ = client.batch_execute("ROLLBACK").await;
-            e.outcome = format!(
-                "the migration's transaction was rolled back: nothing of {} was kept and it \
-                 was not recorded; {before}",
-                m.file_name
-            );
-            return Err(e.into());
-        }
-        let took = started.elapsed();
-        let done = async {
-            bookkeeping(took).await?;
-            client.batch_execute("COMMIT").await
-        }
-        .await;
-        if let Err(e) = done {
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(failed_books(e));
-        }
-        Ok(took)
-    } else {
-        if let Err(mut e) = run_sql(client, &file, step.section).await {
-            e.outcome = format!(
-                "{} runs without a transaction (transaction:false): the statements before this \
-                 one stay committed, and it was not recorded; {before}",
-                m.file_name
-            );
-            return Err(e.into());
-        }
-        let took = started.elapsed();
-        let done = async {
-            client.batch_execute("BEGIN").await?;
-            bookkeeping(took).await?;
-            client.batch_execute("COMMIT").await
-        }
-        .await;
-        if let Err(e) = done {
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(failed_books(e));
-        }
-        Ok(took)
+        // The bookkeeping runs after the migration's statements in its transaction; the
+        // execution time is the transaction's, measured by the server.
+        let books = store::bookkeeping_sql(
+            m,
+            direction,
+            "(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint",
+            pointer,
+        );
+        return match run_sql(client, &file, step.section, Some(&books)).await {
+            Ok(_) => Ok(started.elapsed()),
+            Err(SqlFailure::Migration(mut e)) => {
+                e.outcome = format!(
+                    "the migration's transaction was rolled back: nothing of {} was kept and it \
+                     was not recorded; {before}",
+                    m.file_name
+                );
+                Err(e.into())
+            }
+            Err(SqlFailure::Bookkeeping(e)) => Err(failed_books(&e.message)),
+        };
     }
+    if let Err(SqlFailure::Migration(mut e) | SqlFailure::Bookkeeping(mut e)) =
+        run_sql(client, &file, step.section, None).await
+    {
+        e.outcome = format!(
+            "{} runs without a transaction (transaction:false): the statements before this \
+             one stay committed, and it was not recorded; {before}",
+            m.file_name
+        );
+        return Err(e.into());
+    }
+    let took = started.elapsed();
+    // NOTE: one simple query with several statements runs as one transaction.
+    let books = store::bookkeeping_sql(m, direction, &took.as_millis().to_string(), pointer);
+    client
+        .batch_execute(&books)
+        .await
+        .map_err(|e| failed_books(&crate::pg::describe(&e)))?;
+    Ok(took)
 }
 
-/// Runs one section's SQL on `client`, inside the caller's transaction when there is one.
+/// Why [`run_sql`] failed: in the migration's SQL, or in the bookkeeping run after it.
+#[derive(Debug)]
+pub enum SqlFailure {
+    Migration(LoadError),
+    Bookkeeping(LoadError),
+}
+
+/// Runs one section's SQL on `client`. With `epilogue` (the bookkeeping), the section and the
+/// epilogue run in one transaction; without, statement by statement in autocommit.
 /// NOTE: the one place that calls the SQL runner, so that a change of the runner's API is
 /// adapted here only. Positions in its errors are mapped back to the file as written.
 pub async fn run_sql(
     client: &Client,
     file: &str,
     section: &Section,
-) -> Result<load::Summary, LoadError> {
-    let mut script = Script::parse(file, section.sql.clone()).map_err(|e| {
+    epilogue: Option<&str>,
+) -> Result<load::Summary, SqlFailure> {
+    let split_error = |e: crate::sql::SplitError| {
         let (line, column) = section.file_pos(e.line, e.column);
-        LoadError {
+        SqlFailure::Migration(LoadError {
             file: file.to_string(),
             line,
             column,
@@ -468,36 +459,65 @@ pub async fn run_sql(
             message: format!("{} is never closed", e.what),
             code: None,
             outcome: String::new(),
+        })
+    };
+    let own = Script::parse(file, section.sql.clone()).map_err(split_error)?;
+    let mut script = match epilogue {
+        None => own,
+        Some(epilogue) => {
+            // The epilogue starts on a line of its own, after a `;` when the section's last
+            // statement has none.
+            let open = own
+                .statements
+                .iter()
+                .rfind(|s| s.kind != Kind::Meta)
+                .is_some_and(|s| s.kind == Kind::Sql && !own.sql(s).ends_with(';'));
+            let mut text = section.sql.clone();
+            text.push('\n');
+            if open {
+                text.push_str(";\n");
+            }
+            text.push_str(epilogue);
+            Script::parse(file, text).map_err(split_error)?
         }
-    })?;
-    if section.transaction {
+    };
+    let section_end = section.sql.len();
+    let section_lines = section.sql.matches('\n').count() + 1;
+    if epilogue.is_some() {
         // The migration's own BEGIN/COMMIT would end the transaction it runs in.
-        let folded: Vec<usize> = script
+        let is_control = |s: &crate::sql::Statement, text: &str| {
+            s.range.start < section_end
+                && s.kind == Kind::Sql
+                && is_transaction_control(&text[s.range.clone()])
+        };
+        if let Some(s) = script
             .statements
             .iter()
-            .filter(|s| s.kind == Kind::Sql && is_transaction_control(script.sql(s)))
-            .map(|s| script.line_col(s.range.start).0)
-            .collect();
-        if let Some(line) = folded.first() {
+            .find(|s| is_control(s, &script.text))
+        {
             ui::warn(&format!(
                 "{file}:{}: the migration's own BEGIN/COMMIT is left out: each migration runs in \
                  one transaction (write `transaction:false` after the section's marker to run it as written)",
-                section.file_pos(*line, 1).0
+                section.file_pos(script.line_col(s.range.start).0, 1).0
             ));
             let text = script.text.clone();
-            script.statements.retain(|s| {
-                !(s.kind == Kind::Sql && is_transaction_control(&text[s.range.clone()]))
-            });
+            script.statements.retain(|s| !is_control(s, &text));
         }
     }
     let bar = indicatif::ProgressBar::hidden();
-    load::run(client, &script, LoadOptions { transaction: false }, &bar)
+    let opts = LoadOptions {
+        transaction: epilogue.is_some(),
+    };
+    load::run(client, &script, opts, &bar)
         .await
         .map_err(|mut e| {
+            if e.line > section_lines {
+                return SqlFailure::Bookkeeping(e);
+            }
             let (line, column) = section.file_pos(e.line, e.column);
             e.line = line;
             e.column = column;
-            e
+            SqlFailure::Migration(e)
         })
 }
 

@@ -219,57 +219,47 @@ pub fn os_user() -> Option<String> {
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
 }
 
-/// Records an applied migration (inside the caller's transaction).
-pub async fn record(
-    client: &Client,
+/// A string literal for SQL, right whatever `standard_conforming_strings` says.
+pub fn literal(s: &str) -> String {
+    format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// The bookkeeping of one step as SQL, run in the step's transaction: record (up) or forget
+/// (down) the migration, then set the bootcamp's pointer when `pointer` says to.
+/// `execution_ms` is an SQL expression for the `execution_ms` column.
+/// NOTE: SQL text instead of bound parameters so that it travels with the migration's own
+/// statements or its COMMIT: every round trip counts when 200 migrations run.
+pub fn bookkeeping_sql(
     m: &Migration,
-    elapsed: Duration,
-) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            INSERT,
-            &[
-                &m.version.stamp,
-                &m.name,
-                &m.file_name,
-                &m.checksum,
-                &Some(elapsed.as_millis() as i64),
-                &os_user(),
-                &false,
-            ],
-        )
-        .await
-        .map(drop)
-}
-
-/// Forgets an undone migration (inside the caller's transaction).
-pub async fn forget(client: &Client, version: &str) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "DELETE FROM public.cruddur_db_migrations WHERE version = $1",
-            &[&version],
-        )
-        .await
-        .map(drop)
-}
-
-/// Sets `public.schema_information.last_successful_run` (row id 1) to `value`.
-pub async fn set_pointer(client: &Client, value: &str) -> Result<(), tokio_postgres::Error> {
-    let n = client
-        .execute(
-            "UPDATE public.schema_information SET last_successful_run = $1 WHERE id = 1",
-            &[&value],
-        )
-        .await?;
-    if n == 0 {
-        client
-            .execute(
-                "INSERT INTO public.schema_information (id, last_successful_run) VALUES (1, $1)",
-                &[&value],
-            )
-            .await?;
+    direction: super::Direction,
+    execution_ms: &str,
+    pointer: Option<&str>,
+) -> String {
+    let mut sql = match direction {
+        super::Direction::Up => format!(
+            "INSERT INTO public.cruddur_db_migrations \
+             (version, name, file, checksum, execution_ms, applied_by_os, adopted) \
+             VALUES ({}, {}, {}, {}, {execution_ms}, {}, false);\n",
+            literal(&m.version.stamp),
+            literal(&m.name),
+            literal(&m.file_name),
+            literal(&m.checksum),
+            os_user().map_or_else(|| "NULL".to_string(), |u| literal(&u)),
+        ),
+        super::Direction::Down => format!(
+            "DELETE FROM public.cruddur_db_migrations WHERE version = {};\n",
+            literal(&m.version.stamp)
+        ),
+    };
+    if let Some(p) = pointer {
+        let p = literal(p);
+        sql.push_str(&format!(
+            "UPDATE public.schema_information SET last_successful_run = {p} WHERE id = 1;\n\
+             INSERT INTO public.schema_information (id, last_successful_run) SELECT 1, {p} \
+             WHERE NOT EXISTS (SELECT FROM public.schema_information WHERE id = 1);\n"
+        ));
     }
-    Ok(())
+    sql
 }
 
 /// Takes the migration lock on this session, waiting up to `timeout` and saying what for.
@@ -327,6 +317,12 @@ mod tests {
 
     fn v(stamp: &str, f: Format) -> Version {
         Version::parse(stamp, f).unwrap()
+    }
+
+    #[test]
+    fn literals_are_quoted() {
+        assert_eq!(literal("o'brien"), "E'o''brien'");
+        assert_eq!(literal("a\\b"), "E'a\\\\b'");
     }
 
     #[test]
