@@ -625,3 +625,17 @@ fn own_begin_commit_a_missing_final_semicolon_and_quotes_in_names_are_handled() 
         "o'brien"
     );
 }
+
+#[test]
+fn help_shows_no_value_from_the_environment() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["migrate", "--help"][..], &["migrate", "status", "--help"]] {
+        common::bin(home.path())
+            .env("CRUDDUR_MIGRATIONS_DIR", "/srv/very-private-dir")
+            .args(args)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("CRUDDUR_MIGRATIONS_DIR"))
+            .stdout(predicate::str::contains("very-private-dir").not());
+    }
+}
