@@ -320,6 +320,43 @@ mod tests {
     }
 
     #[test]
+    fn discover_orders_by_time_skips_other_files_and_refuses_duplicate_versions() {
+        let t = tempfile::tempdir().unwrap();
+        let w = |name: &str, text: &str| std::fs::write(t.path().join(name), text).unwrap();
+        w(
+            "17000000005_b.py",
+            "def migrate_sql():\n    return 'SELECT 2;'\n",
+        );
+        w(
+            "16812294605993273_a.py",
+            "def migrate_sql():\n    return 'SELECT 1;'\n",
+        );
+        w("20231114221321_c.sql", "-- migrate:up\nSELECT 3;\n");
+        w("__init__.py", "");
+        w("notes.txt", "");
+        std::fs::create_dir(t.path().join("20990101000000_dir.sql")).unwrap();
+        let names: Vec<String> = discover(t.path())
+            .unwrap()
+            .into_iter()
+            .map(|m| m.file_name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "16812294605993273_a.py",
+                "17000000005_b.py",
+                "20231114221321_c.sql"
+            ]
+        );
+        w("17000000005_b_again.sql", "-- migrate:up\nSELECT 4;\n");
+        let e = discover(t.path()).unwrap_err();
+        assert_eq!(crate::error::exit_code(&e), crate::error::exit::USAGE);
+        assert!(format!("{e:#}").contains("two migrations have the version 17000000005"));
+        let e = discover(&t.path().join("nope")).unwrap_err();
+        assert!(format!("{e:#}").contains("CRUDDUR_MIGRATIONS_DIR"), "{e:#}");
+    }
+
+    #[test]
     fn checksum_is_sha256() {
         assert_eq!(
             sha256_hex(b"abc"),
