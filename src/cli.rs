@@ -192,6 +192,8 @@ pub enum Command {
     AddUser(AddUserArgs),
     /// List users with their number of activities
     Users(UsersArgs),
+    /// Database migrations: new, up (the default), down, status
+    Migrate(MigrateArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout
@@ -212,6 +214,12 @@ impl Command {
             Command::PostCrud(a) => !a.confirm.dry_run,
             Command::AddUser(a) => !a.confirm.dry_run,
             Command::Connect(a) => a.write && !a.confirm.dry_run,
+            Command::Migrate(a) => match &a.command {
+                None => !a.up.run.confirm.dry_run,
+                Some(MigrateCommand::Up(u)) => !u.run.confirm.dry_run,
+                Some(MigrateCommand::Down(d)) => !d.run.confirm.dry_run,
+                Some(MigrateCommand::New(_) | MigrateCommand::Status(_)) => false,
+            },
             Command::Create(_)
             | Command::Sessions(_)
             | Command::Doctor(_)
@@ -324,6 +332,20 @@ pub struct SetupArgs {
     /// Create and load the schema only, no seed data
     #[arg(long)]
     pub no_seed: bool,
+
+    /// Apply the pending migrations of DIR after the seed [default: db/migrations here, or
+    /// backend-flask/db/migrations of the Cruddur checkout around the current directory]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "CRUDDUR_MIGRATIONS_DIR",
+        hide_env_values = true
+    )]
+    pub migrations_dir: Option<PathBuf>,
+
+    /// Apply no migrations, even when a migrations directory is found
+    #[arg(long, conflicts_with = "migrations_dir")]
+    pub no_migrate: bool,
 
     #[command(flatten)]
     pub confirm: ConfirmArgs,
@@ -627,6 +649,102 @@ pub fn check_spaced_values<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Result<(), 
     Ok(())
 }
 
+/// `migrate`: bare `migrate` is `migrate up`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MigrateArgs {
+    #[command(subcommand)]
+    pub command: Option<MigrateCommand>,
+
+    #[command(flatten)]
+    pub up: MigrateUpArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Write <YYYYMMDDHHMMSS>_<NAME>.sql with empty up and down sections; print its path
+    New(MigrateNewArgs),
+    /// Apply every pending migration in time order (the default)
+    Up(MigrateUpArgs),
+    /// Undo the newest applied migration (--steps N: the newest N)
+    Down(MigrateDownArgs),
+    /// Show each migration: version, name, state (applied, pending, changed, missing), applied at
+    Status(MigrateStatusArgs),
+}
+
+/// Where the migration files are.
+#[derive(Debug, Clone, Default, Args)]
+pub struct MigrateDirArgs {
+    /// Migrations directory [default: db/migrations here, or backend-flask/db/migrations of the
+    /// Cruddur checkout around the current directory]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "CRUDDUR_MIGRATIONS_DIR",
+        hide_env_values = true
+    )]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateRunArgs {
+    #[command(flatten)]
+    pub dir: MigrateDirArgs,
+
+    /// Seconds to wait for another migration run on the same database to finish
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub lock_timeout: u64,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateUpArgs {
+    #[command(flatten)]
+    pub run: MigrateRunArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateDownArgs {
+    /// How many of the newest applied migrations to undo
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: u64,
+
+    #[command(flatten)]
+    pub run: MigrateRunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateStatusArgs {
+    /// Print a JSON array on stdout (version, name, state, applied_at)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Exit 1 when a migration is pending or changed (for CI)
+    #[arg(long)]
+    pub exit_code: bool,
+
+    #[command(flatten)]
+    pub dir: MigrateDirArgs,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateNewArgs {
+    /// The migration's name: lower-case letters, digits and _ (e.g. add_bio_column)
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    #[command(flatten)]
+    pub dir: MigrateDirArgs,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -661,6 +779,23 @@ mod tests {
         assert!(check_spaced_values(&["cruddur-db", "schema", "--wait=5"]).is_ok());
         assert!(check_spaced_values(&["cruddur-db", "schema", "--wait", "f.sql"]).is_ok());
         assert!(check_spaced_values(&["cruddur-db", "connect", "--", "--wait", "5"]).is_ok());
+    }
+
+    #[test]
+    fn bare_migrate_is_up_and_takes_the_flags() {
+        let cli = Cli::try_parse_from(["cruddur-db", "migrate", "--dry-run", "--lock-timeout=3"])
+            .unwrap();
+        let Command::Migrate(m) = cli.command else {
+            panic!()
+        };
+        assert!(m.command.is_none() && m.up.run.confirm.dry_run);
+        assert_eq!(m.up.run.lock_timeout, 3);
+        let cli = Cli::try_parse_from(["cruddur-db", "migrate", "down", "--steps", "2"]).unwrap();
+        let Command::Migrate(m) = cli.command else {
+            panic!()
+        };
+        assert!(matches!(m.command, Some(MigrateCommand::Down(d)) if d.steps == 2));
+        assert!(Cli::try_parse_from(["cruddur-db", "migrate", "down", "--steps", "0"]).is_err());
     }
 
     #[test]

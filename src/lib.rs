@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod error;
 pub mod ip;
+pub mod migrate;
 pub mod pg;
 pub mod target;
 

@@ -3,7 +3,7 @@
 //! ONE target resolved at the start. The commands call this; it takes parsed scripts and plain
 //! values, never clap types.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
 use serde::Serialize;
@@ -12,6 +12,7 @@ use tokio_postgres::Client;
 
 use crate::error::usage;
 use crate::load::{self, LoadOptions, Summary};
+use crate::migrate::Checkout;
 use crate::pg::{quote_ident, ConnectOptions, Db};
 use crate::sql::{Kind, Script};
 use crate::target::Target;
@@ -408,21 +409,49 @@ impl CompoundLock {
     }
 }
 
+/// The file a step loads when none is named: a Cruddur checkout's own
+/// (`backend-flask/db/schema.sql` or `seed.sql` in the repository around the current
+/// directory) wins over the built-in one. `None` means the built-in one.
+pub fn checkout_file(
+    explicit: Option<&Path>,
+    pick: fn(&Checkout) -> Option<PathBuf>,
+) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    let cwd = std::env::current_dir().ok()?;
+    crate::migrate::find_checkout(&cwd).and_then(|c| pick(&c))
+}
+
+/// What a setup asks for, as plain values.
+#[derive(Debug, Clone, Default)]
+pub struct SetupRequest {
+    pub schema_file: Option<PathBuf>,
+    pub seed_file: Option<PathBuf>,
+    pub no_seed: bool,
+    pub migrations_dir: Option<PathBuf>,
+    pub no_migrate: bool,
+}
+
 /// The files of a setup, read (stdin included) and checked before anything is written.
 #[derive(Debug, Clone)]
 pub struct SetupFiles {
     pub schema: Script,
     /// `None` with `--no-seed`.
     pub seed: Option<Script>,
+    /// The migrations to apply after the seed; `None` when there is no directory or
+    /// `--no-migrate`.
+    pub migrations: Option<PathBuf>,
 }
 
 impl SetupFiles {
-    /// Reads both files once; an empty schema is refused here, before anything changes.
-    pub fn read(
-        schema_file: Option<&Path>,
-        seed_file: Option<&Path>,
-        no_seed: bool,
-    ) -> anyhow::Result<SetupFiles> {
+    /// Reads every input once; an empty schema or an unreadable migration is refused here,
+    /// before anything changes.
+    pub fn read(req: &SetupRequest) -> anyhow::Result<SetupFiles> {
+        let schema_file = checkout_file(req.schema_file.as_deref(), |c| c.schema.clone());
+        let seed_file = checkout_file(req.seed_file.as_deref(), |c| c.seed.clone());
+        let (schema_file, seed_file, no_seed) =
+            (schema_file.as_deref(), seed_file.as_deref(), req.no_seed);
         if schema_file == Some(Path::new("-")) && seed_file == Some(Path::new("-")) && !no_seed {
             return Err(usage(
                 "--schema-file - and --seed-file - cannot both read stdin: give one of them a file",
@@ -437,7 +466,30 @@ impl SetupFiles {
             warn_if_empty(&seed);
             Some(seed)
         };
-        Ok(SetupFiles { schema, seed })
+        let migrations = if req.no_migrate {
+            None
+        } else if let Some(dir) = &req.migrations_dir {
+            if !dir.is_dir() {
+                return Err(usage(format!(
+                    "--migrations-dir {} is not a directory; nothing was changed",
+                    dir.display()
+                )));
+            }
+            Some(dir.clone())
+        } else {
+            std::env::current_dir()
+                .ok()
+                .and_then(|cwd| crate::migrate::default_dir(&cwd))
+        };
+        if let Some(dir) = &migrations {
+            // Every migration file is read and checked now, not after the drop.
+            crate::migrate::file::discover(dir)?;
+        }
+        Ok(SetupFiles {
+            schema,
+            seed,
+            migrations,
+        })
     }
 
     /// What setup would do, one line each.
@@ -450,6 +502,13 @@ impl SetupFiles {
         lines.push(describe_load(target, &self.schema, LoadOptions::default()));
         if let Some(seed) = &self.seed {
             lines.push(describe_load(target, seed, LoadOptions::default()));
+        }
+        if let Some(dir) = &self.migrations {
+            lines.push(format!(
+                "would apply the pending migrations of {} on {}",
+                dir.display(),
+                target.url
+            ));
         }
         lines
     }
@@ -508,6 +567,15 @@ async fn setup_steps(
     load(&db, &files.schema, LoadOptions::default()).await?;
     if let Some(seed) = &files.seed {
         load(&db, seed, LoadOptions::default()).await?;
+    }
+    if let Some(dir) = &files.migrations {
+        let opts = crate::migrate::Options {
+            dir: dir.clone(),
+            lock_timeout: std::time::Duration::from_secs(10),
+            dry_run: false,
+        };
+        // NOTE: already confirmed as a whole by the caller.
+        crate::migrate::up(&db, &opts, |_| Ok(())).await?;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ mod connect;
 mod create;
 mod doctor;
 mod drop;
+mod migrate;
 mod post_crud;
 mod rds;
 mod reset;
@@ -69,6 +70,7 @@ fn dispatch(req: TargetRequest, command: Command) -> anyhow::Result<()> {
         Command::Completions(a) => completions::completions(a),
         Command::Man => completions::man(),
         Command::Audit(a) => audit::run(a),
+        Command::Migrate(a) => migrate::run(&req, a),
     }
 }
 

@@ -2,7 +2,7 @@
 //! and checked before anything is dropped.
 
 use crate::cli::ResetArgs;
-use crate::lifecycle::{self, SetupFiles};
+use crate::lifecycle::{self, SetupFiles, SetupRequest};
 use crate::target::{Target, TargetRequest};
 
 pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
@@ -10,11 +10,13 @@ pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
     let setup = &args.setup;
     let confirm = setup.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
-    let files = SetupFiles::read(
-        setup.schema_file.as_deref(),
-        setup.seed_file.as_deref(),
-        setup.no_seed,
-    )?;
+    let files = SetupFiles::read(&SetupRequest {
+        schema_file: setup.schema_file.clone(),
+        seed_file: setup.seed_file.clone(),
+        no_seed: setup.no_seed,
+        migrations_dir: setup.migrations_dir.clone(),
+        no_migrate: setup.no_migrate,
+    })?;
     if confirm.dry_run {
         println!(
             "would drop database {:?} on {}{}",
@@ -34,7 +36,7 @@ pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
     crate::protect::confirm(
         &target,
         &confirm,
-        "reset the database (drop, create, schema, seed)",
+        "reset the database (drop, create, schema, seed, migrations)",
     )?;
     lifecycle::reset(&target, &files, &setup.conn.options(), args.force).await
 }

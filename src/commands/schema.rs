@@ -10,7 +10,8 @@ pub async fn run(req: &TargetRequest, args: LoadArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
-    let script = lifecycle::read_script(args.file.as_deref(), "sql/schema.sql", SCHEMA_SQL)?;
+    let file = lifecycle::checkout_file(args.file.as_deref(), |c| c.schema.clone());
+    let script = lifecycle::read_script(file.as_deref(), "sql/schema.sql", SCHEMA_SQL)?;
     lifecycle::require_statements(&script, "schema")?;
     let opts = LoadOptions {
         transaction: !args.run.no_transaction,

@@ -11,7 +11,8 @@ pub async fn run(req: &TargetRequest, args: LoadArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
-    let script = lifecycle::read_script(args.file.as_deref(), "sql/seed.sql", SEED_SQL)?;
+    let file = lifecycle::checkout_file(args.file.as_deref(), |c| c.seed.clone());
+    let script = lifecycle::read_script(file.as_deref(), "sql/seed.sql", SEED_SQL)?;
     lifecycle::warn_if_empty(&script);
     let opts = LoadOptions {
         transaction: !args.run.no_transaction,
@@ -22,7 +23,7 @@ pub async fn run(req: &TargetRequest, args: LoadArgs) -> anyhow::Result<()> {
     }
     crate::protect::confirm(&target, &confirm, "load seed data")?;
     let db = Db::connect(&target, &args.conn.options()).await?;
-    if args.file.is_none() {
+    if file.is_none() {
         lifecycle::require_schema(&db).await?;
     }
     lifecycle::load(&db, &script, opts).await?;

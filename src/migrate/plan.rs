@@ -1,0 +1,511 @@
+//! What a run would do: the status of every migration, the plan of `up` or `down`, the
+//! checks made before anything runs, and the destructive statements flagged in a plan.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::file::{Migration, Section};
+use super::store::{Applied, State};
+use super::version::Version;
+use crate::error::usage;
+
+/// The state of one migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MigrationState {
+    Applied,
+    Pending,
+    /// Applied, and its file changed since.
+    Changed,
+    /// Applied, and its file is gone.
+    Missing,
+}
+
+impl fmt::Display for MigrationState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MigrationState::Applied => "applied",
+            MigrationState::Pending => "pending",
+            MigrationState::Changed => "changed",
+            MigrationState::Missing => "missing",
+        })
+    }
+}
+
+/// One line of `migrate status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusRow {
+    pub version: String,
+    pub name: String,
+    pub state: MigrationState,
+    pub applied_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub time: Option<Version>,
+}
+
+/// Every migration, from the files and the database, in time order.
+pub fn status(migrations: &[Migration], state: &State) -> Vec<StatusRow> {
+    let mut rows: Vec<StatusRow> = migrations
+        .iter()
+        .map(|m| {
+            let applied = state
+                .applied
+                .iter()
+                .find(|a| a.version.stamp == m.version.stamp);
+            StatusRow {
+                version: m.version.stamp.clone(),
+                name: m.name.clone(),
+                state: match applied {
+                    None => MigrationState::Pending,
+                    Some(a) if a.checksum != m.checksum => MigrationState::Changed,
+                    Some(_) => MigrationState::Applied,
+                },
+                applied_at: applied.and_then(|a| a.applied_at),
+                time: Some(m.version.clone()),
+            }
+        })
+        .collect();
+    for a in &state.applied {
+        if !migrations
+            .iter()
+            .any(|m| m.version.stamp == a.version.stamp)
+        {
+            rows.push(StatusRow {
+                version: a.version.stamp.clone(),
+                name: a.name.clone(),
+                state: MigrationState::Missing,
+                applied_at: a.applied_at,
+                time: Some(a.version.clone()),
+            });
+        }
+    }
+    rows.sort_by(|a, b| a.time.cmp(&b.time));
+    rows
+}
+
+/// Refuses (exit 1) when an applied migration's file changed: the file and both checksums.
+pub fn check_unchanged(migrations: &[Migration], state: &State) -> anyhow::Result<()> {
+    let changed: Vec<String> = migrations
+        .iter()
+        .filter_map(|m| {
+            let a = state
+                .applied
+                .iter()
+                .find(|a| a.version.stamp == m.version.stamp)?;
+            (a.checksum != m.checksum).then(|| {
+                format!(
+                    "  {}: recorded sha256 {}, file now sha256 {}",
+                    m.path.display(),
+                    a.checksum,
+                    m.checksum
+                )
+            })
+        })
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!(
+        "{} applied migration{} changed since {} applied; nothing was run:\n{}\n  \
+         an applied migration must not be edited: undo it first (`migrate down`), or write a new migration",
+        changed.len(),
+        if changed.len() == 1 { "" } else { "s" },
+        if changed.len() == 1 { "it was" } else { "they were" },
+        changed.join("\n")
+    ))
+}
+
+/// Which way a plan goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+/// A destructive statement in a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    pub what: &'static str,
+    pub line: usize,
+    pub statement: String,
+}
+
+/// One migration of a plan, with the section that runs.
+#[derive(Debug, Clone)]
+pub struct Step<'a> {
+    pub migration: &'a Migration,
+    pub section: &'a Section,
+    pub flags: Vec<Flag>,
+}
+
+/// What `up` or `down` is about to run.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    pub direction: Direction,
+    pub database: String,
+    pub steps: Vec<Step<'a>>,
+}
+
+impl Plan<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The plan followed by each step's SQL, for `--dry-run`.
+    pub fn with_sql(&self) -> String {
+        let mut out = self.to_string();
+        for s in &self.steps {
+            out.push_str(&format!(
+                "\n-- {} ({}{})\n{}",
+                s.migration.file_name,
+                match self.direction {
+                    Direction::Up => "up",
+                    Direction::Down => "down",
+                },
+                if s.section.transaction {
+                    ""
+                } else {
+                    ", transaction:false"
+                },
+                s.section.sql.trim_matches('\n')
+            ));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl fmt::Display for Plan<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.steps.len();
+        let (verb, way) = match self.direction {
+            Direction::Up => ("apply", "up"),
+            Direction::Down => ("undo", "down"),
+        };
+        writeln!(
+            f,
+            "plan: {verb} {n} migration{} on database {:?} ({way}):",
+            if n == 1 { "" } else { "s" },
+            self.database
+        )?;
+        for s in &self.steps {
+            writeln!(f, "  {} {}", way, s.migration.file_name)?;
+            for flag in &s.flags {
+                writeln!(
+                    f,
+                    "    DESTRUCTIVE {} at {}:{}: {}",
+                    flag.what, s.migration.file_name, flag.line, flag.statement
+                )?;
+            }
+        }
+        let flagged: usize = self.steps.iter().map(|s| s.flags.len()).sum();
+        if flagged > 0 {
+            writeln!(f, "  {flagged} destructive statement(s) flagged")?;
+        }
+        Ok(())
+    }
+}
+
+/// The pending migrations in time order. Refuses (exit 2) an empty up section.
+pub fn up<'a>(
+    migrations: &'a [Migration],
+    state: &State,
+    database: &str,
+) -> anyhow::Result<Plan<'a>> {
+    let mut steps = Vec::new();
+    for m in migrations {
+        if state
+            .applied
+            .iter()
+            .any(|a| a.version.stamp == m.version.stamp)
+        {
+            continue;
+        }
+        if m.up.is_empty() {
+            return Err(usage(format!(
+                "{}: the up section is empty; write the migration's SQL first (nothing was run)",
+                m.path.display()
+            )));
+        }
+        steps.push(step(m, &m.up)?);
+    }
+    Ok(Plan {
+        direction: Direction::Up,
+        database: database.to_string(),
+        steps,
+    })
+}
+
+/// The newest `n` applied migrations, newest first. Refuses (exit 2) one whose file is gone
+/// or that has no down section.
+pub fn down<'a>(
+    migrations: &'a [Migration],
+    state: &State,
+    database: &str,
+    n: usize,
+) -> anyhow::Result<Plan<'a>> {
+    let mut steps = Vec::new();
+    for a in state.applied.iter().rev().take(n) {
+        let Some(m) = migrations
+            .iter()
+            .find(|m| m.version.stamp == a.version.stamp)
+        else {
+            return Err(usage(format!(
+                "cannot undo {}: it is applied but its file is gone (nothing was undone)",
+                a.file
+            )));
+        };
+        let Some(down) = &m.down else {
+            return Err(usage(format!(
+                "refused: {} has no down section (nothing was undone); {}",
+                m.path.display(),
+                match m.format {
+                    super::version::Format::Sql =>
+                        "add `-- migrate:down` and the SQL that undoes it",
+                    super::version::Format::Py =>
+                        "add `def rollback_sql():` returning the SQL that undoes it",
+                }
+            )));
+        };
+        steps.push(step(m, down)?);
+    }
+    Ok(Plan {
+        direction: Direction::Down,
+        database: database.to_string(),
+        steps,
+    })
+}
+
+/// The steps of `plan` that are not in the `confirmed` versions: a plan made again under the
+/// lock must not grow past the one that was confirmed.
+pub fn unconfirmed<'a>(plan: &Plan<'a>, confirmed: &[String]) -> Vec<&'a str> {
+    plan.steps
+        .iter()
+        .filter(|s| !confirmed.contains(&s.migration.version.stamp))
+        .map(|s| s.migration.file_name.as_str())
+        .collect()
+}
+
+fn step<'a>(m: &'a Migration, section: &'a Section) -> anyhow::Result<Step<'a>> {
+    let flags = destructive(section).map_err(|(line, column, what)| {
+        usage(format!(
+            "{}:{line}:{column}: {what} is never closed; nothing was run",
+            m.path.display()
+        ))
+    })?;
+    Ok(Step {
+        migration: m,
+        section,
+        flags,
+    })
+}
+
+/// The destructive statements of a section, with their line in the file; an unclosed quote
+/// or comment is an error at its file position (line, column, what).
+pub fn destructive(section: &Section) -> Result<Vec<Flag>, (usize, usize, String)> {
+    let script = crate::sql::Script::parse("migration", section.sql.clone()).map_err(|e| {
+        let (line, column) = section.file_pos(e.line, e.column);
+        (line, column, e.what)
+    })?;
+    let mut out = Vec::new();
+    for stmt in &script.statements {
+        let sql = script.sql(stmt);
+        for what in classify(sql) {
+            let (line, col) = script.line_col(stmt.range.start);
+            out.push(Flag {
+                what,
+                line: section.file_pos(line, col).0,
+                statement: script.first_line(stmt),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Upper-cased words of a statement outside comments, quotes and dollar quotes, each with
+/// its depth in parentheses.
+fn words(sql: &str) -> Vec<(String, usize)> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut depth = 0usize;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'(' {
+            depth += 1;
+            i += 1;
+        } else if c == b')' {
+            depth = depth.saturating_sub(1);
+            i += 1;
+        } else if sql[i..].starts_with("--") {
+            i = sql[i..].find('\n').map_or(b.len(), |e| i + e);
+        } else if sql[i..].starts_with("/*") {
+            i = sql[i + 2..].find("*/").map_or(b.len(), |e| i + e + 4);
+        } else if c == b'\'' || c == b'"' {
+            let mut j = i + 1;
+            while j < b.len() {
+                if b[j] == c {
+                    if b.get(j + 1) == Some(&c) {
+                        j += 2;
+                        continue;
+                    }
+                    break;
+                }
+                j += 1;
+            }
+            if c == b'"' {
+                out.push((sql[i..(j + 1).min(b.len())].to_string(), depth));
+            }
+            i = j + 1;
+        } else if c == b'$' {
+            let tag_end = sql[i + 1..].find('$').map(|e| i + 1 + e);
+            match tag_end {
+                Some(e)
+                    if sql[i + 1..e]
+                        .bytes()
+                        .all(|t| t.is_ascii_alphanumeric() || t == b'_') =>
+                {
+                    let tag = &sql[i..=e];
+                    i = sql[e + 1..]
+                        .find(tag)
+                        .map_or(b.len(), |p| e + 1 + p + tag.len());
+                }
+                _ => i += 1,
+            }
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let s = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$') {
+                i += 1;
+            }
+            out.push((sql[s..i].to_ascii_uppercase(), depth));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// What is destructive in one statement: DROP TABLE/COLUMN/SCHEMA, TRUNCATE, ALTER COLUMN
+/// ... TYPE, RENAME, DELETE or UPDATE without WHERE.
+pub fn classify(sql: &str) -> Vec<&'static str> {
+    let all = words(sql);
+    let w: Vec<String> = all.iter().map(|(x, _)| x.clone()).collect();
+    let mut out = Vec::new();
+    let has = |word: &str| w.iter().any(|x| x == word);
+    let first = w.first().map(String::as_str).unwrap_or("");
+    // A leading WITH ...: the statement's verb is the first DELETE/UPDATE/INSERT/SELECT
+    // outside the parenthesised queries.
+    let verb = if first == "WITH" {
+        all.iter()
+            .filter(|(_, d)| *d == 0)
+            .map(|(x, _)| x.as_str())
+            .find(|x| matches!(*x, "DELETE" | "UPDATE" | "INSERT" | "SELECT" | "MERGE"))
+            .unwrap_or("")
+    } else {
+        first
+    };
+    match verb {
+        "DROP" => match w.get(1).map(String::as_str) {
+            Some("TABLE") => out.push("DROP TABLE"),
+            Some("SCHEMA") => out.push("DROP SCHEMA"),
+            _ => {}
+        },
+        "TRUNCATE" => out.push("TRUNCATE"),
+        "DELETE" | "UPDATE" if !has("WHERE") => out.push(if verb == "DELETE" {
+            "DELETE without WHERE"
+        } else {
+            "UPDATE without WHERE"
+        }),
+        "ALTER" => {
+            if has("RENAME") {
+                out.push("RENAME");
+            }
+            let is_table = matches!(w.get(1).map(String::as_str), Some("TABLE"));
+            for (k, x) in w.iter().enumerate() {
+                let next = w.get(k + 1).map(String::as_str);
+                if is_table
+                    && x == "DROP"
+                    && !matches!(
+                        next,
+                        Some("CONSTRAINT")
+                            | Some("DEFAULT")
+                            | Some("NOT")
+                            | Some("EXPRESSION")
+                            | Some("IDENTITY")
+                    )
+                {
+                    out.push("DROP COLUMN");
+                }
+                if x == "TYPE"
+                    && w[..k].iter().any(|p| p == "ALTER")
+                    && w.iter().filter(|p| *p == "ALTER").count() > 1
+                {
+                    out.push("ALTER COLUMN ... TYPE");
+                }
+            }
+        }
+        _ => {}
+    }
+    out.dedup();
+    out
+}
+
+/// The adopted migrations, for the message that says so.
+pub fn adopted_names(adopt: &[Applied]) -> String {
+    adopt
+        .iter()
+        .map(|a| a.file.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destructive_statements_are_flagged() {
+        let cases: &[(&str, &[&str])] = &[
+            ("DROP TABLE public.likes;", &["DROP TABLE"]),
+            ("drop schema x cascade", &["DROP SCHEMA"]),
+            ("DROP INDEX i;", &[]),
+            ("TRUNCATE activities;", &["TRUNCATE"]),
+            ("ALTER TABLE users DROP COLUMN bio;", &["DROP COLUMN"]),
+            ("ALTER TABLE users DROP bio;", &["DROP COLUMN"]),
+            ("ALTER TABLE users DROP CONSTRAINT c;", &[]),
+            ("ALTER TABLE users ALTER COLUMN bio DROP NOT NULL;", &[]),
+            (
+                "ALTER TABLE users ALTER COLUMN bio TYPE varchar(80);",
+                &["ALTER COLUMN ... TYPE"],
+            ),
+            (
+                "ALTER TABLE users ALTER bio SET DATA TYPE text;",
+                &["ALTER COLUMN ... TYPE"],
+            ),
+            ("ALTER TABLE users RENAME COLUMN bio TO about;", &["RENAME"]),
+            ("ALTER TABLE users ADD COLUMN type text;", &[]),
+            ("DELETE FROM users;", &["DELETE without WHERE"]),
+            ("DELETE FROM users WHERE handle = 'x';", &[]),
+            ("UPDATE users SET bio = 'where';", &["UPDATE without WHERE"]),
+            (
+                "UPDATE users SET bio = '' -- where\n;",
+                &["UPDATE without WHERE"],
+            ),
+            ("UPDATE users SET bio = NULL WHERE true;", &[]),
+            (
+                "WITH x AS (SELECT 1) DELETE FROM users;",
+                &["DELETE without WHERE"],
+            ),
+            (
+                "CREATE FUNCTION f() RETURNS void AS $$ DELETE FROM t; $$ LANGUAGE sql;",
+                &[],
+            ),
+            ("INSERT INTO users (handle) VALUES ('drop table');", &[]),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(classify(sql), *want, "{sql}");
+        }
+    }
+}
