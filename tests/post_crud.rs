@@ -510,7 +510,7 @@ fn dry_run_checks_the_handle_and_writes_nothing() {
         ])
         .assert()
         .success()
-        .stderr(predicate::str::contains("would post 9 crud(s) as @bayko"));
+        .stdout(predicate::str::contains("would post 9 crud(s) as @bayko"));
     db.cmd()
         .args([
             "post-crud",
