@@ -84,6 +84,15 @@ pub struct RunArgs {
     pub no_transaction: bool,
 }
 
+/// psql variables for SQL files.
+#[derive(Debug, Clone, Default, Args)]
+pub struct VarArgs {
+    /// Set psql variable NAME to VALUE for the SQL files, as `psql -v` does (repeatable);
+    /// the files use it as :NAME, :'NAME' (a literal) or :"NAME" (an identifier)
+    #[arg(short = 'v', long = "set", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+}
+
 /// Where the AWS SDK finds its region and credentials.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AwsArgs {
@@ -193,6 +202,9 @@ pub struct LoadArgs {
     pub run: RunArgs,
 
     #[command(flatten)]
+    pub vars: VarArgs,
+
+    #[command(flatten)]
     pub confirm: ConfirmArgs,
 
     #[command(flatten)]
@@ -212,6 +224,9 @@ pub struct SetupArgs {
     /// Create and load the schema only, no seed data
     #[arg(long)]
     pub no_seed: bool,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
 
     #[command(flatten)]
     pub confirm: ConfirmArgs,

@@ -9,8 +9,10 @@ use anyhow::Context;
 
 use crate::cli::{Cli, Command, ConnArgs, RdsCommand, TlsCommand};
 use crate::error::usage;
+use crate::load::LoadOptions;
 use crate::pg::ConnectOptions;
-use crate::sql::Script;
+use crate::sql::input::{Prepared, Problem};
+use crate::sql::{Input, ReadError, Vars};
 use crate::target::TargetRequest;
 
 pub mod add_user;
@@ -80,25 +82,37 @@ pub const SCHEMA_SQL: &str = include_str!("../../sql/schema.sql");
 /// The built-in seed data, from `sql/seed.sql`.
 pub const SEED_SQL: &str = include_str!("../../sql/seed.sql");
 
-/// Reads and splits a SQL file: `file`, `-` for stdin, or the built-in text.
-pub fn read_script(
+/// Prepares a SQL input before anything is written: `file`, `-` for stdin, or the built-in
+/// text, with the `-v NAME=VALUE` variables. A file (and every file it includes) is read
+/// through once: refused meta-commands, missing files and unset variables fail here (exit 2),
+/// unreadable SQL too (exit 1). Stdin is read only up to its first statement.
+pub fn prepare_sql(
     file: Option<&Path>,
     builtin_name: &str,
-    builtin: &str,
-) -> anyhow::Result<Script> {
-    let (name, text) = match file {
-        None => (format!("{builtin_name} (built in)"), builtin.to_string()),
-        Some(p) if p == Path::new("-") => {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                .context("failed to read SQL from stdin")?;
-            ("<stdin>".to_string(), text)
-        }
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| usage(format!("cannot read SQL file {}: {e}", p.display())))?;
-            (p.display().to_string(), text)
-        }
-    };
-    Ok(Script::parse(name, text)?)
+    builtin: &'static str,
+    vars: &[String],
+    opts: LoadOptions,
+) -> anyhow::Result<Prepared> {
+    let input = sql_input(file, builtin_name, builtin);
+    let vars = Vars::from_pairs(vars.iter().map(String::as_str))
+        .map_err(|e| usage(format!("-v/--set: {e}")))?;
+    Prepared::new(&input, &vars, opts.allows_connect()).map_err(read_error)
+}
+
+/// What `file` names: a file, `-` for stdin, or (no file) the built-in text.
+pub fn sql_input(file: Option<&Path>, builtin_name: &str, builtin: &'static str) -> Input {
+    match file {
+        None => Input::builtin(builtin_name, builtin),
+        Some(p) if p == Path::new("-") => Input::Stdin,
+        Some(p) => Input::File(p.to_path_buf()),
+    }
+}
+
+/// A reader's error before anything ran, with its exit code.
+pub fn read_error(e: ReadError) -> anyhow::Error {
+    let msg = format!("{e}\n  nothing was run");
+    match e.problem {
+        Problem::Refused => usage(msg),
+        Problem::Lex | Problem::Io => anyhow::anyhow!(msg),
+    }
 }

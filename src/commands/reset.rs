@@ -20,16 +20,9 @@ pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
         &setup.confirm,
         "reset the database (drop, create, schema, seed)",
     )?;
-    // Read the files before dropping anything.
-    super::read_script(
-        setup.schema_file.as_deref(),
-        "sql/schema.sql",
-        super::SCHEMA_SQL,
-    )?;
-    if !setup.no_seed {
-        super::read_script(setup.seed_file.as_deref(), "sql/seed.sql", super::SEED_SQL)?;
-    }
+    // Read the files (stdin once) before dropping anything.
+    let inputs = super::setup::prepare(setup)?;
     let opts = super::connect_options(&setup.conn);
     super::drop::drop_database(&target, &opts, args.force).await?;
-    super::setup::setup(&target, setup, &opts).await
+    super::setup::setup(&target, inputs, &opts).await
 }

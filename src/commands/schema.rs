@@ -4,71 +4,101 @@
 use anyhow::Context;
 
 use crate::cli::LoadArgs;
-use crate::load::{self, LoadOptions, Summary};
+use crate::error::coded;
+use crate::load::{self, DbConnector, LoadOptions, Summary};
 use crate::pg::{ConnectOptions, Db};
-use crate::sql::{Kind, Script};
+use crate::sql::input::Prepared;
+use crate::sql::{Input, Reader, Vars};
 use crate::target::{Target, TargetRequest};
 use crate::ui;
 
 pub async fn run(req: &TargetRequest, args: LoadArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
-    let script = super::read_script(args.file.as_deref(), "sql/schema.sql", super::SCHEMA_SQL)?;
-    let opts = LoadOptions {
-        transaction: !args.run.no_transaction,
-    };
+    let opts = LoadOptions::one_transaction(!args.run.no_transaction);
     if args.confirm.dry_run {
-        dry_run(&target, &script, opts);
-        return Ok(());
+        let input = super::sql_input(args.file.as_deref(), "sql/schema.sql", super::SCHEMA_SQL);
+        return dry_run(&target, &input, &args.vars.vars, opts);
     }
+    let input = super::prepare_sql(
+        args.file.as_deref(),
+        "sql/schema.sql",
+        super::SCHEMA_SQL,
+        &args.vars.vars,
+        opts,
+    )?;
     crate::protect::confirm(
         &target,
         &args.confirm,
         "load the schema (replacing its tables)",
     )?;
-    let db = Db::connect(&target, &super::connect_options(&args.conn)).await?;
-    load_into(&db, &script, opts).await?;
+    let conn = super::connect_options(&args.conn);
+    let db = Db::connect(&target, &conn).await?;
+    load_into(&db, input, opts, &conn).await?;
     Ok(())
 }
 
-/// What a dry run prints: the target, the file, its statements and the transaction mode.
-pub fn dry_run(target: &Target, script: &Script, opts: LoadOptions) {
-    let copies = script
-        .statements
-        .iter()
-        .filter(|s| matches!(s.kind, Kind::Copy { .. }))
-        .count();
-    let skipped = script.statements.len() - script.runnable();
+/// What a dry run prints: the target, the file, its statements and the transaction mode. The
+/// file (stdin too) is read through, and its refusals reported, as a real run would.
+pub fn dry_run(
+    target: &Target,
+    input: &Input,
+    vars: &[String],
+    opts: LoadOptions,
+) -> anyhow::Result<()> {
+    let vars = Vars::from_pairs(vars.iter().map(String::as_str))
+        .map_err(|e| crate::error::usage(format!("-v/--set: {e}")))?;
+    let stats = Reader::open(input, vars, opts.allows_connect())
+        .and_then(Reader::survey)
+        .map_err(super::read_error)?;
     println!(
-        "would run {} on {}: {} statements ({} COPY blocks, {} psql meta-commands skipped), {}",
-        script.name,
+        "would run {} on {}: {} statements ({} COPY blocks, {} files included, {} psql meta-commands skipped), {}",
+        input.name(),
         target.url,
-        script.runnable(),
-        copies,
-        skipped,
-        if opts.transaction {
-            "in one transaction"
-        } else {
+        stats.statements,
+        stats.copies,
+        stats.includes,
+        stats.skipped,
+        if opts.allows_connect() {
             "each in its own transaction (--no-transaction)"
+        } else {
+            "in one transaction"
         }
     );
+    Ok(())
 }
 
-/// Loads a script into the pool's database under the load lock, with a progress bar on a
-/// terminal and a one-line summary on stderr.
-pub async fn load_into(db: &Db, script: &Script, opts: LoadOptions) -> anyhow::Result<Summary> {
+/// Loads a prepared input into the pool's database under the load lock, with a progress bar
+/// on a terminal (bytes when the size is known) and a one-line summary on stderr. `conn`
+/// opens the databases a `\c` in the file names.
+pub async fn load_into(
+    db: &Db,
+    input: Prepared,
+    opts: LoadOptions,
+    conn: &ConnectOptions,
+) -> anyhow::Result<Summary> {
     let client = db.get().await?;
     load::lock(&client, &db.url.database())
         .await
         .context("failed to take the load lock")?;
-    let bar = ui::bar(script.runnable() as u64, "statements");
-    bar.set_message(script.name.clone());
-    let result = load::run(&client, script, opts, &bar).await;
+    let name = input.name.clone();
+    let bar = match input.size() {
+        Some(n) => ui::byte_bar(n),
+        None => ui::spinner(""),
+    };
+    bar.set_message(name.clone());
+    let connector = DbConnector::new(db, conn);
+    let result = load::run(&client, input, opts, &bar, &connector).await;
     bar.finish_and_clear();
     let _ = load::unlock(&client).await;
-    let summary = result?;
+    let summary = result.map_err(|e| {
+        if e.exit == crate::error::exit::FAILED {
+            anyhow::Error::new(e)
+        } else {
+            coded(e.exit, e.to_string())
+        }
+    })?;
     ui::status(&format!(
-        "loaded {} into {}: {summary}",
-        script.name,
+        "loaded {name} into {}: {summary}",
         db.url.database()
     ));
     Ok(summary)

@@ -8,20 +8,25 @@ use crate::target::{Target, TargetRequest};
 
 pub async fn run(req: &TargetRequest, args: LoadArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
-    let script = super::read_script(args.file.as_deref(), "sql/seed.sql", super::SEED_SQL)?;
-    let opts = LoadOptions {
-        transaction: !args.run.no_transaction,
-    };
+    let opts = LoadOptions::one_transaction(!args.run.no_transaction);
     if args.confirm.dry_run {
-        super::schema::dry_run(&target, &script, opts);
-        return Ok(());
+        let input = super::sql_input(args.file.as_deref(), "sql/seed.sql", super::SEED_SQL);
+        return super::schema::dry_run(&target, &input, &args.vars.vars, opts);
     }
+    let input = super::prepare_sql(
+        args.file.as_deref(),
+        "sql/seed.sql",
+        super::SEED_SQL,
+        &args.vars.vars,
+        opts,
+    )?;
     crate::protect::confirm(&target, &args.confirm, "load seed data")?;
-    let db = Db::connect(&target, &super::connect_options(&args.conn)).await?;
+    let conn = super::connect_options(&args.conn);
+    let db = Db::connect(&target, &conn).await?;
     if args.file.is_none() {
         require_schema(&db).await?;
     }
-    super::schema::load_into(&db, &script, opts).await?;
+    super::schema::load_into(&db, input, opts, &conn).await?;
     Ok(())
 }
 
