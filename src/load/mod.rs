@@ -17,7 +17,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 pub use connect::{Connection, Connector, DbConnector, NoConnect};
 
 use crate::sql::input::{first_line, Data, Prepared, Problem};
-use crate::sql::{is_transaction_control, Item, Loc, ReadError, Reader, Stmt};
+use crate::sql::{is_transaction_control, Input, Item, Loc, ReadError, Reader, Stmt, Vars};
 use crate::ui;
 
 /// Statements are sent together until a batch holds this many bytes.
@@ -270,6 +270,29 @@ pub async fn run(
             Err(err)
         }
     }
+}
+
+/// Runs a small SQL text (a section of a file starting at `line`, as migrations have) inside
+/// the caller's transaction: the runner neither begins nor commits, and `\c` is refused.
+/// Positions in errors count from `line` of `name`.
+pub async fn run_text(
+    client: &Client,
+    name: &str,
+    text: &str,
+    line: usize,
+    vars: &Vars,
+) -> Result<Summary, LoadError> {
+    let input = Prepared::new(&Input::section(name, text, line), vars, false)?;
+    run(
+        client,
+        input,
+        LoadOptions {
+            transaction: Transaction::Caller,
+        },
+        &ProgressBar::hidden(),
+        &NoConnect,
+    )
+    .await
 }
 
 /// A batch being built: the SQL text and, for each statement in it, where it starts.

@@ -25,8 +25,12 @@ pub enum Input {
     File(PathBuf),
     /// Standard input, read once.
     Stdin,
-    /// A text in memory: a built-in file or a section of one.
-    Text { name: String, text: Bytes },
+    /// A text in memory: a built-in file or a section of one starting at `line` of `name`.
+    Text {
+        name: String,
+        text: Bytes,
+        line: usize,
+    },
 }
 
 impl Input {
@@ -35,14 +39,21 @@ impl Input {
         Input::Text {
             name: format!("{name} (built in)"),
             text: Bytes::from_static(text.as_bytes()),
+            line: 1,
         }
     }
 
     /// A text in memory, named `name` in messages.
     pub fn text(name: impl Into<String>, text: impl Into<String>) -> Input {
+        Input::section(name, text, 1)
+    }
+
+    /// A section of file `name` that starts at line `line`: positions count from there.
+    pub fn section(name: impl Into<String>, text: impl Into<String>, line: usize) -> Input {
         Input::Text {
             name: name.into(),
             text: Bytes::from(text.into()),
+            line: line.max(1),
         }
     }
 
@@ -368,7 +379,10 @@ impl Reader {
             Input::Stdin => (Box::new(io::stdin()), None),
             Input::Text { text, .. } => (Box::new(io::Cursor::new(text.clone())), None),
         };
-        let frame = Frame::new(name, Arc::from([]), path, source);
+        let mut frame = Frame::new(name, Arc::from([]), path, source);
+        if let Input::Text { line, .. } = input {
+            frame.line = *line;
+        }
         Ok(Reader {
             frames: vec![frame],
             vars,
