@@ -3,7 +3,6 @@
 //! stays bounded at any size. The same reader makes the first pass over a file (refusals,
 //! missing files, unset variables) and then the run.
 
-use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -11,201 +10,16 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use super::item::{first_line, Data, Input, Item, Loc, Problem, ReadError, Stmt};
+pub use super::prepared::Prepared;
+
+use super::item::chars;
 use super::lex::{self, Piece, Scan, Span};
 use super::meta::{self, CopyFrom, Meta, MetaError};
-use super::vars::{interpolate, written_offset, Sub, Vars};
+use super::vars::{interpolate, Vars};
 
 /// Bytes read from a file at a time (more when one statement is longer).
 const READ_CHUNK: usize = 256 * 1024;
-
-/// What to read.
-#[derive(Debug, Clone)]
-pub enum Input {
-    /// A file (its includes are resolved from the current directory, or from it for `\ir`).
-    File(PathBuf),
-    /// Standard input, read once.
-    Stdin,
-    /// A text in memory: a built-in file or a section of one starting at `line` of `name`.
-    Text {
-        name: String,
-        text: Bytes,
-        line: usize,
-    },
-}
-
-impl Input {
-    /// A built-in text such as `sql/schema.sql`.
-    pub fn builtin(name: &str, text: &'static str) -> Input {
-        Input::Text {
-            name: format!("{name} (built in)"),
-            text: Bytes::from_static(text.as_bytes()),
-            line: 1,
-        }
-    }
-
-    /// A text in memory, named `name` in messages.
-    pub fn text(name: impl Into<String>, text: impl Into<String>) -> Input {
-        Input::section(name, text, 1)
-    }
-
-    /// A section of file `name` that starts at line `line`: positions count from there.
-    pub fn section(name: impl Into<String>, text: impl Into<String>, line: usize) -> Input {
-        Input::Text {
-            name: name.into(),
-            text: Bytes::from(text.into()),
-            line: line.max(1),
-        }
-    }
-
-    /// The name used in messages.
-    pub fn name(&self) -> String {
-        match self {
-            Input::File(p) => p.display().to_string(),
-            Input::Stdin => "<stdin>".into(),
-            Input::Text { name, .. } => name.clone(),
-        }
-    }
-}
-
-/// A place in the input: file, 1-based line and column (in characters), and the include chain
-/// that led there (innermost first, each `file:line`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Loc {
-    pub file: Arc<str>,
-    pub line: usize,
-    pub column: usize,
-    pub chain: Arc<[String]>,
-}
-
-impl Loc {
-    /// The place `offset` bytes into `text`, which starts here.
-    pub fn advanced(&self, text: &str, offset: usize) -> Loc {
-        let before = &text.as_bytes()[..offset.min(text.len())];
-        let (line, column) = match memchr::memrchr(b'\n', before) {
-            Some(nl) => (
-                self.line + memchr::memchr_iter(b'\n', before).count(),
-                chars(&before[nl + 1..]) + 1,
-            ),
-            None => (self.line, self.column + chars(before)),
-        };
-        Loc {
-            line,
-            column,
-            ..self.clone()
-        }
-    }
-}
-
-impl fmt::Display for Loc {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
-    }
-}
-
-/// Characters (not bytes) in UTF-8 text.
-fn chars(b: &[u8]) -> usize {
-    b.iter().filter(|&&c| (c & 0xC0) != 0x80).count()
-}
-
-/// A statement to send, with what is needed to point back into the file as written.
-#[derive(Debug, Clone)]
-pub struct Stmt {
-    /// The text sent (variables interpolated).
-    pub sql: String,
-    /// The text as written, when it differs from `sql`.
-    pub written: Option<String>,
-    /// Where `sql` differs from the text as written.
-    pub subs: Vec<Sub>,
-    /// Where the statement starts.
-    pub loc: Loc,
-}
-
-impl Stmt {
-    /// The text as written.
-    pub fn written(&self) -> &str {
-        self.written.as_deref().unwrap_or(&self.sql)
-    }
-
-    /// The place in the file of a byte offset of the text sent.
-    pub fn loc_of(&self, sent: usize) -> Loc {
-        self.loc
-            .advanced(self.written(), written_offset(&self.subs, sent))
-    }
-}
-
-/// The first line of a statement, shortened for messages.
-pub fn first_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or("").trim_end();
-    if line.chars().count() > 120 {
-        format!("{}...", line.chars().take(117).collect::<String>())
-    } else {
-        line.to_string()
-    }
-}
-
-/// Where COPY data comes from.
-#[derive(Debug)]
-pub enum Data {
-    /// The lines that follow in the input: read them with [`Reader::copy_chunk`]; the first is
-    /// at `line` of the statement's file.
-    Inline { line: usize },
-    /// A client-side file (`\copy ... FROM 'file'`), opened.
-    File { name: String, file: File },
-}
-
-/// What the reader hands to the runner.
-#[derive(Debug)]
-pub enum Item {
-    Sql(Stmt),
-    Copy {
-        stmt: Stmt,
-        data: Data,
-    },
-    /// `\echo`: a line for stderr.
-    Echo(String),
-    /// `\c DBNAME`.
-    Connect {
-        database: String,
-        loc: Loc,
-    },
-    /// A meta-command skipped with a note.
-    Skipped {
-        loc: Loc,
-        command: String,
-        why: String,
-    },
-}
-
-/// What kind of problem stops the reader, which decides the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Problem {
-    /// A meta-command that is not run, a missing file, an unset variable (exit 2).
-    Refused,
-    /// Text that cannot be lexed: an unclosed quote, a NUL byte, invalid UTF-8 (exit 1).
-    Lex,
-    /// Reading failed (exit 1).
-    Io,
-}
-
-/// The reader cannot go on: where, what, and what kind of problem it is.
-#[derive(Debug, Clone)]
-pub struct ReadError {
-    pub loc: Loc,
-    pub message: String,
-    pub problem: Problem,
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.loc, self.message)?;
-        for at in self.loc.chain.iter() {
-            write!(f, "\n  included from {at}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ReadError {}
 
 /// One file being read.
 struct Frame {
@@ -715,59 +529,6 @@ impl Reader {
         stats.includes = self.includes;
         stats.bytes = self.consumed;
         Ok(stats)
-    }
-}
-
-/// An input ready to run: checked by a first pass (files and texts), or read ahead to its
-/// first statement (stdin).
-pub struct Prepared {
-    pub name: String,
-    reader: Reader,
-    stats: Option<Stats>,
-    has_statements: bool,
-}
-
-impl Prepared {
-    /// Prepares `input` with the variables `vars` before anything is written. A file or text
-    /// is read through once (with its includes, keeping nothing): a refused meta-command, a
-    /// missing file or an unset variable fails here. Stdin is read only up to its first
-    /// statement. `allow_connect`: whether `\c` may run (only without one transaction).
-    pub fn new(input: &Input, vars: &Vars, allow_connect: bool) -> Result<Prepared, ReadError> {
-        let stats = match input {
-            Input::Stdin => None,
-            _ => Some(Reader::open(input, vars.clone(), allow_connect)?.survey()?),
-        };
-        let mut reader = Reader::open(input, vars.clone(), allow_connect)?;
-        let has_statements = match &stats {
-            Some(s) => s.statements > 0,
-            None => reader.peek_statement()?,
-        };
-        Ok(Prepared {
-            name: input.name(),
-            reader,
-            stats,
-            has_statements,
-        })
-    }
-
-    /// Whether the input holds any statement (for stdin: whether one comes before the end).
-    pub fn has_statements(&self) -> bool {
-        self.has_statements
-    }
-
-    /// What the first pass found (`None` for stdin).
-    pub fn stats(&self) -> Option<&Stats> {
-        self.stats.as_ref()
-    }
-
-    /// The bytes the run will read, when known (for a progress bar).
-    pub fn size(&self) -> Option<u64> {
-        self.stats.as_ref().map(|s| s.bytes)
-    }
-
-    /// The reader for the run.
-    pub fn into_reader(self) -> Reader {
-        self.reader
     }
 }
 

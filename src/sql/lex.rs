@@ -113,9 +113,7 @@ impl Words {
             _ => {}
         }
         if self.create_routine {
-            if is("BEGIN") {
-                self.begin_depth += 1;
-            } else if is("CASE") && self.begin_depth > 0 {
+            if is("BEGIN") || (is("CASE") && self.begin_depth > 0) {
                 self.begin_depth += 1;
             } else if is("END") && self.begin_depth > 0 {
                 self.begin_depth -= 1;

@@ -2,8 +2,10 @@
 //! (`meta`), and the reader that streams a file and its includes as statements (`input`).
 
 pub mod input;
+pub mod item;
 pub mod lex;
 pub mod meta;
+pub mod prepared;
 pub mod vars;
 
 pub use input::{Input, Item, Loc, ReadError, Reader, Stats, Stmt};
