@@ -136,6 +136,15 @@ pub struct RunArgs {
     pub no_transaction: bool,
 }
 
+/// psql variables for SQL files.
+#[derive(Debug, Clone, Default, Args)]
+pub struct VarArgs {
+    /// Set psql variable NAME to VALUE for the SQL files, as `psql -v` does (repeatable);
+    /// the files use it as :NAME, :'NAME' (a literal) or :"NAME" (an identifier)
+    #[arg(short = 'v', long = "set", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+}
+
 /// Where the AWS SDK finds its region and credentials.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AwsArgs {
@@ -313,6 +322,9 @@ pub struct LoadArgs {
     pub run: RunArgs,
 
     #[command(flatten)]
+    pub vars: VarArgs,
+
+    #[command(flatten)]
     pub confirm: ConfirmArgs,
 
     #[command(flatten)]
@@ -346,6 +358,9 @@ pub struct SetupArgs {
     /// Apply no migrations, even when a migrations directory is found
     #[arg(long, conflicts_with = "migrations_dir")]
     pub no_migrate: bool,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
 
     #[command(flatten)]
     pub confirm: ConfirmArgs,

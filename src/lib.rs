@@ -9,8 +9,10 @@ pub mod app;
 pub mod cli;
 pub mod error;
 pub mod ip;
+pub mod load;
 pub mod migrate;
 pub mod pg;
+pub mod sql;
 pub mod target;
 
 mod audit;
@@ -18,9 +20,7 @@ mod aws;
 mod commands;
 mod files;
 mod lifecycle;
-mod load;
 mod protect;
-mod sql;
 mod tls;
 mod ui;
 

@@ -10,11 +10,12 @@ use serde::Serialize;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
-use crate::error::usage;
-use crate::load::{self, LoadOptions, Summary};
+use crate::error::{coded, usage};
+use crate::load::{self, DbConnector, LoadOptions, Summary};
 use crate::migrate::Checkout;
 use crate::pg::{quote_ident, ConnectOptions, Db};
-use crate::sql::{Kind, Script};
+use crate::sql::input::{Prepared, Problem};
+use crate::sql::{Input, ReadError, Reader, Vars};
 use crate::target::Target;
 use crate::ui;
 
@@ -30,91 +31,129 @@ pub const SCHEMA_TABLES: &[&str] = &["public.users", "public.activities"];
 /// on one database; the second is the hash of the database's name. "crud" in ASCII.
 const COMPOUND_LOCK_CLASS: i32 = 0x6372_7564;
 
-/// Reads and splits a SQL file: `file`, `-` for stdin (read once, here), or the built-in text.
-pub fn read_script(
-    file: Option<&Path>,
-    builtin_name: &str,
-    builtin: &str,
-) -> anyhow::Result<Script> {
-    let (name, text) = match file {
-        None => (format!("{builtin_name} (built in)"), builtin.to_string()),
-        Some(p) if p == Path::new("-") => {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                .context("failed to read SQL from stdin")?;
-            ("<stdin>".to_string(), text)
-        }
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| usage(format!("cannot read SQL file {}: {e}", p.display())))?;
-            (p.display().to_string(), text)
-        }
-    };
-    Ok(Script::parse(name, text)?)
+/// What `file` names: a file, `-` for stdin, or (no file) the built-in text.
+pub fn sql_input(file: Option<&Path>, builtin_name: &str, builtin: &'static str) -> Input {
+    match file {
+        None => Input::builtin(builtin_name, builtin),
+        Some(p) if p == Path::new("-") => Input::Stdin,
+        Some(p) => Input::File(p.to_path_buf()),
+    }
 }
 
-/// Refuses a script with no statement at all (an empty file, or only comments): loaded as the
-/// schema it would leave an empty database, after a drop even. Checked before anything runs.
-pub fn require_statements(script: &Script, what: &str) -> anyhow::Result<()> {
-    if script.runnable() > 0 {
+/// A reader's error before anything ran, with its exit code: a refusal (a meta-command, a
+/// missing include, an unset variable) or an unreadable file is 2, SQL that cannot be split 1.
+pub fn read_error(e: ReadError) -> anyhow::Error {
+    let msg = format!("{e}\n  nothing was run");
+    match e.problem {
+        Problem::Refused | Problem::Io => usage(msg),
+        Problem::Lex => anyhow!(msg),
+    }
+}
+
+fn vars(pairs: &[String]) -> anyhow::Result<Vars> {
+    Vars::from_pairs(pairs.iter().map(String::as_str)).map_err(|e| usage(format!("-v/--set: {e}")))
+}
+
+/// Prepares a SQL input before anything is written: `file`, `-` for stdin, or the built-in
+/// text, with the `-v NAME=VALUE` variables. A file (and every file it includes) is read
+/// through once: refused meta-commands, missing files and unset variables fail here (exit 2).
+/// Stdin is read only up to its first statement.
+pub fn prepare(
+    file: Option<&Path>,
+    builtin_name: &str,
+    builtin: &'static str,
+    pairs: &[String],
+    opts: LoadOptions,
+) -> anyhow::Result<Prepared> {
+    let input = sql_input(file, builtin_name, builtin);
+    Prepared::new(&input, &vars(pairs)?, opts.allows_connect()).map_err(read_error)
+}
+
+/// Refuses an input with no statement at all (an empty file, or only comments): loaded as
+/// the schema it would leave an empty database, after a drop even. Checked before anything
+/// runs.
+pub fn require_statements(input: &Prepared, what: &str) -> anyhow::Result<()> {
+    if input.has_statements() {
         return Ok(());
     }
     Err(usage(format!(
         "{} holds no SQL statement (it is empty or only comments); refusing to use it as the \
          {what}; nothing was changed",
-        script.name
+        input.name
     )))
 }
 
-/// Warns about a script with no statement (a seed file may be empty on purpose).
-pub fn warn_if_empty(script: &Script) {
-    if script.runnable() == 0 {
+/// Warns about an input with no statement (a seed file may be empty on purpose).
+pub fn warn_if_empty(input: &Prepared) {
+    if !input.has_statements() {
         ui::warn(&format!(
             "{} holds no SQL statement (it is empty or only comments); nothing to load",
-            script.name
+            input.name
         ));
     }
 }
 
-/// What a dry run of a load prints: the target, the file, its statements and the mode.
-pub fn describe_load(target: &Target, script: &Script, opts: LoadOptions) -> String {
-    let copies = script
-        .statements
-        .iter()
-        .filter(|s| matches!(s.kind, Kind::Copy { .. }))
-        .count();
-    let skipped = script.statements.len() - script.runnable();
-    format!(
-        "would run {} on {}: {} statements ({} COPY blocks, {} psql meta-commands skipped), {}",
-        script.name,
+/// What a dry run prints for one input: the target, the file, its statements and the
+/// transaction mode. The input (stdin too) is read through, and its refusals reported, as a
+/// real run would.
+pub fn describe_load(
+    target: &Target,
+    input: &Input,
+    pairs: &[String],
+    opts: LoadOptions,
+) -> anyhow::Result<String> {
+    let stats = Reader::open(input, vars(pairs)?, opts.allows_connect())
+        .and_then(Reader::survey)
+        .map_err(read_error)?;
+    Ok(format!(
+        "would run {} on {}: {} statements ({} COPY blocks, {} files included, {} psql \
+         meta-commands skipped), {}",
+        input.name(),
         target.url,
-        script.runnable(),
-        copies,
-        skipped,
-        if opts.transaction {
-            "in one transaction"
-        } else {
+        stats.statements,
+        stats.copies,
+        stats.includes,
+        stats.skipped,
+        if opts.allows_connect() {
             "each in its own transaction (--no-transaction)"
+        } else {
+            "in one transaction"
         }
-    )
+    ))
 }
 
-/// Loads a script into the pool's database under the load lock, with a progress bar on a
-/// terminal and a one-line summary on stderr.
-pub async fn load(db: &Db, script: &Script, opts: LoadOptions) -> anyhow::Result<Summary> {
+/// Loads a prepared input into the pool's database under the load lock, with a progress bar
+/// on a terminal (bytes when the size is known) and a one-line summary on stderr. `conn`
+/// opens the databases a `\c` in the file names.
+pub async fn load(
+    db: &Db,
+    input: Prepared,
+    opts: LoadOptions,
+    conn: &ConnectOptions,
+) -> anyhow::Result<Summary> {
     let client = db.get().await?;
     load::lock(&client, &db.url.database())
         .await
         .context("failed to take the load lock")?;
-    let bar = ui::bar(script.runnable() as u64, "statements");
-    bar.set_message(script.name.clone());
-    let result = load::run(&client, script, opts, &bar).await;
+    let name = input.name.clone();
+    let bar = match input.size() {
+        Some(n) => ui::byte_bar(n),
+        None => ui::spinner(""),
+    };
+    bar.set_message(name.clone());
+    let connector = DbConnector::new(db, conn);
+    let result = load::run(&client, input, opts, &bar, &connector).await;
     bar.finish_and_clear();
     let _ = load::unlock(&client).await;
-    let summary = result?;
+    let summary = result.map_err(|e| {
+        if e.exit == crate::error::exit::FAILED {
+            anyhow::Error::new(e)
+        } else {
+            coded(e.exit, e.to_string())
+        }
+    })?;
     ui::status(&format!(
-        "loaded {} into {}: {summary}",
-        script.name,
+        "loaded {name} into {}: {summary}",
         db.url.database()
     ));
     Ok(summary)
@@ -431,44 +470,40 @@ pub struct SetupRequest {
     pub no_seed: bool,
     pub migrations_dir: Option<PathBuf>,
     pub no_migrate: bool,
+    /// `-v NAME=VALUE` for both files.
+    pub vars: Vec<String>,
 }
 
-/// The files of a setup, read (stdin included) and checked before anything is written.
-#[derive(Debug, Clone)]
+/// The files of a setup, prepared (stdin included) and checked before anything is written.
 pub struct SetupFiles {
-    pub schema: Script,
+    pub schema: Prepared,
     /// `None` with `--no-seed`.
-    pub seed: Option<Script>,
+    pub seed: Option<Prepared>,
     /// The migrations to apply after the seed; `None` when there is no directory or
     /// `--no-migrate`.
     pub migrations: Option<PathBuf>,
 }
 
-impl SetupFiles {
-    /// Reads every input once; an empty schema or an unreadable migration is refused here,
-    /// before anything changes.
-    pub fn read(req: &SetupRequest) -> anyhow::Result<SetupFiles> {
-        let schema_file = checkout_file(req.schema_file.as_deref(), |c| c.schema.clone());
-        let seed_file = checkout_file(req.seed_file.as_deref(), |c| c.seed.clone());
-        let (schema_file, seed_file, no_seed) =
-            (schema_file.as_deref(), seed_file.as_deref(), req.no_seed);
-        if schema_file == Some(Path::new("-")) && seed_file == Some(Path::new("-")) && !no_seed {
+impl SetupRequest {
+    /// The schema and seed files: the named ones, else a Cruddur checkout's, else `None`
+    /// (the built-in ones); stdin named twice is refused.
+    fn files(&self) -> anyhow::Result<(Option<PathBuf>, Option<PathBuf>)> {
+        let schema = checkout_file(self.schema_file.as_deref(), |c| c.schema.clone());
+        let seed = checkout_file(self.seed_file.as_deref(), |c| c.seed.clone());
+        let stdin = |f: &Option<PathBuf>| f.as_deref() == Some(Path::new("-"));
+        if stdin(&schema) && stdin(&seed) && !self.no_seed {
             return Err(usage(
                 "--schema-file - and --seed-file - cannot both read stdin: give one of them a file",
             ));
         }
-        let schema = read_script(schema_file, "sql/schema.sql", SCHEMA_SQL)?;
-        require_statements(&schema, "schema")?;
-        let seed = if no_seed {
+        Ok((schema, seed))
+    }
+
+    /// The migrations directory to apply after the seed, checked (every file read) now.
+    fn migrations(&self) -> anyhow::Result<Option<PathBuf>> {
+        let dir = if self.no_migrate {
             None
-        } else {
-            let seed = read_script(seed_file, "sql/seed.sql", SEED_SQL)?;
-            warn_if_empty(&seed);
-            Some(seed)
-        };
-        let migrations = if req.no_migrate {
-            None
-        } else if let Some(dir) = &req.migrations_dir {
+        } else if let Some(dir) = &self.migrations_dir {
             if !dir.is_dir() {
                 return Err(usage(format!(
                     "--migrations-dir {} is not a directory; nothing was changed",
@@ -481,36 +516,71 @@ impl SetupFiles {
                 .ok()
                 .and_then(|cwd| crate::migrate::default_dir(&cwd))
         };
-        if let Some(dir) = &migrations {
+        if let Some(dir) = &dir {
             // Every migration file is read and checked now, not after the drop.
             crate::migrate::file::discover(dir)?;
         }
-        Ok(SetupFiles {
-            schema,
-            seed,
-            migrations,
-        })
+        Ok(dir)
     }
 
-    /// What setup would do, one line each.
-    pub fn plan(&self, target: &Target) -> Vec<String> {
+    /// What setup would do, one line each; the files (stdin too) are read through.
+    pub fn plan(&self, target: &Target) -> anyhow::Result<Vec<String>> {
+        let (schema, seed) = self.files()?;
+        let opts = LoadOptions::default();
         let mut lines = vec![format!(
             "would create database {:?} on {} if it is missing",
             target.url.database(),
             target.url.maintenance()
         )];
-        lines.push(describe_load(target, &self.schema, LoadOptions::default()));
-        if let Some(seed) = &self.seed {
-            lines.push(describe_load(target, seed, LoadOptions::default()));
+        let schema = sql_input(schema.as_deref(), "sql/schema.sql", SCHEMA_SQL);
+        lines.push(describe_load(target, &schema, &self.vars, opts)?);
+        if !self.no_seed {
+            let seed = sql_input(seed.as_deref(), "sql/seed.sql", SEED_SQL);
+            lines.push(describe_load(target, &seed, &self.vars, opts)?);
         }
-        if let Some(dir) = &self.migrations {
+        if let Some(dir) = self.migrations()? {
             lines.push(format!(
                 "would apply the pending migrations of {} on {}",
                 dir.display(),
                 target.url
             ));
         }
-        lines
+        Ok(lines)
+    }
+}
+
+impl SetupFiles {
+    /// Prepares every input once (stdin read once); an empty schema or an unreadable
+    /// migration is refused here, before anything changes.
+    pub fn read(req: &SetupRequest) -> anyhow::Result<SetupFiles> {
+        let (schema_file, seed_file) = req.files()?;
+        let opts = LoadOptions::default();
+        let schema = prepare(
+            schema_file.as_deref(),
+            "sql/schema.sql",
+            SCHEMA_SQL,
+            &req.vars,
+            opts,
+        )?;
+        require_statements(&schema, "schema")?;
+        let seed = if req.no_seed {
+            None
+        } else {
+            let seed = prepare(
+                seed_file.as_deref(),
+                "sql/seed.sql",
+                SEED_SQL,
+                &req.vars,
+                opts,
+            )?;
+            warn_if_empty(&seed);
+            Some(seed)
+        };
+        Ok(SetupFiles {
+            schema,
+            seed,
+            migrations: req.migrations()?,
+        })
     }
 }
 
@@ -518,7 +588,7 @@ impl SetupFiles {
 /// under the compound lock.
 pub async fn setup(
     target: &Target,
-    files: &SetupFiles,
+    files: SetupFiles,
     opts: &ConnectOptions,
 ) -> anyhow::Result<()> {
     let lock = CompoundLock::take(target, opts).await?;
@@ -530,7 +600,7 @@ pub async fn setup(
 /// `reset`: drop, then setup, under one compound lock for the whole.
 pub async fn reset(
     target: &Target,
-    files: &SetupFiles,
+    files: SetupFiles,
     opts: &ConnectOptions,
     force: bool,
 ) -> anyhow::Result<()> {
@@ -546,7 +616,7 @@ pub async fn reset(
 
 async fn setup_steps(
     target: &Target,
-    files: &SetupFiles,
+    files: SetupFiles,
     opts: &ConnectOptions,
 ) -> anyhow::Result<()> {
     if create_if_missing(target, opts).await? == Created::Existed {
@@ -564,9 +634,9 @@ async fn setup_steps(
         ));
     }
     let db = Db::connect(target, opts).await?;
-    load(&db, &files.schema, LoadOptions::default()).await?;
-    if let Some(seed) = &files.seed {
-        load(&db, seed, LoadOptions::default()).await?;
+    load(&db, files.schema, LoadOptions::default(), opts).await?;
+    if let Some(seed) = files.seed {
+        load(&db, seed, LoadOptions::default(), opts).await?;
     }
     if let Some(dir) = &files.migrations {
         let opts = crate::migrate::Options {

@@ -57,6 +57,23 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
+/// A progress bar over `len` bytes on a terminal; hidden otherwise.
+pub fn byte_bar(len: u64) -> ProgressBar {
+    if !stderr_is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({elapsed})",
+        )
+        .expect("BUG: progress template is valid")
+        .progress_chars("=> "),
+    );
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
 /// A spinner with a message on a terminal; hidden otherwise.
 pub fn spinner(msg: &str) -> ProgressBar {
     if !stderr_is_terminal() {

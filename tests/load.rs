@@ -158,11 +158,9 @@ fn pg_dump_output_with_copy_blocks_and_meta_commands_loads() {
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "skipped psql meta-command \\restrict",
+            "dump.sql:1:1: skipped \\restrict (",
         ))
-        .stderr(predicate::str::contains(
-            "skipped psql meta-command \\unrestrict",
-        ));
+        .stderr(predicate::str::contains("skipped \\unrestrict ("));
     for q in [
         "SELECT count(*) FROM public.users",
         "SELECT count(*) FROM public.activities",
@@ -392,10 +390,56 @@ fn a_progress_bar_on_a_terminal() {
         .expect("script (util-linux) runs");
     let screen = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{screen}");
+    // The file's size is known: the bar counts bytes.
+    let size = std::fs::metadata(&file).unwrap().len();
     assert!(
-        screen.contains("/3 statements ("),
+        screen.contains(&format!(" B/{size} B (")),
         "no bar drawn: {screen:?}"
     );
     assert!(screen.contains("loaded "), "{screen:?}");
     assert_eq!(db.scalar("SELECT count(*) FROM b"), "1");
+}
+
+#[tokio::test]
+async fn a_section_runs_inside_the_callers_transaction() {
+    // Migrations run sections of a file in a transaction they own: the runner must neither
+    // commit nor roll back, and positions count from the section's first line.
+    let db = TestDb::new("caller_tx");
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let vars = cruddur_db::sql::Vars::from_pairs(["n=3"]).unwrap();
+    client.batch_execute("BEGIN").await.unwrap();
+    let summary = cruddur_db::load::run_text(
+        &client,
+        "migrations/001.sql",
+        "CREATE TABLE m (id int);\nINSERT INTO m VALUES (:n);\n",
+        10,
+        &vars,
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.statements, summary.rows), (2, 1));
+    client.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'm'"),
+        "0",
+        "the caller's ROLLBACK undid the section: the runner did not commit"
+    );
+    client.batch_execute("BEGIN").await.unwrap();
+    let err = cruddur_db::load::run_text(
+        &client,
+        "migrations/002.sql",
+        "SELECT 1;\n  SELECT 1/0;\n",
+        20,
+        &vars,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (err.file.as_str(), err.line, err.column),
+        ("migrations/002.sql", 21, 3)
+    );
+    client.batch_execute("ROLLBACK").await.unwrap();
 }

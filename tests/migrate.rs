@@ -617,8 +617,8 @@ fn own_begin_commit_a_missing_final_semicolon_and_quotes_in_names_are_handled() 
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "20240101000000_o'brien.sql:2: the migration's own BEGIN/COMMIT is left out",
-        ));
+        "20240101000000_o'brien.sql:2:1: the file's own BEGIN is folded into the one transaction",
+    ));
     assert_eq!(db.scalar("SELECT count(*) FROM public.q"), "1");
     assert_eq!(
         db.scalar("SELECT name FROM public.cruddur_db_migrations"),

@@ -10,13 +10,14 @@ pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
     let setup = &args.setup;
     let confirm = setup.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
-    let files = SetupFiles::read(&SetupRequest {
+    let request = SetupRequest {
         schema_file: setup.schema_file.clone(),
         seed_file: setup.seed_file.clone(),
         no_seed: setup.no_seed,
         migrations_dir: setup.migrations_dir.clone(),
         no_migrate: setup.no_migrate,
-    })?;
+        vars: setup.vars.vars.clone(),
+    };
     if confirm.dry_run {
         println!(
             "would drop database {:?} on {}{}",
@@ -28,15 +29,18 @@ pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
                 ""
             }
         );
-        for line in files.plan(&target) {
+        for line in request.plan(&target)? {
             println!("{line}");
         }
         return Ok(());
     }
+    // NOTE: every input is prepared (stdin read once) before the confirmation and before
+    // anything is dropped.
+    let files = SetupFiles::read(&request)?;
     crate::protect::confirm(
         &target,
         &confirm,
         "reset the database (drop, create, schema, seed, migrations)",
     )?;
-    lifecycle::reset(&target, &files, &setup.conn.options(), args.force).await
+    lifecycle::reset(&target, files, &setup.conn.options(), args.force).await
 }

@@ -11,17 +11,26 @@ pub async fn run(req: &TargetRequest, args: LoadArgs) -> anyhow::Result<()> {
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
     let file = lifecycle::checkout_file(args.file.as_deref(), |c| c.schema.clone());
-    let script = lifecycle::read_script(file.as_deref(), "sql/schema.sql", SCHEMA_SQL)?;
-    lifecycle::require_statements(&script, "schema")?;
-    let opts = LoadOptions {
-        transaction: !args.run.no_transaction,
-    };
+    let opts = LoadOptions::one_transaction(!args.run.no_transaction);
     if confirm.dry_run {
-        println!("{}", lifecycle::describe_load(&target, &script, opts));
+        let input = lifecycle::sql_input(file.as_deref(), "sql/schema.sql", SCHEMA_SQL);
+        println!(
+            "{}",
+            lifecycle::describe_load(&target, &input, &args.vars.vars, opts)?
+        );
         return Ok(());
     }
+    let input = lifecycle::prepare(
+        file.as_deref(),
+        "sql/schema.sql",
+        SCHEMA_SQL,
+        &args.vars.vars,
+        opts,
+    )?;
+    lifecycle::require_statements(&input, "schema")?;
     crate::protect::confirm(&target, &confirm, "load the schema (replacing its tables)")?;
-    let db = Db::connect(&target, &args.conn.options()).await?;
-    lifecycle::load(&db, &script, opts).await?;
+    let conn = args.conn.options();
+    let db = Db::connect(&target, &conn).await?;
+    lifecycle::load(&db, input, opts, &conn).await?;
     Ok(())
 }

@@ -12,20 +12,29 @@ pub async fn run(req: &TargetRequest, args: LoadArgs) -> anyhow::Result<()> {
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
     let file = lifecycle::checkout_file(args.file.as_deref(), |c| c.seed.clone());
-    let script = lifecycle::read_script(file.as_deref(), "sql/seed.sql", SEED_SQL)?;
-    lifecycle::warn_if_empty(&script);
-    let opts = LoadOptions {
-        transaction: !args.run.no_transaction,
-    };
+    let opts = LoadOptions::one_transaction(!args.run.no_transaction);
     if confirm.dry_run {
-        println!("{}", lifecycle::describe_load(&target, &script, opts));
+        let input = lifecycle::sql_input(file.as_deref(), "sql/seed.sql", SEED_SQL);
+        println!(
+            "{}",
+            lifecycle::describe_load(&target, &input, &args.vars.vars, opts)?
+        );
         return Ok(());
     }
+    let input = lifecycle::prepare(
+        file.as_deref(),
+        "sql/seed.sql",
+        SEED_SQL,
+        &args.vars.vars,
+        opts,
+    )?;
+    lifecycle::warn_if_empty(&input);
     crate::protect::confirm(&target, &confirm, "load seed data")?;
-    let db = Db::connect(&target, &args.conn.options()).await?;
+    let conn = args.conn.options();
+    let db = Db::connect(&target, &conn).await?;
     if file.is_none() {
         lifecycle::require_schema(&db).await?;
     }
-    lifecycle::load(&db, &script, opts).await?;
+    lifecycle::load(&db, input, opts, &conn).await?;
     Ok(())
 }

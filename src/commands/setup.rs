@@ -9,23 +9,27 @@ pub async fn run(req: &TargetRequest, args: SetupArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
-    let files = SetupFiles::read(&SetupRequest {
+    let request = SetupRequest {
         schema_file: args.schema_file.clone(),
         seed_file: args.seed_file.clone(),
         no_seed: args.no_seed,
         migrations_dir: args.migrations_dir.clone(),
         no_migrate: args.no_migrate,
-    })?;
+        vars: args.vars.vars.clone(),
+    };
     if confirm.dry_run {
-        for line in files.plan(&target) {
+        for line in request.plan(&target)? {
             println!("{line}");
         }
         return Ok(());
     }
+    // NOTE: every input is prepared (stdin read once) before the confirmation and before
+    // anything is dropped.
+    let files = SetupFiles::read(&request)?;
     crate::protect::confirm(
         &target,
         &confirm,
         "set up the database (create, schema, seed, migrations)",
     )?;
-    lifecycle::setup(&target, &files, &args.conn.options()).await
+    lifecycle::setup(&target, files, &args.conn.options()).await
 }

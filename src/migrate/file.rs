@@ -40,6 +40,15 @@ enum SourceMap {
 }
 
 impl Section {
+    /// The file line the section's first line is, when the section is the file's text as
+    /// written (a `.sql` file); `None` when positions need [`Section::file_pos`] (`.py`).
+    pub fn first_line(&self) -> Option<usize> {
+        match &self.map {
+            SourceMap::LineOffset(n) => Some(n + 1),
+            SourceMap::Chars(_) => None,
+        }
+    }
+
     /// The file position of a 1-based line and column of the section's text.
     pub fn file_pos(&self, line: usize, column: usize) -> (usize, usize) {
         match &self.map {

@@ -18,9 +18,12 @@ use tokio_postgres::Client;
 
 use crate::error::{coded, exit, usage};
 use crate::load::{self, LoadError, LoadOptions};
+use crate::load::{NoConnect, Transaction};
 use crate::pg::Db;
-use crate::sql::{is_transaction_control, Kind, Script};
+use crate::sql::input::Prepared;
+use crate::sql::{Input, Vars};
 use crate::ui;
+use indicatif::ProgressBar;
 
 pub use file::{Migration, Section};
 pub use plan::{Direction, MigrationState, Plan, StatusRow};
@@ -449,75 +452,63 @@ pub async fn run_sql(
     section: &Section,
     epilogue: Option<&str>,
 ) -> Result<load::Summary, SqlFailure> {
-    let split_error = |e: crate::sql::SplitError| {
-        let (line, column) = section.file_pos(e.line, e.column);
-        SqlFailure::Migration(LoadError {
-            file: file.to_string(),
-            line,
-            column,
-            statement: String::new(),
-            message: format!("{} is never closed", e.what),
-            outcome: String::new(),
-        })
-    };
-    let own = Script::parse(file, section.sql.clone()).map_err(split_error)?;
-    let mut script = match epilogue {
-        None => own,
-        Some(epilogue) => {
-            // The epilogue starts on a line of its own, after a `;` when the section's last
-            // statement has none.
-            let open = own
-                .statements
-                .iter()
-                .rfind(|s| s.kind != Kind::Meta)
-                .is_some_and(|s| s.kind == Kind::Sql && !own.sql(s).ends_with(';'));
-            let mut text = section.sql.clone();
-            text.push('\n');
-            if open {
-                text.push_str(";\n");
-            }
-            text.push_str(epilogue);
-            Script::parse(file, text).map_err(split_error)?
-        }
-    };
-    let section_end = section.sql.len();
-    let section_lines = section.sql.matches('\n').count() + 1;
-    if epilogue.is_some() {
-        // The migration's own BEGIN/COMMIT would end the transaction it runs in.
-        let is_control = |s: &crate::sql::Statement, text: &str| {
-            s.range.start < section_end
-                && s.kind == Kind::Sql
-                && is_transaction_control(&text[s.range.clone()])
-        };
-        if let Some(s) = script
-            .statements
-            .iter()
-            .find(|s| is_control(s, &script.text))
-        {
-            ui::warn(&format!(
-                "{file}:{}: the migration's own BEGIN/COMMIT is left out: each migration runs in \
-                 one transaction (write `transaction:false` after the section's marker to run it as written)",
-                section.file_pos(script.line_col(s.range.start).0, 1).0
-            ));
-            let text = script.text.clone();
-            script.statements.retain(|s| !is_control(s, &text));
-        }
-    }
-    let bar = indicatif::ProgressBar::hidden();
-    let opts = LoadOptions {
-        transaction: epilogue.is_some(),
-    };
-    load::run(client, &script, opts, &bar)
-        .await
-        .map_err(|mut e| {
-            if e.line > section_lines {
-                return SqlFailure::Bookkeeping(e);
-            }
+    // A `.sql` section is counted from its own line of the file by the runner (its warnings
+    // too); a `.py` section's positions are mapped back here.
+    let first_line = section.first_line();
+    let to_file = |mut e: LoadError| {
+        if first_line.is_none() {
             let (line, column) = section.file_pos(e.line, e.column);
             e.line = line;
             e.column = column;
-            SqlFailure::Migration(e)
-        })
+        }
+        e.file = file.to_string();
+        e
+    };
+    let vars = Vars::default();
+    let Some(books) = epilogue else {
+        let text = Input::section(file, section.sql.clone(), first_line.unwrap_or(1));
+        let input = Prepared::new(&text, &vars, false)
+            .map_err(|e| SqlFailure::Migration(to_file(e.into())))?;
+        let opts = LoadOptions {
+            transaction: Transaction::None,
+        };
+        return load::run(client, input, opts, &ProgressBar::hidden(), &NoConnect)
+            .await
+            .map_err(|e| SqlFailure::Migration(to_file(e)));
+    };
+    let plain = |e: tokio_postgres::Error| LoadError {
+        file: file.to_string(),
+        line: 1,
+        column: 1,
+        chain: Vec::new(),
+        statement: String::new(),
+        message: crate::pg::describe(&e),
+        code: e.code().map(|c| c.code().to_string()),
+        outcome: String::new(),
+        exit: exit::FAILED,
+    };
+    client
+        .batch_execute("BEGIN")
+        .await
+        .map_err(|e| SqlFailure::Bookkeeping(plain(e)))?;
+    let line = first_line.unwrap_or(1);
+    let summary = match load::run_text(client, file, &section.sql, line, &vars).await {
+        Ok(s) => s,
+        Err(e) => {
+            // The connection may be gone; the server rolls back then anyway.
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(SqlFailure::Migration(to_file(e)));
+        }
+    };
+    if let Err(e) = client.batch_execute(books).await {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(SqlFailure::Bookkeeping(plain(e)));
+    }
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| SqlFailure::Bookkeeping(plain(e)))?;
+    Ok(summary)
 }
 
 /// `--exit-code` for status: exit 1 when something is pending or changed.

@@ -305,19 +305,24 @@ fn step<'a>(m: &'a Migration, section: &'a Section) -> anyhow::Result<Step<'a>> 
 /// The destructive statements of a section, with their line in the file; an unclosed quote
 /// or comment is an error at its file position (line, column, what).
 pub fn destructive(section: &Section) -> Result<Vec<Flag>, (usize, usize, String)> {
-    let script = crate::sql::Script::parse("migration", section.sql.clone()).map_err(|e| {
-        let (line, column) = section.file_pos(e.line, e.column);
-        (line, column, e.what)
-    })?;
+    let input = crate::sql::Input::text("migration", section.sql.clone());
+    let at = |e: crate::sql::ReadError| {
+        let (line, column) = section.file_pos(e.loc.line, e.loc.column);
+        (line, column, e.message)
+    };
+    let mut reader =
+        crate::sql::Reader::open(&input, crate::sql::Vars::default(), false).map_err(at)?;
     let mut out = Vec::new();
-    for stmt in &script.statements {
-        let sql = script.sql(stmt);
-        for what in classify(sql) {
-            let (line, col) = script.line_col(stmt.range.start);
+    while let Some(item) = reader.next_item().map_err(at)? {
+        let stmt = match item {
+            crate::sql::Item::Sql(stmt) | crate::sql::Item::Copy { stmt, .. } => stmt,
+            _ => continue,
+        };
+        for what in classify(stmt.written()) {
             out.push(Flag {
                 what,
-                line: section.file_pos(line, col).0,
-                statement: script.first_line(stmt),
+                line: section.file_pos(stmt.loc.line, stmt.loc.column).0,
+                statement: crate::sql::input::first_line(stmt.written()),
             });
         }
     }

@@ -1,0 +1,556 @@
+//! Runs a prepared SQL input as it streams: batches of statements per round trip, COPY data
+//! straight through, one transaction (or none, or the caller's), `\c` to other databases of
+//! the same server, an advisory lock against concurrent loads, and errors that point at
+//! `file:line:column` of the file as written, through includes and variables.
+
+mod connect;
+
+use std::fmt;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{pin_mut, SinkExt, StreamExt};
+use indicatif::ProgressBar;
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+pub use connect::{Connection, Connector, DbConnector, NoConnect};
+
+use crate::sql::input::{first_line, Data, Prepared, Problem};
+use crate::sql::{is_transaction_control, Input, Item, Loc, ReadError, Reader, Stmt, Vars};
+use crate::ui;
+
+/// Statements are sent together until a batch holds this many bytes.
+const BATCH_BYTES: usize = 512 * 1024;
+/// A client-side `\copy` file is read in chunks of this size.
+const COPY_CHUNK: usize = 256 * 1024;
+/// The advisory lock key that serialises schema and seed runs on one database.
+pub const LOCK_KEY: i64 = 0x0063_7275_6464_7572; // "cruddur"
+
+/// Who owns the transaction a file runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transaction {
+    /// The runner: BEGIN before the first statement, COMMIT after the last (the default).
+    #[default]
+    Own,
+    /// None: each statement commits on its own (`--no-transaction`); `\c` may run.
+    None,
+    /// The caller has begun one and commits or rolls it back (migrations).
+    Caller,
+}
+
+/// How to run a file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    pub transaction: Transaction,
+}
+
+impl LoadOptions {
+    /// One transaction (`true`) or none (`false`, `--no-transaction`).
+    pub fn one_transaction(yes: bool) -> LoadOptions {
+        LoadOptions {
+            transaction: if yes {
+                Transaction::Own
+            } else {
+                Transaction::None
+            },
+        }
+    }
+
+    /// Whether `\c` may run: only when no transaction spans the file.
+    pub fn allows_connect(self) -> bool {
+        self.transaction == Transaction::None
+    }
+
+    fn batched(self) -> bool {
+        self.transaction != Transaction::None
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub statements: usize,
+    pub rows: u64,
+    pub skipped: usize,
+    /// The databases `\c` moved to, in order.
+    pub databases: Vec<String>,
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} statements, {} rows in {:.2}s",
+            self.statements,
+            self.rows,
+            self.elapsed.as_secs_f64()
+        )?;
+        if self.skipped > 0 {
+            write!(f, " ({} psql meta-commands skipped)", self.skipped)?;
+        }
+        if !self.databases.is_empty() {
+            write!(f, "; then on database(s) {}", self.databases.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// A statement of the file failed, or the file could not be read on.
+#[derive(Debug)]
+pub struct LoadError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// The include chain, innermost first (`file:line` of each `\i`).
+    pub chain: Vec<String>,
+    pub statement: String,
+    pub message: String,
+    pub code: Option<String>,
+    /// What happened to the work before the failure.
+    pub outcome: String,
+    /// The exit code: 2 for a refusal (a meta-command, an unset variable), else 1.
+    pub exit: i32,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
+        for at in &self.chain {
+            write!(f, "\n  included from {at}")?;
+        }
+        if !self.statement.is_empty() {
+            write!(f, "\n  statement: {}", self.statement)?;
+        }
+        write!(f, "\n  {}", self.outcome)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+impl LoadError {
+    fn at(loc: &Loc, message: String) -> LoadError {
+        LoadError {
+            file: loc.file.to_string(),
+            line: loc.line,
+            column: loc.column,
+            chain: loc.chain.to_vec(),
+            statement: String::new(),
+            message,
+            code: None,
+            outcome: String::new(),
+            exit: crate::error::exit::FAILED,
+        }
+    }
+
+    fn db(loc: &Loc, statement: &str, e: &tokio_postgres::Error) -> LoadError {
+        LoadError {
+            statement: first_line(statement),
+            code: e.as_db_error().map(|d| d.code().code().to_string()),
+            ..LoadError::at(loc, message_with_hint(e))
+        }
+    }
+}
+
+impl From<ReadError> for LoadError {
+    fn from(e: ReadError) -> LoadError {
+        LoadError {
+            exit: match e.problem {
+                Problem::Refused => crate::error::exit::USAGE,
+                Problem::Lex | Problem::Io => crate::error::exit::FAILED,
+            },
+            ..LoadError::at(&e.loc, e.message)
+        }
+    }
+}
+
+/// Takes the advisory lock for loads on this database, saying so when it has to wait.
+pub async fn lock(client: &Client, database: &str) -> anyhow::Result<()> {
+    let got: bool = client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+        .await?
+        .get(0);
+    if !got {
+        let holder: Option<i32> = client
+            .query_opt(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                 AND ((classid::bigint << 32) | objid::bigint) = $1 LIMIT 1",
+                &[&LOCK_KEY],
+            )
+            .await?
+            .map(|r| r.get(0));
+        let who = holder.map_or_else(String::new, |p| format!(" (server pid {p})"));
+        ui::status(&format!(
+            "waiting for another cruddur-db load on database {database:?} to finish{who} ..."
+        ));
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+            .await?;
+    }
+    Ok(())
+}
+
+/// Releases the advisory lock.
+pub async fn unlock(client: &Client) -> anyhow::Result<()> {
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await?;
+    Ok(())
+}
+
+/// Runs a prepared input on `client`. In a transaction of its own, the first failure rolls
+/// everything back. `bar` is moved to the bytes read (a hidden bar or spinner is fine);
+/// `connector` opens the databases `\c` names.
+pub async fn run(
+    client: &Client,
+    input: Prepared,
+    opts: LoadOptions,
+    bar: &ProgressBar,
+    connector: &dyn Connector,
+) -> Result<Summary, LoadError> {
+    let started = Instant::now();
+    let name = input.name.clone();
+    let start_loc = Loc {
+        file: name.clone().into(),
+        line: 1,
+        column: 1,
+        chain: std::sync::Arc::from([]),
+    };
+    let mut runner = Runner {
+        reader: input.into_reader(),
+        opts,
+        bar,
+        connector,
+        batch: Batch::default(),
+        summary: Summary::default(),
+        warned_tx: false,
+    };
+    let kept = "the transaction was rolled back; nothing from this file was kept";
+    if opts.transaction == Transaction::Own {
+        client.batch_execute("BEGIN").await.map_err(|e| LoadError {
+            outcome: "nothing was run".into(),
+            ..LoadError::db(&start_loc, "", &e)
+        })?;
+    }
+    match runner.run_all(client).await {
+        Ok(()) => {
+            if opts.transaction == Transaction::Own {
+                client
+                    .batch_execute("COMMIT")
+                    .await
+                    .map_err(|e| LoadError {
+                        outcome: kept.into(),
+                        ..LoadError::db(&start_loc, "", &e)
+                    })?;
+            }
+            let mut summary = runner.summary;
+            summary.elapsed = started.elapsed();
+            Ok(summary)
+        }
+        Err(mut err) => {
+            err.outcome = match opts.transaction {
+                Transaction::Own => {
+                    // The connection may be gone; the server rolls back then anyway.
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    kept.into()
+                }
+                Transaction::Caller => {
+                    "the caller's transaction is aborted; nothing from this file is kept".into()
+                }
+                Transaction::None => format!(
+                    "run without a transaction: the {} statements before it stay committed",
+                    runner.summary.statements
+                ),
+            };
+            Err(err)
+        }
+    }
+}
+
+/// Runs a small SQL text (a section of a file starting at `line`, as migrations have) inside
+/// the caller's transaction: the runner neither begins nor commits, and `\c` is refused.
+/// Positions in errors count from `line` of `name`.
+pub async fn run_text(
+    client: &Client,
+    name: &str,
+    text: &str,
+    line: usize,
+    vars: &Vars,
+) -> Result<Summary, LoadError> {
+    let input = Prepared::new(&Input::section(name, text, line), vars, false)?;
+    run(
+        client,
+        input,
+        LoadOptions {
+            transaction: Transaction::Caller,
+        },
+        &ProgressBar::hidden(),
+        &NoConnect,
+    )
+    .await
+}
+
+/// A batch being built: the SQL text and, for each statement in it, where it starts.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    parts: Vec<(usize, Stmt)>,
+}
+
+struct Runner<'a> {
+    reader: Reader,
+    opts: LoadOptions,
+    bar: &'a ProgressBar,
+    connector: &'a dyn Connector,
+    batch: Batch,
+    summary: Summary,
+    warned_tx: bool,
+}
+
+impl Runner<'_> {
+    async fn run_all(&mut self, first: &Client) -> Result<(), LoadError> {
+        // The connection `\c` moved to, if any.
+        let mut other: Option<Connection> = None;
+        loop {
+            let item = match self.reader.next_item() {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                Err(e) => {
+                    // What is batched ran before the problem in the file: send it first.
+                    let client = other.as_ref().map_or(first, Connection::client);
+                    self.flush(client).await?;
+                    return Err(e.into());
+                }
+            };
+            let client: &Client = other.as_ref().map_or(first, Connection::client);
+            match item {
+                Item::Sql(stmt) => self.statement(client, stmt).await?,
+                Item::Copy { stmt, data } => {
+                    self.flush(client).await?;
+                    self.summary.rows += self.copy(client, &stmt, data).await?;
+                    self.summary.statements += 1;
+                }
+                Item::Echo(text) => {
+                    self.flush(client).await?;
+                    ui::status(&text);
+                }
+                Item::Skipped { loc, command, why } => {
+                    ui::status(&format!("note: {loc}: skipped {command} ({why})"));
+                    self.summary.skipped += 1;
+                }
+                Item::Connect { database, loc } => {
+                    self.flush(client).await?;
+                    let conn = self
+                        .connector
+                        .connect(&database)
+                        .await
+                        .map_err(|e| LoadError::at(&loc, format!("\\c {database}: {e:#}")))?;
+                    ui::status(&format!("{loc}: now on database {database:?}"));
+                    other = Some(conn);
+                    self.summary.databases.push(database);
+                }
+            }
+            self.bar.set_position(self.reader.consumed());
+        }
+        let client = other.as_ref().map_or(first, Connection::client);
+        self.flush(client).await?;
+        self.bar.set_position(self.reader.consumed());
+        Ok(())
+    }
+
+    async fn statement(&mut self, client: &Client, stmt: Stmt) -> Result<(), LoadError> {
+        if self.opts.batched() && is_transaction_control(&stmt.sql) {
+            if !self.warned_tx {
+                ui::warn(&format!(
+                    "{}: the file's own {} is folded into the one transaction the whole file runs in \
+                     (use --no-transaction to run it as written)",
+                    stmt.loc,
+                    stmt.sql.trim_end_matches(';').trim()
+                ));
+                self.warned_tx = true;
+            }
+            self.summary.statements += 1;
+            return Ok(());
+        }
+        let offset = self.batch.text.len();
+        self.batch.text.push_str(&stmt.sql);
+        if !self.opts.batched() {
+            self.batch.parts.push((offset, stmt));
+            return self.flush(client).await;
+        }
+        if !stmt.sql.ends_with(';') {
+            self.batch.text.push(';');
+        }
+        self.batch.text.push('\n');
+        self.batch.parts.push((offset, stmt));
+        if self.batch.text.len() >= BATCH_BYTES {
+            self.flush(client).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the batch as one simple query and counts completions, so that a failure can be
+    /// pinned to its statement (and, with the server's position, to its column).
+    async fn flush(&mut self, client: &Client) -> Result<(), LoadError> {
+        if self.batch.parts.is_empty() {
+            return Ok(());
+        }
+        let mut done = 0usize;
+        let mut rows = 0u64;
+        let outcome: Result<(), tokio_postgres::Error> = async {
+            let stream = client.simple_query_raw(&self.batch.text).await?;
+            pin_mut!(stream);
+            while let Some(msg) = stream.next().await {
+                if let SimpleQueryMessage::CommandComplete(n) = msg? {
+                    done += 1;
+                    rows += n;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        self.summary.statements += done.min(self.batch.parts.len());
+        self.summary.rows += rows;
+        let batch = std::mem::take(&mut self.batch);
+        match outcome {
+            Ok(()) => {
+                // Keep the allocation for the next batch.
+                self.batch.text = batch.text;
+                self.batch.text.clear();
+                Ok(())
+            }
+            Err(e) => Err(locate(&batch, done, &e)),
+        }
+    }
+
+    async fn copy(&mut self, client: &Client, stmt: &Stmt, data: Data) -> Result<u64, LoadError> {
+        let mut source_err: Option<LoadError> = None;
+        let (data_line, data_name) = match &data {
+            Data::Inline { line } => (Some(*line), None),
+            Data::File { name, .. } => (None, Some(name.clone())),
+        };
+        let result: Result<u64, tokio_postgres::Error> = async {
+            let sink = client.copy_in(stmt.sql.as_str()).await?;
+            pin_mut!(sink);
+            match data {
+                Data::Inline { .. } => loop {
+                    match self.reader.copy_chunk() {
+                        Ok(Some(chunk)) => {
+                            sink.feed(chunk).await?;
+                            self.bar.set_position(self.reader.consumed());
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            // Dropping the sink unfinished aborts the COPY.
+                            source_err = Some(e.into());
+                            return Ok(0);
+                        }
+                    }
+                },
+                Data::File { name, mut file } => loop {
+                    let mut chunk = vec![0; COPY_CHUNK];
+                    match file.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            chunk.truncate(n);
+                            sink.feed(Bytes::from(chunk)).await?;
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            source_err = Some(LoadError::at(
+                                &stmt.loc,
+                                format!("failed to read {name}: {e}"),
+                            ));
+                            return Ok(0);
+                        }
+                    }
+                },
+            }
+            sink.as_mut().finish().await
+        }
+        .await;
+        if let Some(e) = source_err {
+            return Err(e);
+        }
+        result.map_err(|e| {
+            // The server says which data line failed ("COPY activities, line 3"): point there.
+            let n = e
+                .as_db_error()
+                .and_then(|d| d.where_())
+                .and_then(|w| w.split("line ").nth(1))
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse::<usize>().ok());
+            let mut err = LoadError::db(&stmt.loc, stmt.written(), &e);
+            match (n, data_line, data_name) {
+                (Some(n), Some(first), _) => {
+                    err.line = first + n - 1;
+                    err.column = 1;
+                }
+                (Some(n), None, Some(name)) => {
+                    // The data file's line; the \copy's place joins the chain.
+                    err.chain
+                        .insert(0, format!("{}:{} (\\copy)", err.file, err.line));
+                    err.file = name;
+                    err.line = n;
+                    err.column = 1;
+                }
+                _ => {}
+            }
+            err
+        })
+    }
+}
+
+/// The statement a failure of the batch belongs to, and its place in the file as written.
+fn locate(batch: &Batch, done: usize, e: &tokio_postgres::Error) -> LoadError {
+    let db = e.as_db_error();
+    // The server's position is a 1-based character index into the batch text.
+    let at_position = db.and_then(|d| match d.position() {
+        Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
+            let byte = batch
+                .text
+                .char_indices()
+                .nth((*p as usize).saturating_sub(1))
+                .map(|(b, _)| b)?;
+            let idx = batch
+                .parts
+                .partition_point(|(off, _)| *off <= byte)
+                .checked_sub(1)?;
+            let (off, stmt) = &batch.parts[idx];
+            Some((stmt, stmt.loc_of(byte - off)))
+        }
+        _ => None,
+    });
+    let (stmt, loc) = at_position.unwrap_or_else(|| {
+        let stmt = &batch.parts[done.min(batch.parts.len() - 1)].1;
+        (stmt, stmt.loc.clone())
+    });
+    LoadError::db(&loc, stmt.written(), e)
+}
+
+fn message_with_hint(e: &tokio_postgres::Error) -> String {
+    let mut msg = crate::pg::describe(e);
+    if let Some(db) = e.as_db_error() {
+        let extra = match db.code().code() {
+            "25001" => Some(
+                "this statement cannot run in a transaction: run the file with --no-transaction",
+            ),
+            // NOTE: not "run `cruddur-db schema` first": the file may be the schema itself.
+            "42P01" => Some(
+                "the table does not exist yet: create it earlier in this file, or, for data, \
+                 load the schema before it (`cruddur-db schema`)",
+            ),
+            _ => None,
+        };
+        if let Some(extra) = extra {
+            msg.push_str("\n  note: ");
+            msg.push_str(extra);
+        }
+    }
+    msg
+}

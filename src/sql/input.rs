@@ -1,0 +1,664 @@
+//! Streams a SQL input (a file, stdin or a text) and the files it includes as statements,
+//! COPY data and the meta-commands that reach the runner, reading in chunks so that memory
+//! stays bounded at any size. The same reader makes the first pass over a file (refusals,
+//! missing files, unset variables) and then the run.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub use super::item::{first_line, Data, Input, Item, Loc, Problem, ReadError, Stmt};
+pub use super::prepared::Prepared;
+
+use super::item::chars;
+use super::lex::{self, Piece, Scan, Span};
+use super::meta::{self, CopyFrom, Meta, MetaError};
+use super::vars::{interpolate, Vars};
+
+/// Bytes read from a file at a time (more when one statement is longer).
+const READ_CHUNK: usize = 256 * 1024;
+
+/// One file being read.
+struct Frame {
+    name: Arc<str>,
+    chain: Arc<[String]>,
+    /// The canonical path, to find include cycles.
+    canon: Option<PathBuf>,
+    /// The directory `\ir` resolves from (the current directory when `None`).
+    dir: Option<PathBuf>,
+    input: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    /// Line (1-based) and characters into the line at `pos`.
+    line: usize,
+    col: usize,
+}
+
+impl Frame {
+    fn new(
+        name: String,
+        chain: Arc<[String]>,
+        path: Option<&Path>,
+        input: Box<dyn Read + Send>,
+    ) -> Frame {
+        Frame {
+            name: name.into(),
+            chain,
+            canon: path.and_then(|p| p.canonicalize().ok()),
+            dir: path.map(|p| p.parent().unwrap_or(Path::new("")).to_path_buf()),
+            input,
+            buf: Vec::new(),
+            pos: 0,
+            eof: false,
+            line: 1,
+            col: 0,
+        }
+    }
+
+    fn loc(&self) -> Loc {
+        Loc {
+            file: self.name.clone(),
+            line: self.line,
+            column: self.col + 1,
+            chain: self.chain.clone(),
+        }
+    }
+
+    fn loc_at(&self, at: usize) -> Loc {
+        let text = String::from_utf8_lossy(&self.buf[self.pos..at]);
+        self.loc().advanced(&text, text.len())
+    }
+
+    /// Reads more: at least as much as the window holds, so rescanning stays linear.
+    fn fill(&mut self) -> Result<(), ReadError> {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let want = READ_CHUNK.max(self.buf.len());
+        let start = self.buf.len();
+        self.buf.resize(start + want, 0);
+        let mut got = 0;
+        while got < want {
+            match self.input.read(&mut self.buf[start + got..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(start + got);
+                    return Err(ReadError {
+                        loc: self.loc(),
+                        message: format!("failed to read {}: {e}", self.name),
+                        problem: Problem::Io,
+                    });
+                }
+            }
+        }
+        self.buf.truncate(start + got);
+        Ok(())
+    }
+
+    /// Moves `pos` to `to`, keeping the line and column.
+    fn advance(&mut self, to: usize) -> u64 {
+        let seg = &self.buf[self.pos..to];
+        match memchr::memrchr(b'\n', seg) {
+            Some(last) => {
+                self.line += memchr::memchr_iter(b'\n', seg).count();
+                self.col = chars(&seg[last + 1..]);
+            }
+            None => self.col += chars(seg),
+        }
+        let n = (to - self.pos) as u64;
+        self.pos = to;
+        n
+    }
+
+    fn utf8(&self, range: std::ops::Range<usize>) -> Result<&str, ReadError> {
+        std::str::from_utf8(&self.buf[range.clone()]).map_err(|e| ReadError {
+            loc: self.loc_at(range.start + e.valid_up_to()),
+            message: "invalid UTF-8 (cruddur-db reads SQL files as UTF-8; convert the file with \
+                      `iconv -f LATIN1 -t UTF-8`)"
+                .into(),
+            // NOTE: a file that is not UTF-8 is unreadable input (exit 2), not bad SQL.
+            problem: Problem::Io,
+        })
+    }
+}
+
+/// What a first pass found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Statements that run, COPY included.
+    pub statements: usize,
+    pub copies: usize,
+    pub skipped: usize,
+    /// Files read through `\i`/`\ir`.
+    pub includes: usize,
+    /// `\c` commands.
+    pub connects: usize,
+    /// Bytes of SQL read, includes counted.
+    pub bytes: u64,
+}
+
+/// Streams an input as [`Item`]s.
+pub struct Reader {
+    frames: Vec<Frame>,
+    vars: Vars,
+    allow_connect: bool,
+    /// Inline COPY data is being read.
+    in_copy: bool,
+    consumed: u64,
+    includes: usize,
+}
+
+fn refused(loc: Loc, message: impl Into<String>) -> ReadError {
+    ReadError {
+        loc,
+        message: message.into(),
+        problem: Problem::Refused,
+    }
+}
+
+/// Expands a leading `~/` as psql does.
+fn expand_home(path: &str) -> PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => dirs::home_dir().unwrap_or_default().join(rest),
+        None => PathBuf::from(path),
+    }
+}
+
+impl Reader {
+    /// A reader over `input`. `allow_connect`: whether `\c` may run (not inside one
+    /// transaction). A file that cannot be opened is a refusal (exit 2).
+    pub fn open(input: &Input, vars: Vars, allow_connect: bool) -> Result<Reader, ReadError> {
+        let name = input.name();
+        let (source, path): (Box<dyn Read + Send>, Option<&Path>) = match input {
+            Input::File(p) => {
+                let f = File::open(p).map_err(|e| ReadError {
+                    loc: Loc {
+                        file: name.clone().into(),
+                        line: 1,
+                        column: 1,
+                        chain: Arc::from([]),
+                    },
+                    message: format!("cannot read SQL file {}: {e}", p.display()),
+                    problem: Problem::Refused,
+                })?;
+                (Box::new(f), Some(p.as_path()))
+            }
+            Input::Stdin => (Box::new(io::stdin()), None),
+            Input::Text { text, .. } => (Box::new(io::Cursor::new(text.clone())), None),
+        };
+        let mut frame = Frame::new(name, Arc::from([]), path, source);
+        if let Input::Text { line, .. } = input {
+            frame.line = *line;
+        }
+        Ok(Reader {
+            frames: vec![frame],
+            vars,
+            allow_connect,
+            in_copy: false,
+            consumed: 0,
+            includes: 0,
+        })
+    }
+
+    /// Bytes consumed so far (includes counted).
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Whether a statement comes before the end, reading only as far as the first one (a
+    /// meta-command that reads SQL, `\i` or `\copy`, counts). Nothing is consumed.
+    pub fn peek_statement(&mut self) -> Result<bool, ReadError> {
+        let Some(f) = self.frames.last_mut() else {
+            return Ok(false);
+        };
+        let mut rel = 0;
+        loop {
+            match lex::scan(&f.buf[f.pos + rel..], f.eof) {
+                Ok(Scan::More) => f.fill()?,
+                Ok(Scan::End) => return Ok(false),
+                Ok(Scan::Sql { text, .. }) => {
+                    let s = &f.buf[f.pos + rel + text.start..f.pos + rel + text.end];
+                    if s != b";" {
+                        return Ok(true);
+                    }
+                    rel += text.end;
+                }
+                Ok(Scan::Meta { text, next, .. }) => {
+                    let line = &f.buf[f.pos + rel + text.start..f.pos + rel + text.end];
+                    let word = line
+                        .split(|c| c.is_ascii_whitespace())
+                        .next()
+                        .unwrap_or(b"");
+                    if matches!(
+                        word,
+                        b"\\i" | b"\\include" | b"\\ir" | b"\\include_relative" | b"\\copy"
+                    ) {
+                        return Ok(true);
+                    }
+                    rel += next;
+                }
+                // The run reports it at its place.
+                Err(_) => return Ok(true),
+            }
+        }
+    }
+
+    /// The next item; `None` at the end of the input. After an inline COPY, read its data
+    /// with [`Reader::copy_chunk`] first.
+    pub fn next_item(&mut self) -> Result<Option<Item>, ReadError> {
+        assert!(!self.in_copy, "BUG: COPY data left unread");
+        loop {
+            let Some(f) = self.frames.last_mut() else {
+                return Ok(None);
+            };
+            let scanned = lex::scan(&f.buf[f.pos..], f.eof).map_err(|e| ReadError {
+                loc: f.loc_at(f.pos + e.at),
+                message: e.what,
+                problem: Problem::Lex,
+            })?;
+            let base = f.pos;
+            match scanned {
+                Scan::More => f.fill()?,
+                Scan::End => {
+                    self.consumed += f.advance(f.buf.len());
+                    self.frames.pop();
+                }
+                Scan::Sql { text, next, spans } => {
+                    self.consumed += f.advance(base + text.start);
+                    let loc = f.loc();
+                    let range = base + text.start..base + text.end;
+                    let written = f.utf8(range.clone())?;
+                    if let Some(nul) = memchr::memchr(0, written.as_bytes()) {
+                        return Err(ReadError {
+                            loc: loc.advanced(written, nul),
+                            message: "a NUL byte (0x00) is not allowed in SQL text".into(),
+                            problem: Problem::Lex,
+                        });
+                    }
+                    let spans: Vec<Span> = spans
+                        .into_iter()
+                        .map(|s| Span {
+                            range: s.range.start - text.start..s.range.end - text.start,
+                            piece: match s.piece {
+                                Piece::Var { quote, name } => Piece::Var {
+                                    quote,
+                                    name: name.start - text.start..name.end - text.start,
+                                },
+                                p => p,
+                            },
+                        })
+                        .collect();
+                    let (sql, subs) = interpolate(written, &spans, &self.vars).map_err(|u| {
+                        refused(
+                            loc.advanced(written, u.at),
+                            format!(
+                                "variable :{} is not set (set it with -v {}=VALUE or \\set)",
+                                u.name, u.name
+                            ),
+                        )
+                    })?;
+                    let stmt = Stmt {
+                        written: (!subs.is_empty()).then(|| written.to_string()),
+                        sql,
+                        subs,
+                        loc,
+                    };
+                    self.consumed += f.advance(base + next);
+                    if stmt.sql.trim() == ";" {
+                        continue;
+                    }
+                    if super::is_copy_from_stdin(&stmt.sql) {
+                        // The data starts on the next line.
+                        let line = self.skip_line()?;
+                        self.in_copy = true;
+                        return Ok(Some(Item::Copy {
+                            stmt,
+                            data: Data::Inline { line },
+                        }));
+                    }
+                    return Ok(Some(Item::Sql(stmt)));
+                }
+                Scan::Meta { text, next, open } => {
+                    self.consumed += f.advance(base + text.start);
+                    let loc = f.loc();
+                    let line = f.utf8(base + text.start..base + text.end)?.to_string();
+                    self.consumed += f.advance(base + next);
+                    if let Some(item) = self.meta(&line, loc, open.is_some())? {
+                        return Ok(Some(item));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves past the rest of the current line; returns the next line's number.
+    fn skip_line(&mut self) -> Result<usize, ReadError> {
+        let f = self.frames.last_mut().expect("BUG: no frame");
+        loop {
+            if let Some(nl) = memchr::memchr(b'\n', &f.buf[f.pos..]) {
+                self.consumed += f.advance(f.pos + nl + 1);
+                return Ok(f.line);
+            }
+            if f.eof {
+                self.consumed += f.advance(f.buf.len());
+                return Ok(f.line);
+            }
+            f.fill()?;
+        }
+    }
+
+    fn meta(&mut self, line: &str, loc: Loc, open: bool) -> Result<Option<Item>, ReadError> {
+        let command = line.split_whitespace().next().unwrap_or("\\").to_string();
+        if open {
+            return Err(refused(
+                loc,
+                format!(
+                    "{command} inside an unfinished statement (before its ';') is not supported"
+                ),
+            ));
+        }
+        let parsed = meta::parse(line, &self.vars).map_err(|e| match e {
+            MetaError::Refused(why) => refused(loc.clone(), why),
+            MetaError::Unset(name) => refused(
+                loc.clone(),
+                format!("variable :{name} is not set (set it with -v {name}=VALUE or \\set)"),
+            ),
+        })?;
+        Ok(match parsed {
+            Meta::Set { name, value } => {
+                self.vars.set(name, value);
+                None
+            }
+            Meta::Unset(name) => {
+                self.vars.unset(&name);
+                None
+            }
+            Meta::Echo(text) => Some(Item::Echo(text)),
+            Meta::Skip(why) => Some(Item::Skipped { loc, command, why }),
+            Meta::Include { path, relative } => {
+                self.include(&path, relative, loc)?;
+                None
+            }
+            Meta::Connect(database) => {
+                if !self.allow_connect {
+                    return Err(refused(
+                        loc,
+                        format!(
+                            "{command} {database}: connecting to another database cannot happen inside the \
+                             one transaction the file runs in; run it with --no-transaction"
+                        ),
+                    ));
+                }
+                Some(Item::Connect { database, loc })
+            }
+            Meta::Copy { sql, from } => {
+                let stmt = Stmt {
+                    sql,
+                    written: Some(line.to_string()),
+                    subs: Vec::new(),
+                    loc: loc.clone(),
+                };
+                match from {
+                    CopyFrom::Inline => {
+                        self.in_copy = true;
+                        let line = self.frames.last().map_or(loc.line + 1, |f| f.line);
+                        Some(Item::Copy {
+                            stmt,
+                            data: Data::Inline { line },
+                        })
+                    }
+                    CopyFrom::File(name) => {
+                        let file = File::open(expand_home(&name)).map_err(|e| {
+                            refused(loc.clone(), format!("\\copy: cannot open {name}: {e}"))
+                        })?;
+                        Some(Item::Copy {
+                            stmt,
+                            data: Data::File { name, file },
+                        })
+                    }
+                }
+            }
+        })
+    }
+
+    fn include(&mut self, path: &str, relative: bool, loc: Loc) -> Result<(), ReadError> {
+        let parent = self.frames.last().expect("BUG: no frame");
+        let resolved = match (&parent.dir, relative) {
+            (Some(dir), true) if !Path::new(path).is_absolute() => dir.join(path),
+            _ => expand_home(path),
+        };
+        let file = File::open(&resolved).map_err(|e| {
+            refused(
+                loc.clone(),
+                format!("cannot open included file {}: {e}", resolved.display()),
+            )
+        })?;
+        let canon = resolved.canonicalize().ok();
+        if canon.is_some() && self.frames.iter().any(|f| f.canon == canon) {
+            let mut cycle: Vec<String> = self.frames.iter().map(|f| f.name.to_string()).collect();
+            cycle.push(resolved.display().to_string());
+            return Err(refused(
+                loc,
+                format!("include cycle: {}", cycle.join(" -> ")),
+            ));
+        }
+        let mut chain = vec![format!("{}:{}", loc.file, loc.line)];
+        chain.extend(parent.chain.iter().cloned());
+        self.frames.push(Frame::new(
+            resolved.display().to_string(),
+            chain.into(),
+            Some(&resolved),
+            Box::new(file),
+        ));
+        self.includes += 1;
+        Ok(())
+    }
+
+    /// The next chunk of inline COPY data (whole lines); `None` once its `\.` line (or the end
+    /// of its file) is passed.
+    pub fn copy_chunk(&mut self) -> Result<Option<Bytes>, ReadError> {
+        if !self.in_copy {
+            return Ok(None);
+        }
+        let f = self.frames.last_mut().expect("BUG: no frame");
+        loop {
+            let window = &f.buf[f.pos..];
+            if let Some((end, next)) = lex::copy_end(window, 0) {
+                if end > 0 {
+                    let data = Bytes::copy_from_slice(&window[..end]);
+                    self.consumed += f.advance(f.pos + end);
+                    return Ok(Some(data));
+                }
+                self.consumed += f.advance(f.pos + next);
+                self.in_copy = false;
+                return Ok(None);
+            }
+            if f.eof {
+                if window.is_empty() || window == b"\\." || window == b"\\.\r" {
+                    self.consumed += f.advance(f.buf.len());
+                    self.in_copy = false;
+                    return Ok(None);
+                }
+                if let Some(end) = memchr::memmem::rfind(window, b"\n\\.")
+                    .filter(|&p| matches!(&window[p + 3..], b"" | b"\r"))
+                {
+                    let data = Bytes::copy_from_slice(&window[..end + 1]);
+                    self.consumed += f.advance(f.pos + end + 1);
+                    return Ok(Some(data));
+                }
+                let data = Bytes::copy_from_slice(window);
+                self.consumed += f.advance(f.buf.len());
+                return Ok(Some(data));
+            }
+            match memchr::memrchr(b'\n', window) {
+                Some(nl) => {
+                    let data = Bytes::copy_from_slice(&window[..nl + 1]);
+                    self.consumed += f.advance(f.pos + nl + 1);
+                    return Ok(Some(data));
+                }
+                _ => f.fill()?,
+            }
+        }
+    }
+
+    /// Reads everything, keeping nothing: the first pass.
+    pub fn survey(mut self) -> Result<Stats, ReadError> {
+        let mut stats = Stats::default();
+        while let Some(item) = self.next_item()? {
+            match item {
+                Item::Sql(_) => stats.statements += 1,
+                Item::Copy { data, .. } => {
+                    stats.statements += 1;
+                    stats.copies += 1;
+                    if let Data::Inline { .. } = data {
+                        while self.copy_chunk()?.is_some() {}
+                    }
+                }
+                Item::Skipped { .. } => stats.skipped += 1,
+                Item::Connect { .. } => stats.connects += 1,
+                Item::Echo(_) => {}
+            }
+        }
+        stats.includes = self.includes;
+        stats.bytes = self.consumed;
+        Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(text: &str, vars: &Vars) -> Result<Vec<String>, ReadError> {
+        let mut r = Reader::open(&Input::text("t.sql", text), vars.clone(), true)?;
+        let mut out = Vec::new();
+        while let Some(item) = r.next_item()? {
+            out.push(match item {
+                Item::Sql(s) => format!("{}: {}", s.loc, s.sql),
+                Item::Copy { stmt, .. } => {
+                    let mut data = Vec::new();
+                    while let Some(c) = r.copy_chunk()? {
+                        data.extend_from_slice(&c);
+                    }
+                    format!(
+                        "{}: {} <{}>",
+                        stmt.loc,
+                        stmt.sql,
+                        String::from_utf8(data).unwrap()
+                    )
+                }
+                Item::Echo(t) => format!("echo {t}"),
+                Item::Connect { database, .. } => format!("connect {database}"),
+                Item::Skipped { command, .. } => format!("skip {command}"),
+            });
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn statements_copy_and_meta_with_positions() {
+        let text = "\\restrict x\nselect 1;\n  COPY t (a) FROM stdin;\n1\n2\n\\.\n\\set n 5\nselect :n, 'é', :'n';\n\\echo done\n\\c other\nselect 3";
+        assert_eq!(
+            items(text, &Vars::new()).unwrap(),
+            [
+                "skip \\restrict",
+                "t.sql:2:1: select 1;",
+                "t.sql:3:3: COPY t (a) FROM stdin; <1\n2\n>",
+                "t.sql:8:1: select 5, 'é', '5';",
+                "echo done",
+                "connect other",
+                "t.sql:11:1: select 3",
+            ]
+        );
+    }
+
+    #[test]
+    fn long_inputs_cross_many_reads() {
+        let mut text = String::new();
+        for i in 0..40_000 {
+            text.push_str(&format!(
+                "insert into t values ({i}, 'row {i}; with semicolon');\n"
+            ));
+        }
+        text.push_str("COPY t FROM stdin;\n");
+        for i in 0..40_000 {
+            text.push_str(&format!("{i}\tx\n"));
+        }
+        text.push_str("\\.\nselect 'end';\n");
+        let got = items(&text, &Vars::new()).unwrap();
+        assert_eq!(got.len(), 40_002);
+        assert_eq!(
+            got[39_999],
+            "t.sql:40000:1: insert into t values (39999, 'row 39999; with semicolon');"
+        );
+        assert!(got[40_000].ends_with("39999\tx\n>"));
+        assert_eq!(got[40_001], "t.sql:80003:1: select 'end';");
+    }
+
+    #[test]
+    fn unset_variables_and_refusals_have_places() {
+        let err = items("select 1;\nselect\n  :missing;", &Vars::new()).unwrap_err();
+        assert_eq!(
+            (err.loc.line, err.loc.column, err.problem),
+            (3, 3, Problem::Refused)
+        );
+        assert!(
+            err.message.contains(":missing is not set"),
+            "{}",
+            err.message
+        );
+        let err = items("select 1;\n\\gexec\n", &Vars::new()).unwrap_err();
+        assert_eq!(err.loc.line, 2);
+        assert!(err.message.contains("\\gexec is not supported"));
+        let err = items("select 1\n\\i x.sql\n", &Vars::new()).unwrap_err();
+        assert!(err.message.contains("inside an unfinished statement"));
+    }
+
+    #[test]
+    fn nul_bytes_are_reported_at_their_own_line() {
+        let mut text = String::new();
+        for i in 0..10 {
+            text.push_str(&format!("select {i};\n"));
+        }
+        text.push_str("select 'a\0b';\n");
+        let err = items(&text, &Vars::new()).unwrap_err();
+        assert_eq!((err.loc.line, err.loc.column), (11, 10));
+        assert!(err.message.contains("NUL"));
+    }
+
+    #[test]
+    fn connect_is_refused_inside_one_transaction() {
+        let mut r = Reader::open(&Input::text("t.sql", "\\c other\n"), Vars::new(), false).unwrap();
+        let err = r.next_item().unwrap_err();
+        assert!(err.message.contains("--no-transaction"), "{}", err.message);
+    }
+
+    #[test]
+    fn peeking_finds_the_first_statement_only() {
+        let mut r = Reader::open(
+            &Input::text("t.sql", "-- c\n\\set x 1\n;\n/* */"),
+            Vars::new(),
+            true,
+        )
+        .unwrap();
+        assert!(!r.peek_statement().unwrap());
+        let mut r = Reader::open(
+            &Input::text("t.sql", "\\echo a\nselect 1;"),
+            Vars::new(),
+            true,
+        )
+        .unwrap();
+        assert!(r.peek_statement().unwrap());
+        assert!(matches!(r.next_item().unwrap(), Some(Item::Echo(_))));
+    }
+}

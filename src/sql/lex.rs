@@ -1,0 +1,668 @@
+//! The lexer: finds the next statement or meta-command in a buffer by PostgreSQL's and psql's
+//! lexical rules (quotes, dollar quotes, comments, parentheses, `BEGIN ATOMIC` bodies), and the
+//! psql variable references (`:name`, `:'name'`, `:"name"`) a statement holds. It works on a
+//! window of the input: when the window ends before it can decide, it asks for more.
+
+use std::ops::Range;
+
+/// How a psql variable is interpolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quote {
+    /// `:name`: the value as it is.
+    Plain,
+    /// `:'name'`: the value as a quoted literal.
+    Literal,
+    /// `:"name"`: the value as a quoted identifier.
+    Ident,
+}
+
+/// Something in a statement's text that is sent differently from how it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// A variable reference; `name` is the byte range of its name.
+    Var { quote: Quote, name: Range<usize> },
+    /// psql's `\;` or `\:`: the character without its backslash.
+    Escape(u8),
+}
+
+/// A piece with the byte range it covers in the buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    pub range: Range<usize>,
+    pub piece: Piece,
+}
+
+/// What the lexer found from the start of its window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scan {
+    /// The window ends before anything could be decided: read more and scan again.
+    More,
+    /// Only whitespace and comments up to the end of the input.
+    End,
+    /// A statement: `text` runs from its first token through its `;` (or its last token at the
+    /// end of the input); scanning resumes at `next`.
+    Sql {
+        text: Range<usize>,
+        next: usize,
+        spans: Vec<Span>,
+    },
+    /// A meta-command: `text` is the backslash through the end of its line (trailing space and
+    /// the newline left out); `open` is the start of an unfinished statement before it, if any.
+    Meta {
+        text: Range<usize>,
+        next: usize,
+        open: Option<usize>,
+    },
+}
+
+/// The input cannot be lexed: `at` is the byte offset, `what` says what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexError {
+    pub at: usize,
+    pub what: String,
+}
+
+impl LexError {
+    fn never_closed(at: usize, what: impl Into<String>) -> LexError {
+        LexError {
+            at,
+            what: format!("{} is never closed", what.into()),
+        }
+    }
+}
+
+pub fn is_ident_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
+}
+
+pub fn is_ident_char(c: u8) -> bool {
+    is_ident_start(c) || c.is_ascii_digit() || c == b'$'
+}
+
+/// A character of a psql variable name.
+pub fn is_var_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+}
+
+/// Tracks the words at the start of a statement to recognise CREATE FUNCTION/PROCEDURE,
+/// whose `BEGIN ATOMIC ... END` bodies hold semicolons (as psql's lexer does).
+#[derive(Default)]
+struct Words {
+    count: usize,
+    create_routine: bool,
+    saw_create: bool,
+    saw_or_replace: u8,
+    begin_depth: usize,
+}
+
+impl Words {
+    fn word(&mut self, w: &[u8]) {
+        let is = |k: &str| w.eq_ignore_ascii_case(k.as_bytes());
+        match self.count {
+            0 => self.saw_create = is("CREATE"),
+            _ if self.saw_create && !self.create_routine && self.count <= 3 => {
+                if is("OR") && self.count == 1 {
+                    self.saw_or_replace = 1;
+                } else if is("REPLACE") && self.saw_or_replace == 1 && self.count == 2 {
+                    self.saw_or_replace = 2;
+                } else if is("FUNCTION") || is("PROCEDURE") {
+                    let expected = if self.saw_or_replace == 2 { 3 } else { 1 };
+                    self.create_routine = self.count == expected;
+                }
+            }
+            _ => {}
+        }
+        if self.create_routine {
+            if is("BEGIN") || (is("CASE") && self.begin_depth > 0) {
+                self.begin_depth += 1;
+            } else if is("END") && self.begin_depth > 0 {
+                self.begin_depth -= 1;
+            }
+        }
+        self.count += 1;
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    memchr::memmem::find(hay.get(from..)?, needle).map(|p| p + from)
+}
+
+/// Where a `/* */` comment starting at `start` ends; `None` if not in the window.
+fn skip_block_comment(b: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i + 1 < b.len() {
+        if b[i] == b'/' && b[i + 1] == b'*' {
+            depth += 1;
+            i += 2;
+        } else if b[i] == b'*' && b[i + 1] == b'/' {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return Some(i);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Where a single-quoted string starting at `i` ends; `escapes` for E'' strings.
+fn skip_quoted(b: &[u8], i: usize, escapes: bool, eof: bool) -> Option<usize> {
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'\\' if escapes => j += 2,
+            // A quote at the end of the window may be the first of a doubled ''.
+            b'\'' if j + 1 == b.len() => return eof.then_some(j + 1),
+            b'\'' if b[j + 1] == b'\'' => j += 2,
+            b'\'' => return Some(j + 1),
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// Scans `b` from its start. `eof` says the window holds the rest of the input.
+pub fn scan(b: &[u8], eof: bool) -> Result<Scan, LexError> {
+    let n = b.len();
+    let mut i = 0;
+    let mut start: Option<usize> = None;
+    let mut words = Words::default();
+    let mut parens = 0usize;
+    let mut spans = Vec::new();
+    // Something open at the end of the window: at `eof` an error, else ask for more.
+    macro_rules! open {
+        ($at:expr, $what:expr) => {{
+            if eof {
+                return Err(LexError::never_closed($at, $what));
+            }
+            return Ok(Scan::More);
+        }};
+    }
+    while i < n {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' | b'\r' | b'\n' | b'\x0c' => {
+                i += 1;
+                continue;
+            }
+            b'-' if i + 1 == n && !eof => return Ok(Scan::More),
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                match memchr::memchr(b'\n', &b[i..]) {
+                    Some(p) => i += p,
+                    None if eof => i = n,
+                    None => return Ok(Scan::More),
+                }
+                continue;
+            }
+            b'/' if i + 1 == n && !eof => return Ok(Scan::More),
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                match skip_block_comment(b, i) {
+                    Some(e) => i = e,
+                    None => open!(i, "a /* comment"),
+                }
+                continue;
+            }
+            b'\\' if i + 1 == n && !eof => return Ok(Scan::More),
+            b'\\' if start.is_some() && matches!(b.get(i + 1), Some(b';') | Some(b':')) => {
+                spans.push(Span {
+                    range: i..i + 2,
+                    piece: Piece::Escape(b[i + 1]),
+                });
+                i += 2;
+                continue;
+            }
+            b'\\' => {
+                let eol = match memchr::memchr(b'\n', &b[i..]) {
+                    Some(p) => i + p,
+                    None if eof => n,
+                    None => return Ok(Scan::More),
+                };
+                let mut end = eol;
+                while end > i && b[end - 1].is_ascii_whitespace() {
+                    end -= 1;
+                }
+                return Ok(Scan::Meta {
+                    text: i..end,
+                    next: (eol + 1).min(n),
+                    open: start,
+                });
+            }
+            0 => {
+                return Err(LexError {
+                    at: i,
+                    what: "a NUL byte (0x00) is not allowed in SQL text".into(),
+                })
+            }
+            _ => {}
+        }
+        if start.is_none() {
+            start = Some(i);
+        }
+        match c {
+            b'\'' => match skip_quoted(b, i, false, eof) {
+                Some(e) => i = e,
+                None => open!(i, "a quoted string"),
+            },
+            b'"' => {
+                let mut j = i + 1;
+                loop {
+                    match find(b, b"\"", j) {
+                        Some(q) if q + 1 == n && !eof => return Ok(Scan::More),
+                        Some(q) if b.get(q + 1) == Some(&b'"') => j = q + 2,
+                        Some(q) => {
+                            i = q + 1;
+                            break;
+                        }
+                        None => open!(i, "a double-quoted identifier"),
+                    }
+                }
+            }
+            b'$' => {
+                // A dollar quote: $$ or $tag$ where the tag is an identifier not starting
+                // with a digit ($1 is a parameter).
+                let mut j = i + 1;
+                if j < n && is_ident_start(b[j]) {
+                    while j < n && is_ident_char(b[j]) && b[j] != b'$' {
+                        j += 1;
+                    }
+                }
+                if j == n && !eof {
+                    return Ok(Scan::More);
+                }
+                if j < n && b[j] == b'$' {
+                    let tag = &b[i..=j];
+                    match find(b, tag, j + 1) {
+                        Some(close) => i = close + tag.len(),
+                        None => open!(
+                            i,
+                            format!("a dollar-quoted string {}", String::from_utf8_lossy(tag))
+                        ),
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            b':' => {
+                // `::` is a cast; `:name`, `:'name'` and `:"name"` are psql variables.
+                if i + 2 >= n && !eof {
+                    return Ok(Scan::More);
+                }
+                match b.get(i + 1) {
+                    Some(b':') => i += 2,
+                    Some(&q @ (b'\'' | b'"')) => {
+                        let s = i + 2;
+                        let mut j = s;
+                        while j < n && is_var_char(b[j]) {
+                            j += 1;
+                        }
+                        if j == n && !eof {
+                            return Ok(Scan::More);
+                        }
+                        if j > s && b.get(j) == Some(&q) {
+                            let quote = if q == b'\'' {
+                                Quote::Literal
+                            } else {
+                                Quote::Ident
+                            };
+                            spans.push(Span {
+                                range: i..j + 1,
+                                piece: Piece::Var { quote, name: s..j },
+                            });
+                            i = j + 1;
+                        } else {
+                            i += 1;
+                        }
+                    }
+                    Some(&v) if is_var_char(v) => {
+                        let s = i + 1;
+                        let mut j = s;
+                        while j < n && is_var_char(b[j]) {
+                            j += 1;
+                        }
+                        if j == n && !eof {
+                            return Ok(Scan::More);
+                        }
+                        spans.push(Span {
+                            range: i..j,
+                            piece: Piece::Var {
+                                quote: Quote::Plain,
+                                name: s..j,
+                            },
+                        });
+                        i = j;
+                    }
+                    _ => i += 1,
+                }
+            }
+            b'(' => {
+                parens += 1;
+                i += 1;
+            }
+            b')' => {
+                parens = parens.saturating_sub(1);
+                i += 1;
+            }
+            b';' if words.begin_depth == 0 && parens == 0 => {
+                let s = start.expect("BUG: a statement is open at its semicolon");
+                return Ok(Scan::Sql {
+                    text: s..i + 1,
+                    next: i + 1,
+                    spans,
+                });
+            }
+            c if is_ident_start(c) => {
+                let s = i;
+                while i < n && is_ident_char(b[i]) {
+                    i += 1;
+                }
+                if i == n && !eof {
+                    return Ok(Scan::More);
+                }
+                let word = &b[s..i];
+                if (word == b"E" || word == b"e") && b.get(i) == Some(&b'\'') {
+                    match skip_quoted(b, i, true, eof) {
+                        Some(e) => i = e,
+                        None => open!(i, "a quoted string"),
+                    }
+                } else {
+                    words.word(word);
+                }
+            }
+            c if c.is_ascii_digit() => {
+                while i < n && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.') {
+                    i += 1;
+                }
+                if i == n && !eof {
+                    return Ok(Scan::More);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    if !eof {
+        return Ok(Scan::More);
+    }
+    Ok(match start {
+        None => Scan::End,
+        Some(s) => {
+            let mut end = n;
+            while end > s && b[end - 1].is_ascii_whitespace() {
+                end -= 1;
+            }
+            Scan::Sql {
+                text: s..end,
+                next: n,
+                spans,
+            }
+        }
+    })
+}
+
+/// Where the COPY data starting at `from` (a line start) ends in the window: `Some((end, next))`
+/// when a `\.` line is found (the data is `from..end`, the input resumes at `next`), `None`
+/// otherwise; then the data up to the last complete line can be sent and the rest read.
+pub fn copy_end(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    let is_end = |at: usize| -> Option<usize> {
+        let rest = &b[at..];
+        if !rest.starts_with(b"\\.") {
+            return None;
+        }
+        match &rest[2..] {
+            [b'\n', ..] => Some(at + 3),
+            [b'\r', b'\n', ..] => Some(at + 4),
+            _ => None,
+        }
+    };
+    if let Some(next) = is_end(from) {
+        return Some((from, next));
+    }
+    for nl in memchr::memmem::find_iter(&b[from..], b"\n\\.") {
+        let at = from + nl + 1;
+        if let Some(next) = is_end(at) {
+            return Some((at, next));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statements of a whole text (meta-commands left out).
+    fn sqls(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        loop {
+            match scan(&text.as_bytes()[at..], true).unwrap() {
+                Scan::End => return out,
+                Scan::More => panic!("More at the end of the input"),
+                Scan::Sql { text: t, next, .. } => {
+                    out.push(text[at + t.start..at + t.end].to_string());
+                    at += next;
+                }
+                Scan::Meta { next, .. } => at += next,
+            }
+        }
+    }
+
+    /// Every prefix of the text asks for more or decides the same as the whole text.
+    fn stable_under_prefixes(text: &str) {
+        let whole = scan(text.as_bytes(), true);
+        for cut in 0..text.len() {
+            match scan(&text.as_bytes()[..cut], false) {
+                Ok(Scan::More) => {}
+                other => assert_eq!(other, whole, "prefix {cut} of {text:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn plain_statements() {
+        assert_eq!(
+            sqls("select 1; select 2;\nselect 3"),
+            ["select 1;", "select 2;", "select 3"]
+        );
+        assert_eq!(sqls("  \n-- only a comment\n  "), Vec::<String>::new());
+    }
+
+    #[test]
+    fn semicolons_in_single_quotes_with_doubled_quotes() {
+        assert_eq!(
+            sqls("select 'a;''b;'; select 2;"),
+            ["select 'a;''b;';", "select 2;"]
+        );
+        assert_eq!(sqls("select '';"), ["select '';"]);
+    }
+
+    #[test]
+    fn escape_strings_with_backslashes() {
+        assert_eq!(
+            sqls(r"select E'it\'s; \\'; select 2;"),
+            [r"select E'it\'s; \\';", "select 2;"]
+        );
+        assert_eq!(
+            sqls(r"select 'C:\'; select 2;"),
+            [r"select 'C:\';", "select 2;"]
+        );
+        assert_eq!(
+            sqls(r"select name'x\'; select 2;"),
+            [r"select name'x\';", "select 2;"]
+        );
+    }
+
+    #[test]
+    fn double_quoted_identifiers() {
+        assert_eq!(
+            sqls(r#"create table "a;""b" (x int); select 1;"#),
+            [r#"create table "a;""b" (x int);"#, "select 1;"]
+        );
+    }
+
+    #[test]
+    fn dollar_quotes_with_tags() {
+        let f = "create function f() returns int as $fn$ begin return 1; end; $fn$ language plpgsql;\nselect $$;$$;";
+        assert_eq!(
+            sqls(f),
+            [
+                "create function f() returns int as $fn$ begin return 1; end; $fn$ language plpgsql;",
+                "select $$;$$;"
+            ]
+        );
+        assert_eq!(
+            sqls("prepare p as select $1; select $b$ $a$ ; $b$;"),
+            ["prepare p as select $1;", "select $b$ $a$ ; $b$;"]
+        );
+        assert_eq!(sqls("select a$b; select 1;"), ["select a$b;", "select 1;"]);
+    }
+
+    #[test]
+    fn comments_line_and_nested_block() {
+        assert_eq!(
+            sqls("select 1 -- x;y\n; /* a /* b; */ c; */ select 2;"),
+            ["select 1 -- x;y\n;", "select 2;"]
+        );
+    }
+
+    #[test]
+    fn semicolons_in_parentheses_do_not_end_a_statement() {
+        // As psql: CREATE RULE ... DO (a; b) is one statement.
+        assert_eq!(
+            sqls("create rule r as on insert to t do also (insert into u values (1); delete from u); select 1;"),
+            [
+                "create rule r as on insert to t do also (insert into u values (1); delete from u);",
+                "select 1;"
+            ]
+        );
+    }
+
+    #[test]
+    fn begin_atomic_bodies() {
+        let f = "CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\n  SELECT CASE WHEN true THEN 2 END;\nEND;\nselect 3;";
+        let s = sqls(f);
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert!(s[0].ends_with("END;"));
+        assert_eq!(
+            sqls("begin; select 1; commit;"),
+            ["begin;", "select 1;", "commit;"]
+        );
+    }
+
+    #[test]
+    fn meta_commands_anywhere_outside_quotes() {
+        let text = "\\restrict abc\nselect 1;  \\echo hi  \nselect 'a\\b' \\gexec\n";
+        let b = text.as_bytes();
+        let Scan::Meta {
+            text: t,
+            next,
+            open,
+        } = scan(b, true).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((&text[t], open), ("\\restrict abc", None));
+        let Scan::Sql { next: n2, .. } = scan(&b[next..], true).unwrap() else {
+            panic!()
+        };
+        let at = next + n2;
+        let Scan::Meta {
+            text: t,
+            next,
+            open,
+        } = scan(&b[at..], true).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((&text[at + t.start..at + t.end], open), ("\\echo hi", None));
+        let at = at + next;
+        let Scan::Meta { text: t, open, .. } = scan(&b[at..], true).unwrap() else {
+            panic!()
+        };
+        assert_eq!(&text[at + t.start..at + t.end], "\\gexec");
+        assert_eq!(open, Some(0), "the gexec follows an unfinished statement");
+    }
+
+    #[test]
+    fn variables_outside_quotes_and_casts() {
+        let text = "select :a, :'b', :\"c\", x::int, ':d', $$:e$$, \":f\" -- :g\n;";
+        let Scan::Sql { spans, .. } = scan(text.as_bytes(), true).unwrap() else {
+            panic!()
+        };
+        let names: Vec<_> = spans
+            .iter()
+            .map(|s| match &s.piece {
+                Piece::Var { quote, name } => (*quote, &text[name.clone()]),
+                Piece::Escape(_) => panic!(),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (Quote::Plain, "a"),
+                (Quote::Literal, "b"),
+                (Quote::Ident, "c")
+            ]
+        );
+        assert_eq!(&text[spans[1].range.clone()], ":'b'");
+    }
+
+    #[test]
+    fn escaped_semicolon_keeps_the_statement_going() {
+        let text = "select 1\\; select 2;";
+        let Scan::Sql { text: t, spans, .. } = scan(text.as_bytes(), true).unwrap() else {
+            panic!()
+        };
+        assert_eq!(t, 0..text.len());
+        assert_eq!(spans[0].piece, Piece::Escape(b';'));
+    }
+
+    #[test]
+    fn nul_bytes_are_errors_at_their_offset() {
+        let err = scan(b"select 1;\nselect '\0';", true).unwrap();
+        assert!(matches!(err, Scan::Sql { .. }));
+        let err = scan(b"select\0 1;", true).unwrap_err();
+        assert_eq!(err.at, 6);
+    }
+
+    #[test]
+    fn unterminated_quotes_are_errors_with_offsets() {
+        assert_eq!(scan(b"select 'abc;\n", true).unwrap_err().at, 7);
+        assert!(scan(b"select $x$ abc", true).is_err());
+        assert!(scan(b"/* /* */", true).is_err());
+        assert!(scan(b"select \"abc", true).is_err());
+    }
+
+    #[test]
+    fn a_window_that_ends_early_asks_for_more() {
+        for text in [
+            "select 'a;''b'; x",
+            "select $tag$ ; $tag$; x",
+            "select 1 -- c;\n; x",
+            "/* a; */ select 1; x",
+            "select x::int, :v; x",
+            "select \"a\"\"b\"; x",
+            "\\echo hi\nselect 1;",
+            "create function f() returns int language sql begin atomic select 1; end; x",
+            "select E'\\''; x",
+            "select 1\\; select 2; x",
+        ] {
+            stable_under_prefixes(text);
+        }
+    }
+
+    #[test]
+    fn copy_data_ends_at_a_backslash_dot_line() {
+        let b = b"1\tx\n2\t\\.y\n\\.\nselect 1;";
+        assert_eq!(copy_end(b, 0), Some((10, 13)));
+        assert_eq!(copy_end(b"\\.\r\nnext", 0), Some((0, 4)));
+        assert_eq!(
+            copy_end(b"1\n\\.", 0),
+            None,
+            "\\. without its newline: more"
+        );
+        assert_eq!(copy_end(b"1\n2\n", 0), None);
+    }
+}

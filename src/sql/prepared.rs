@@ -1,0 +1,59 @@
+//! An input made ready to run before anything is written: the first pass over a file and
+//! its includes, or stdin read ahead to its first statement.
+
+use super::input::{Reader, Stats};
+use super::item::{Input, ReadError};
+use super::vars::Vars;
+
+/// An input ready to run: checked by a first pass (files and texts), or read ahead to its
+/// first statement (stdin).
+pub struct Prepared {
+    pub name: String,
+    reader: Reader,
+    stats: Option<Stats>,
+    has_statements: bool,
+}
+
+impl Prepared {
+    /// Prepares `input` with the variables `vars` before anything is written. A file or text
+    /// is read through once (with its includes, keeping nothing): a refused meta-command, a
+    /// missing file or an unset variable fails here. Stdin is read only up to its first
+    /// statement. `allow_connect`: whether `\c` may run (only without one transaction).
+    pub fn new(input: &Input, vars: &Vars, allow_connect: bool) -> Result<Prepared, ReadError> {
+        let stats = match input {
+            Input::Stdin => None,
+            _ => Some(Reader::open(input, vars.clone(), allow_connect)?.survey()?),
+        };
+        let mut reader = Reader::open(input, vars.clone(), allow_connect)?;
+        let has_statements = match &stats {
+            Some(s) => s.statements > 0,
+            None => reader.peek_statement()?,
+        };
+        Ok(Prepared {
+            name: input.name(),
+            reader,
+            stats,
+            has_statements,
+        })
+    }
+
+    /// Whether the input holds any statement (for stdin: whether one comes before the end).
+    pub fn has_statements(&self) -> bool {
+        self.has_statements
+    }
+
+    /// What the first pass found (`None` for stdin).
+    pub fn stats(&self) -> Option<&Stats> {
+        self.stats.as_ref()
+    }
+
+    /// The bytes the run will read, when known (for a progress bar).
+    pub fn size(&self) -> Option<u64> {
+        self.stats.as_ref().map(|s| s.bytes)
+    }
+
+    /// The reader for the run.
+    pub fn into_reader(self) -> Reader {
+        self.reader
+    }
+}
