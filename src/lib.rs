@@ -19,6 +19,7 @@ mod lifecycle;
 mod load;
 mod protect;
 mod sql;
+mod sync;
 mod tls;
 mod ui;
 
