@@ -263,6 +263,19 @@ fn a_wrong_pool_id_is_exit_5_with_the_aws_code_and_the_fix() {
         "{err}"
     );
     assert_eq!(ids(&db), before);
+
+    // A pool id of another region is warned about before Cognito says it is not there.
+    let out = sync(&db, &moto_url())
+        .args(["--user-pool-id", "eu-west-1_doesnotexist0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("named after region eu-west-1, but the region is us-east-1"),
+        "{err}"
+    );
+    assert!(err.contains("ResourceNotFoundException"), "{err}");
 }
 
 #[test]
