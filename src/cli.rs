@@ -203,6 +203,8 @@ pub enum Command {
     Users(UsersArgs),
     /// Database migrations: new, up (the default), down, status
     Migrate(MigrateArgs),
+    /// Set users' Cognito ids from the user pool (handle = preferred_username, cognito_user_id = sub)
+    SyncCognito(SyncCognitoArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout
@@ -223,6 +225,7 @@ impl Command {
             Command::PostCrud(a) => !a.confirm.dry_run,
             Command::AddUser(a) => !a.confirm.dry_run,
             Command::Connect(a) => a.write && !a.confirm.dry_run,
+            Command::SyncCognito(a) => !a.confirm.dry_run,
             Command::Migrate(a) => match &a.command {
                 None => !a.up.run.confirm.dry_run,
                 Some(MigrateCommand::Up(u)) => !u.run.confirm.dry_run,
@@ -358,6 +361,16 @@ pub struct SetupArgs {
     /// Apply no migrations, even when a migrations directory is found
     #[arg(long, conflicts_with = "migrations_dir")]
     pub no_migrate: bool,
+
+    /// Afterwards set the users' Cognito ids from the user pool, as `sync-cognito` does
+    #[arg(long)]
+    pub sync_cognito: bool,
+
+    #[command(flatten)]
+    pub cognito: CognitoArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 
     #[command(flatten)]
     pub vars: VarArgs,
@@ -717,6 +730,53 @@ pub struct MigrateRunArgs {
     pub conn: ConnArgs,
 }
 
+/// The Cognito user pool whose users' ids go into the database.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CognitoArgs {
+    /// Cognito user pool id (e.g. us-east-1_AbC123xyz)
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "AWS_COGNITO_USER_POOL_ID",
+        hide_env_values = true
+    )]
+    pub user_pool_id: Option<String>,
+}
+
+impl CognitoArgs {
+    /// The pool id, checked for shape; missing is a usage error naming the flag and variable.
+    pub(crate) fn pool_id(&self) -> anyhow::Result<String> {
+        match self
+            .user_pool_id
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+        {
+            Some(id) => crate::aws::ids::check_pool_id(id),
+            None => Err(crate::error::usage(
+                "no Cognito user pool: pass --user-pool-id or set AWS_COGNITO_USER_POOL_ID",
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SyncCognitoArgs {
+    #[command(flatten)]
+    pub cognito: CognitoArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct MigrateUpArgs {
     #[command(flatten)]
@@ -758,6 +818,9 @@ pub struct MigrateNewArgs {
 
     #[command(flatten)]
     pub dir: MigrateDirArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[cfg(test)]
@@ -825,5 +888,31 @@ mod tests {
             panic!()
         };
         assert_eq!(c.conn.wait, Some(5));
+    }
+
+    #[test]
+    fn sync_cognito_takes_the_pool_id_either_way() {
+        for args in [
+            &[
+                "cruddur-db",
+                "sync-cognito",
+                "--user-pool-id",
+                "us-east-1_abc",
+            ][..],
+            &["cruddur-db", "sync-cognito", "--user-pool-id=us-east-1_abc"],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let Command::SyncCognito(s) = cli.command else {
+                panic!()
+            };
+            assert_eq!(s.cognito.pool_id().unwrap(), "us-east-1_abc");
+        }
+        let err = CognitoArgs::default().pool_id().unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), crate::error::exit::USAGE);
+        assert!(format!("{err}").contains("--user-pool-id"), "{err}");
+        assert!(
+            format!("{err}").contains("AWS_COGNITO_USER_POOL_ID"),
+            "{err}"
+        );
     }
 }

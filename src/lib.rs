@@ -21,6 +21,7 @@ mod commands;
 mod files;
 mod lifecycle;
 mod protect;
+mod sync;
 mod tls;
 mod ui;
 

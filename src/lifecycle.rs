@@ -482,6 +482,9 @@ pub struct SetupFiles {
     /// The migrations to apply after the seed; `None` when there is no directory or
     /// `--no-migrate`.
     pub migrations: Option<PathBuf>,
+    /// `--sync-cognito`: the loaded AWS configuration and the pool, made ready (and checked)
+    /// before anything is written.
+    pub cognito: Option<(crate::aws::Aws, String)>,
 }
 
 impl SetupRequest {
@@ -580,6 +583,7 @@ impl SetupFiles {
             schema,
             seed,
             migrations: req.migrations()?,
+            cognito: None,
         })
     }
 }
@@ -646,6 +650,10 @@ async fn setup_steps(
         };
         // NOTE: already confirmed as a whole by the caller.
         crate::migrate::up(&db, &opts, |_| Ok(())).await?;
+    }
+    if let Some((aws, pool_id)) = &files.cognito {
+        let report = crate::sync::sync_cognito(&db, aws, pool_id, false).await?;
+        print!("{}", report.text());
     }
     Ok(())
 }

@@ -41,7 +41,8 @@ impl Aws {
     /// profile; credentials from the environment, the profile (or `--profile` first), web
     /// identity, the ECS container; IMDS for both only on EC2. A missing region or missing
     /// credentials is a configuration error (exit 2) that names what is missing, found without
-    /// any network call. The endpoint honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_EC2/_RDS).
+    /// any network call. The endpoint honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_EC2, _RDS,
+    /// _COGNITO_IDENTITY_PROVIDER).
     pub async fn load(settings: &AwsSettings) -> anyhow::Result<Aws> {
         let profile = settings
             .profile
@@ -101,6 +102,7 @@ impl Aws {
             region: region.to_string(),
             ec2: OnceLock::new(),
             rds: OnceLock::new(),
+            cognito: OnceLock::new(),
         })
     }
 }

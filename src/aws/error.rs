@@ -83,8 +83,16 @@ fn fix_for(code: &str, region: &str) -> Option<String> {
             "the IAM user or role needs ec2:DescribeSecurityGroupRules, \
              ec2:DescribeSecurityGroups, ec2:ModifySecurityGroupRules, \
              ec2:AuthorizeSecurityGroupIngress, rds:DescribeDBInstances, rds:StartDBInstance \
-             and rds:StopDBInstance"
+             and rds:StopDBInstance; sync-cognito needs cognito-idp:ListUsers on the user pool"
                 .to_string()
+        }
+        "ResourceNotFoundException" => format!(
+            "check --user-pool-id/AWS_COGNITO_USER_POOL_ID, and that the user pool is in region \
+             {region} (--region, AWS_REGION; a pool id starts with its region); `aws \
+             cognito-idp list-user-pools --max-results 60` lists the pools"
+        ),
+        "TooManyRequestsException" | "LimitExceededException" => {
+            "Cognito throttled the calls; wait a minute and run it again".to_string()
         }
         "AuthFailure" | "InvalidClientTokenId" | "UnrecognizedClientException"
         | "SignatureDoesNotMatch" | "InvalidAccessKeyId" | "IncompleteSignature" => {
@@ -124,5 +132,18 @@ mod tests {
             .unwrap()
             .contains("ec2:ModifySecurityGroupRules"));
         assert_eq!(fix_for("SomethingNew", "x"), None);
+    }
+
+    #[test]
+    fn cognito_errors_name_the_fix() {
+        let fix = fix_for("ResourceNotFoundException", "eu-west-1").unwrap();
+        assert!(
+            fix.contains("--user-pool-id/AWS_COGNITO_USER_POOL_ID"),
+            "{fix}"
+        );
+        assert!(fix.contains("eu-west-1"), "{fix}");
+        assert!(fix_for("AccessDeniedException", "x")
+            .unwrap()
+            .contains("cognito-idp:ListUsers"));
     }
 }

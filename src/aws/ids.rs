@@ -56,6 +56,34 @@ pub fn check_instance_id(id: &str) -> anyhow::Result<String> {
     }
 }
 
+/// Checks a Cognito user pool id's shape before any call: REGION_ID, as Cognito's API
+/// defines it (`[\w-]+_[0-9a-zA-Z]+`, at most 55 characters), e.g. `us-east-1_AbC123xyz`.
+pub fn check_pool_id(id: &str) -> anyhow::Result<String> {
+    let id = id.trim();
+    let ok = id.len() <= 55
+        && id.split_once('_').is_some_and(|(region, rest)| {
+            !region.is_empty()
+                && region
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !rest.is_empty()
+                && rest.chars().all(|c| c.is_ascii_alphanumeric())
+        });
+    if ok {
+        Ok(id.to_string())
+    } else {
+        Err(usage(format!(
+            "--user-pool-id/AWS_COGNITO_USER_POOL_ID {id:?} is not a Cognito user pool id: \
+             expected the region, `_` and letters and digits, e.g. us-east-1_AbC123xyz"
+        )))
+    }
+}
+
+/// The region a user pool id starts with (`us-east-1` of `us-east-1_AbC123xyz`).
+pub fn pool_region(id: &str) -> &str {
+    id.split_once('_').map_or(id, |(region, _)| region)
+}
+
 /// Checks a rule description: what EC2 accepts (up to 255 of a-z A-Z 0-9, spaces and
 /// `._-:/()#,@[]+=&;{}!$*`).
 pub fn check_description(d: &str) -> anyhow::Result<String> {
@@ -105,5 +133,30 @@ mod tests {
         assert!(check_description("GITPOD").is_ok());
         assert!(check_description("").is_err());
         assert!(check_description("é").is_err());
+    }
+
+    #[test]
+    fn pool_ids_are_checked_for_shape() {
+        assert_eq!(
+            check_pool_id(" us-east-1_AbC123xyz\n").unwrap(),
+            "us-east-1_AbC123xyz"
+        );
+        assert_eq!(pool_region("eu-west-2_x1"), "eu-west-2");
+        for bad in [
+            "",
+            "us-east-1",
+            "us-east-1_",
+            "_abc",
+            "us-east-1_a-b",
+            "us east-1_abc",
+            &format!("us-east-1_{}", "a".repeat(50)),
+        ] {
+            let err = check_pool_id(bad).unwrap_err();
+            assert_eq!(crate::error::exit_code(&err), exit::USAGE, "{bad}");
+            assert!(
+                format!("{err}").contains("--user-pool-id/AWS_COGNITO_USER_POOL_ID"),
+                "{err}"
+            );
+        }
     }
 }

@@ -1,19 +1,21 @@
 //! AWS: SDK configuration that fails fast, errors with the service's code and a fix, and the
 //! few calls cruddur-db makes. One file per concern: [`config`] loads region and credentials,
 //! [`error`] turns failures into exit 5 with a fix, [`rds`] and [`sg`] make the RDS and EC2
-//! calls, [`ids`] checks identifiers before any call.
+//! calls, [`cognito`] lists a user pool's users, [`ids`] checks identifiers before any call.
 
 use std::fmt;
 use std::sync::OnceLock;
 
 use aws_config::SdkConfig;
 
+mod cognito;
 mod config;
 mod error;
 pub(crate) mod ids;
 mod rds;
 pub(crate) mod sg;
 
+pub use cognito::{PoolUser, PoolUsers};
 pub use rds::Instance;
 pub use sg::{Access, Rule, RuleLocator, RuleSpec};
 
@@ -34,6 +36,7 @@ pub struct Aws {
     region: String,
     ec2: OnceLock<aws_sdk_ec2::Client>,
     rds: OnceLock<aws_sdk_rds::Client>,
+    cognito: OnceLock<aws_sdk_cognitoidentityprovider::Client>,
 }
 
 impl fmt::Debug for Aws {
@@ -51,5 +54,10 @@ impl Aws {
     pub(crate) fn rds(&self) -> &aws_sdk_rds::Client {
         self.rds
             .get_or_init(|| aws_sdk_rds::Client::new(&self.config))
+    }
+
+    pub(crate) fn cognito(&self) -> &aws_sdk_cognitoidentityprovider::Client {
+        self.cognito
+            .get_or_init(|| aws_sdk_cognitoidentityprovider::Client::new(&self.config))
     }
 }

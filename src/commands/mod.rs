@@ -23,6 +23,7 @@ mod schema;
 mod seed;
 mod sessions;
 mod setup;
+mod sync_cognito;
 mod tls;
 mod update_sg_rule;
 mod users;
@@ -67,6 +68,7 @@ fn dispatch(req: TargetRequest, command: Command) -> anyhow::Result<()> {
         Command::PostCrud(a) => block_on(post_crud::run(&req, a)),
         Command::AddUser(a) => block_on(add_user::run(&req, a)),
         Command::Users(a) => block_on(users::run(&req, a)),
+        Command::SyncCognito(a) => block_on(sync_cognito::run(&req, a)),
         Command::Completions(a) => completions::completions(a),
         Command::Man => completions::man(),
         Command::Audit(a) => audit::run(a),

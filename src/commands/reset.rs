@@ -32,11 +32,24 @@ pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
         for line in request.plan(&target)? {
             println!("{line}");
         }
+        if setup.sync_cognito {
+            println!(
+                "would set the users' Cognito ids from user pool {}",
+                setup.cognito.pool_id()?
+            );
+        }
         return Ok(());
     }
     // NOTE: every input is prepared (stdin read once) before the confirmation and before
     // anything is dropped.
-    let files = SetupFiles::read(&request)?;
+    let mut files = SetupFiles::read(&request)?;
+    if setup.sync_cognito {
+        // Checked before anything is written: a missing pool id, region or credentials
+        // stops here, not after the drop.
+        let pool_id = setup.cognito.pool_id()?;
+        let aws = crate::aws::Aws::load(&setup.aws.settings()).await?;
+        files.cognito = Some((aws, pool_id));
+    }
     crate::protect::confirm(
         &target,
         &confirm,

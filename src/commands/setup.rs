@@ -21,11 +21,24 @@ pub async fn run(req: &TargetRequest, args: SetupArgs) -> anyhow::Result<()> {
         for line in request.plan(&target)? {
             println!("{line}");
         }
+        if args.sync_cognito {
+            println!(
+                "would set the users' Cognito ids from user pool {}",
+                args.cognito.pool_id()?
+            );
+        }
         return Ok(());
     }
     // NOTE: every input is prepared (stdin read once) before the confirmation and before
     // anything is dropped.
-    let files = SetupFiles::read(&request)?;
+    let mut files = SetupFiles::read(&request)?;
+    if args.sync_cognito {
+        // Checked before anything is written: a missing pool id, region or credentials
+        // stops here, not after the drop.
+        let pool_id = args.cognito.pool_id()?;
+        let aws = crate::aws::Aws::load(&args.aws.settings()).await?;
+        files.cognito = Some((aws, pool_id));
+    }
     crate::protect::confirm(
         &target,
         &confirm,

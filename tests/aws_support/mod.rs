@@ -73,6 +73,7 @@ pub struct Moto {
     rt: tokio::runtime::Runtime,
     pub ec2: aws_sdk_ec2::Client,
     pub rds: aws_sdk_rds::Client,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
 }
 
 impl Moto {
@@ -94,8 +95,56 @@ impl Moto {
         Moto {
             ec2: aws_sdk_ec2::Client::new(&config),
             rds: aws_sdk_rds::Client::new(&config),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(&config),
             rt,
         }
+    }
+
+    /// A new Cognito user pool with a unique name; returns its id.
+    pub fn user_pool(&self) -> String {
+        let out = self
+            .rt
+            .block_on(
+                self.cognito
+                    .create_user_pool()
+                    .pool_name(unique("cdb-pool"))
+                    .send(),
+            )
+            .expect("moto creates a user pool");
+        out.user_pool().unwrap().id().unwrap().to_string()
+    }
+
+    /// Adds a user to the pool, with `preferred_username` when given; returns its `sub`.
+    pub fn pool_user(
+        &self,
+        pool: &str,
+        username: &str,
+        preferred_username: Option<&str>,
+    ) -> String {
+        use aws_sdk_cognitoidentityprovider::types::AttributeType;
+        let mut req = self
+            .cognito
+            .admin_create_user()
+            .user_pool_id(pool)
+            .username(username);
+        if let Some(p) = preferred_username {
+            req = req.user_attributes(
+                AttributeType::builder()
+                    .name("preferred_username")
+                    .value(p)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        let out = self.rt.block_on(req.send()).expect("moto adds a pool user");
+        out.user()
+            .unwrap()
+            .attributes()
+            .iter()
+            .find(|a| a.name() == "sub")
+            .and_then(|a| a.value())
+            .expect("moto gives every user a sub")
+            .to_string()
     }
 
     /// A new security group (in moto's default VPC); returns its id.
@@ -233,7 +282,8 @@ impl Moto {
 }
 
 /// A recording HTTP proxy in front of moto: every request is forwarded unchanged and its AWS
-/// action (`Action=` of the query protocol) is recorded, so a test can prove which calls the
+/// action (`Action=` of the query protocol, or the operation of the JSON protocol's
+/// `X-Amz-Target` header) is recorded, so a test can prove which calls the
 /// binary made — and that it made no write call, or no call at all.
 pub struct Recorder {
     pub url: String,
@@ -332,6 +382,10 @@ fn proxy(conn: TcpStream, upstream: &str, seen: &Mutex<Vec<String>>) -> std::io:
     let action = url::form_urlencoded::parse(&body)
         .find(|(k, _)| k == "Action")
         .map(|(_, v)| v.into_owned())
+        .or_else(|| {
+            // JSON protocol (Cognito): `X-Amz-Target: AWSCognitoIdentityProviderService.ListUsers`.
+            header(&head, "x-amz-target").map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
+        })
         .unwrap_or_else(|| format!("(no action: {})", head[0]));
     seen.lock().unwrap().push(action);
 
