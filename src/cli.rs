@@ -127,6 +127,19 @@ pub struct InstanceArgs {
     pub db_instance: Option<String>,
 }
 
+/// The security group rule that lets this workstation reach the database.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RuleArgs {
+    /// Security group id (sg-...) holding the rule; for update-sg-rule alone, the rule tagged
+    /// --description on the database port is found or created in it
+    #[arg(long, value_name = "ID", env = "DB_SG_ID", hide_env_values = true)]
+    pub group_id: Option<String>,
+
+    /// Security group rule id (sgr-...) of the rule for this workstation
+    #[arg(long, value_name = "ID", env = "DB_SG_RULE_ID", hide_env_values = true)]
+    pub rule_id: Option<String>,
+}
+
 /// How a SQL file is run.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RunArgs {
@@ -382,6 +395,25 @@ pub struct SetupArgs {
     pub conn: ConnArgs,
 }
 
+impl SetupArgs {
+    /// The flags as plain values; the pool id is checked here (exit 2 when missing).
+    pub(crate) fn request(&self) -> anyhow::Result<crate::lifecycle::SetupRequest> {
+        Ok(crate::lifecycle::SetupRequest {
+            schema_file: self.schema_file.clone(),
+            seed_file: self.seed_file.clone(),
+            no_seed: self.no_seed,
+            migrations_dir: self.migrations_dir.clone(),
+            no_migrate: self.no_migrate,
+            vars: self.vars.vars.clone(),
+            sync_cognito: if self.sync_cognito {
+                Some((self.aws.settings(), self.cognito.pool_id()?))
+            } else {
+                None
+            },
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ResetArgs {
     /// Terminate the other sessions on the database before dropping it
@@ -410,13 +442,8 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub instance: InstanceArgs,
 
-    /// Security group of the rule that lets this workstation in (with --rule-id)
-    #[arg(long, value_name = "ID", env = "DB_SG_ID", hide_env_values = true)]
-    pub group_id: Option<String>,
-
-    /// The security group rule that lets this workstation in (with --group-id)
-    #[arg(long, value_name = "ID", env = "DB_SG_RULE_ID", hide_env_values = true)]
-    pub rule_id: Option<String>,
+    #[command(flatten)]
+    pub rule: RuleArgs,
 
     #[command(flatten)]
     pub ip: IpArgs,
@@ -500,14 +527,8 @@ pub struct UpdateSgRuleArgs {
     #[command(flatten)]
     pub ip: IpArgs,
 
-    /// Security group id (sg-...) holding the rule; alone, the rule tagged --description on the
-    /// database port is found or created in it
-    #[arg(long, value_name = "ID", env = "DB_SG_ID", hide_env_values = true)]
-    pub group_id: Option<String>,
-
-    /// Security group rule id (sgr-...) to rewrite
-    #[arg(long, value_name = "ID", env = "DB_SG_RULE_ID", hide_env_values = true)]
-    pub rule_id: Option<String>,
+    #[command(flatten)]
+    pub rule: RuleArgs,
 
     #[command(flatten)]
     pub instance: InstanceArgs,

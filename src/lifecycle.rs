@@ -472,6 +472,8 @@ pub struct SetupRequest {
     pub no_migrate: bool,
     /// `-v NAME=VALUE` for both files.
     pub vars: Vec<String>,
+    /// `--sync-cognito`: the AWS settings and the user pool id.
+    pub sync_cognito: Option<(crate::aws::AwsSettings, String)>,
 }
 
 /// The files of a setup, prepared (stdin included) and checked before anything is written.
@@ -548,14 +550,20 @@ impl SetupRequest {
                 target.url
             ));
         }
+        if let Some((_, pool_id)) = &self.sync_cognito {
+            lines.push(format!(
+                "would set the users' Cognito ids from user pool {pool_id}"
+            ));
+        }
         Ok(lines)
     }
 }
 
 impl SetupFiles {
-    /// Prepares every input once (stdin read once); an empty schema or an unreadable
-    /// migration is refused here, before anything changes.
-    pub fn read(req: &SetupRequest) -> anyhow::Result<SetupFiles> {
+    /// Prepares every input once (stdin read once); an empty schema, an unreadable migration
+    /// or, with `--sync-cognito`, a missing region or credentials is refused here, before
+    /// anything changes.
+    pub async fn prepare(req: &SetupRequest) -> anyhow::Result<SetupFiles> {
         let (schema_file, seed_file) = req.files()?;
         let opts = LoadOptions::default();
         let schema = prepare(
@@ -579,11 +587,18 @@ impl SetupFiles {
             warn_if_empty(&seed);
             Some(seed)
         };
+        let migrations = req.migrations()?;
+        let cognito = match &req.sync_cognito {
+            Some((settings, pool_id)) => {
+                Some((crate::aws::Aws::load(settings).await?, pool_id.clone()))
+            }
+            None => None,
+        };
         Ok(SetupFiles {
             schema,
             seed,
-            migrations: req.migrations()?,
-            cognito: None,
+            migrations,
+            cognito,
         })
     }
 }

@@ -311,7 +311,7 @@ fn locator(args: &DoctorArgs) -> Option<RuleLocator> {
     if let Some(id) = set(&args.instance.db_instance) {
         return Some(RuleLocator::Instance(id));
     }
-    match (set(&args.group_id), set(&args.rule_id)) {
+    match (set(&args.rule.group_id), set(&args.rule.rule_id)) {
         (Some(group_id), Some(rule_id)) => Some(RuleLocator::Rule { group_id, rule_id }),
         _ => None,
     }

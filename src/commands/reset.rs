@@ -2,7 +2,7 @@
 //! and checked before anything is dropped.
 
 use crate::cli::ResetArgs;
-use crate::lifecycle::{self, SetupFiles, SetupRequest};
+use crate::lifecycle::{self, SetupFiles};
 use crate::target::{Target, TargetRequest};
 
 pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
@@ -10,14 +10,7 @@ pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
     let setup = &args.setup;
     let confirm = setup.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
-    let request = SetupRequest {
-        schema_file: setup.schema_file.clone(),
-        seed_file: setup.seed_file.clone(),
-        no_seed: setup.no_seed,
-        migrations_dir: setup.migrations_dir.clone(),
-        no_migrate: setup.no_migrate,
-        vars: setup.vars.vars.clone(),
-    };
+    let request = setup.request()?;
     if confirm.dry_run {
         println!(
             "would drop database {:?} on {}{}",
@@ -32,24 +25,11 @@ pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
         for line in request.plan(&target)? {
             println!("{line}");
         }
-        if setup.sync_cognito {
-            println!(
-                "would set the users' Cognito ids from user pool {}",
-                setup.cognito.pool_id()?
-            );
-        }
         return Ok(());
     }
     // NOTE: every input is prepared (stdin read once) before the confirmation and before
     // anything is dropped.
-    let mut files = SetupFiles::read(&request)?;
-    if setup.sync_cognito {
-        // Checked before anything is written: a missing pool id, region or credentials
-        // stops here, not after the drop.
-        let pool_id = setup.cognito.pool_id()?;
-        let aws = crate::aws::Aws::load(&setup.aws.settings()).await?;
-        files.cognito = Some((aws, pool_id));
-    }
+    let files = SetupFiles::prepare(&request).await?;
     crate::protect::confirm(
         &target,
         &confirm,

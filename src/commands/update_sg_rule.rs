@@ -71,10 +71,10 @@ struct Report<'a> {
 pub async fn run(req: &TargetRequest, args: UpdateSgRuleArgs) -> anyhow::Result<()> {
     // Everything that can be checked without a call is checked first.
     let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let group_id = nonempty(args.group_id)
+    let group_id = nonempty(args.rule.group_id)
         .map(|g| aws::ids::check_group_id(&g))
         .transpose()?;
-    let rule_id = nonempty(args.rule_id)
+    let rule_id = nonempty(args.rule.rule_id)
         .map(|r| aws::ids::check_rule_id(&r))
         .transpose()?;
     let instance_id = nonempty(args.instance.db_instance)
