@@ -44,7 +44,12 @@ fn sessions(home: &Path, url: &str) -> Output {
 fn require_with_a_root_crt_in_home_verifies_the_chain() {
     // By address: the certificate is for localhost, so only a chain check (not a name check)
     // can pass, as verify-ca does.
-    let url = with(&prod_url(), Some("127.0.0.1"), None, Some("sslmode=require"));
+    let url = with(
+        &prod_url(),
+        Some("127.0.0.1"),
+        None,
+        Some("sslmode=require"),
+    );
 
     let right = tempfile::tempdir().unwrap();
     install_root_crt(right.path(), &prod_ca());
@@ -109,7 +114,14 @@ fn doctor_checks_the_security_groups_of_db_instance_id() {
     assert!(lines[3].starts_with("skip"), "{lines:#?}");
 
     // Another rule of the instance's group lets the address in: the check passes and names it.
-    let mine = moto.add_rule(&group, "tcp", port, port, &format!("{GOOD_IP}/32"), "office");
+    let mine = moto.add_rule(
+        &group,
+        "tcp",
+        port,
+        port,
+        &format!("{GOOD_IP}/32"),
+        "office",
+    );
     let (code, lines, err) = doctor_instance(&db, &instance);
     assert_eq!(code, 0, "{lines:#?}{err}");
     assert!(
@@ -164,11 +176,16 @@ fn connect_timeout_gives_up_on_a_port_that_never_answers() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains(&format!("timed out after 1s connecting to 127.0.0.1:{port}")),
+        err.contains(&format!(
+            "timed out after 1s connecting to 127.0.0.1:{port}"
+        )),
         "{err}"
     );
     // The URL is shown masked, so the password's absence below means something.
-    assert!(err.contains("postgresql://postgres:****@127.0.0.1"), "{err}");
+    assert!(
+        err.contains("postgresql://postgres:****@127.0.0.1"),
+        "{err}"
+    );
     assert!(!err.contains("hunter2"), "{err}");
     drop(silent);
 }
@@ -241,7 +258,9 @@ fn seed_waits_for_the_load_lock_held_elsewhere_then_loads() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    poll_until("seed waits for the load lock", || load_locks(&db, false) == 1);
+    poll_until("seed waits for the load lock", || {
+        load_locks(&db, false) == 1
+    });
     // Still waiting: nothing seeded yet.
     assert_eq!(db.scalar("SELECT count(*) FROM users"), "0");
 

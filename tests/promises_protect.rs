@@ -85,7 +85,10 @@ fn rds_hosts_in_the_china_regions_are_protected() {
     );
     assert_eq!(status, 3, "{out}");
     assert!(out.contains("PROTECTED target (an RDS host)"), "{out}");
-    assert!(out.contains("url:      postgresql://cruddurroot:****@"), "{out}");
+    assert!(
+        out.contains("url:      postgresql://cruddurroot:****@"),
+        "{out}"
+    );
     assert!(!out.contains("hunter2"), "{out}");
     assert!(
         out.contains("you typed \"cruddur_typo\", not the database name \"cruddur\""),
@@ -139,7 +142,10 @@ fn app_writes_ask_on_rds_hosts() {
 fn app_writes_ask_on_prod_and_write_once_confirmed() {
     let db = ProdDb::seeded("appwrites");
     let before = db.snapshot();
-    let cruds: u32 = db.scalar("SELECT count(*) FROM activities").parse().unwrap();
+    let cruds: u32 = db
+        .scalar("SELECT count(*) FROM activities")
+        .parse()
+        .unwrap();
     for cmd in app_writes() {
         let out = db.cmd().arg("--prod").args(&cmd).output().unwrap();
         let all = text(&out);
@@ -172,7 +178,11 @@ fn app_writes_ask_on_prod_and_write_once_confirmed() {
             "{all}"
         );
     }
-    assert_eq!(db.snapshot(), before, "a refused write changed the database");
+    assert_eq!(
+        db.snapshot(),
+        before,
+        "a refused write changed the database"
+    );
 
     // Confirmed, each writes.
     for cmd in app_writes() {
@@ -224,7 +234,11 @@ fn connect_write_takes_the_typed_name_and_refuses_a_wrong_one() {
     ];
     let ran = home.join("psql-ran");
 
-    for typed in ["cruddur\n".to_string(), format!("{}x\n", db.name), "\n".into()] {
+    for typed in [
+        "cruddur\n".to_string(),
+        format!("{}x\n", db.name),
+        "\n".into(),
+    ] {
         let (status, out) = in_pty(&["--prod", "connect", "--write"], &env, &typed);
         assert_eq!(status, 3, "typed {typed:?}: {out}");
         assert!(out.contains("open a WRITABLE psql session"), "{out}");
@@ -234,7 +248,10 @@ fn connect_write_takes_the_typed_name_and_refuses_a_wrong_one() {
             "typed {typed:?}: {out}"
         );
         assert!(!ran.exists(), "psql started after a wrong name: {out}");
-        assert!(out.contains("url:      postgresql://cruddurroot:****@"), "{out}");
+        assert!(
+            out.contains("url:      postgresql://cruddurroot:****@"),
+            "{out}"
+        );
         assert!(!out.contains(&prod_password()), "{out}");
     }
 

@@ -41,7 +41,10 @@ fn every_destructive_command_refuses_without_confirmation() {
         (vec!["--yes"], yes_alone),
         (vec!["--yes", "--confirm-db", &wrong], mismatch(&wrong)),
         (vec!["--confirm-db", &wrong], mismatch(&wrong)),
-        (vec!["--yes", "--confirm-db", "cruddur"], mismatch("cruddur")),
+        (
+            vec!["--yes", "--confirm-db", "cruddur"],
+            mismatch("cruddur"),
+        ),
     ];
     // Refusals name the target in its short form, which carries no credentials at all.
     let short = format!("localhost:{}/{} as cruddurroot", prod::prod_port(), db.name);
@@ -140,7 +143,9 @@ fn protected_flag_and_rds_hosts_refuse_too() {
     assert!(all.contains("stdin is not a terminal"), "{all}");
     // The refusal shows the short form, which carries no credentials at all.
     assert!(
-        all.contains("cruddur-db-instance.abc123.us-east-1.rds.amazonaws.com:5432/cruddur as cruddurroot"),
+        all.contains(
+            "cruddur-db-instance.abc123.us-east-1.rds.amazonaws.com:5432/cruddur as cruddurroot"
+        ),
         "{all}"
     );
     assert!(!all.contains('@') && !all.contains("hunter2"), "{all}");
@@ -179,7 +184,10 @@ fn typed_confirmation_is_accepted_at_a_terminal() {
         "{out}"
     );
     // The question shows the URL, masked.
-    assert!(out.contains("url:      postgresql://cruddurroot:****@"), "{out}");
+    assert!(
+        out.contains("url:      postgresql://cruddurroot:****@"),
+        "{out}"
+    );
     assert!(!out.contains(&prod_password()), "password shown: {out}");
     assert_eq!(db.scalar("SELECT count(*) FROM users"), "0");
     // seed, then reset (drop + setup), then drop.

@@ -76,7 +76,6 @@ pub fn check_description(d: &str) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::exit;
 
     #[test]
     fn ids_are_checked_for_shape() {
@@ -92,7 +91,7 @@ mod tests {
             "sg-123",
         ] {
             let err = check_group_id(bad).unwrap_err();
-            assert_eq!(crate::error::exit_code(&err), exit::USAGE, "{bad}");
+            assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
             assert!(format!("{err}").contains("DB_SG_ID"), "{err}");
         }
         for bad in ["sg-0123456789abcdef0", "sgr-", "sgr-zzzzzzzz", "<html>"] {
