@@ -77,8 +77,23 @@ mod tests {
         let err = Err::<(), _>(usage("bad flag"))
             .context("while parsing")
             .unwrap_err();
-        assert_eq!(exit_code(&err), exit::USAGE);
-        assert_eq!(exit_code(&anyhow::anyhow!("plain")), exit::FAILED);
+        assert_eq!(exit_code(&err), 2);
+        assert_eq!(exit_code(&anyhow::anyhow!("plain")), 1);
+    }
+
+    #[test]
+    fn exit_codes_are_the_readme_table() {
+        assert_eq!(
+            [
+                exit::OK,
+                exit::FAILED,
+                exit::USAGE,
+                exit::REFUSED,
+                exit::NO_PUBLIC_IP,
+                exit::AWS
+            ],
+            [0, 1, 2, 3, 4, 5]
+        );
     }
 
     #[test]

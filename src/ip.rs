@@ -315,8 +315,14 @@ mod tests {
 
     #[test]
     fn blank_service_lists_mean_the_defaults() {
-        assert_eq!(service_urls(&[]), DEFAULT_URLS);
-        assert_eq!(service_urls(&[" ".into(), String::new()]), DEFAULT_URLS);
+        // README: the services, in order.
+        let readme = [
+            "https://checkip.amazonaws.com",
+            "https://ifconfig.me/ip",
+            "https://api.ipify.org",
+        ];
+        assert_eq!(service_urls(&[]), readme);
+        assert_eq!(service_urls(&[" ".into(), String::new()]), readme);
         assert_eq!(
             service_urls(&[" http://a/ ".into(), "".into(), "http://b".into()]),
             ["http://a/", "http://b"]

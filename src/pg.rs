@@ -134,8 +134,12 @@ impl Db {
                 recycling_method: RecyclingMethod::Clean,
             },
         );
+        // NOTE: tokio-postgres's connect_timeout covers the TCP connect only; a port that
+        // accepts and never answers would hang the startup forever. The pool's create
+        // timeout boxes the whole attempt (TCP, TLS, authentication), as libpq's does.
         let pool = Pool::builder(manager)
             .max_size(opts.pool_size.max(1))
+            .create_timeout(Some(opts.connect_timeout))
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| anyhow!("failed to build the connection pool: {e}"))?;
@@ -179,7 +183,13 @@ impl Db {
         let pg = match &err {
             PoolError::Backend(e) => e,
             PoolError::Timeout(_) => {
-                return anyhow!("timed out connecting to {target} ({})", self.url);
+                return anyhow!(
+                    "timed out after {}s connecting to {target}: no answer from a PostgreSQL \
+                     server there ({}); is the host and port right (for RDS: `cruddur-db \
+                     update-sg-rule`)? --connect-timeout SECS allows longer",
+                    self.opts.connect_timeout.as_secs(),
+                    self.url
+                );
             }
             other => return anyhow!("failed to connect to {}: {other}", self.url),
         };

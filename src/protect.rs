@@ -136,7 +136,7 @@ mod tests {
         assert!(confirm(&t, &args(true, Some("cruddur")), "drop").is_ok());
         for a in [args(true, None), args(true, Some("cruddur_dev"))] {
             let err = confirm(&t, &a, "drop").unwrap_err();
-            assert_eq!(exit_code(&err), exit::REFUSED, "{err:#}");
+            assert_eq!(exit_code(&err), 3, "{err:#}");
             assert!(!format!("{err:#}").contains("pw@"), "{err:#}");
         }
     }
@@ -146,6 +146,6 @@ mod tests {
         let t = target(false);
         assert!(confirm(&t, &args(false, None), "drop").is_ok());
         let err = confirm(&t, &args(true, Some("other")), "drop").unwrap_err();
-        assert_eq!(exit_code(&err), exit::REFUSED);
+        assert_eq!(exit_code(&err), 3);
     }
 }

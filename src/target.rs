@@ -409,7 +409,11 @@ mod tests {
         assert_eq!(t.source, Source::DatabaseUrl);
         let t = resolve(TargetRequest::default(), &[]).unwrap();
         assert_eq!(t.source, Source::Default);
-        assert_eq!(t.url.expose().as_str(), DEFAULT_URL);
+        // README: the docker-compose default.
+        assert_eq!(
+            t.url.expose().as_str(),
+            "postgresql://postgres:password@localhost:5432/cruddur"
+        );
     }
 
     #[test]
@@ -420,7 +424,7 @@ mod tests {
         };
         let err = resolve(prod, &ALL[1..]).unwrap_err();
         assert!(format!("{err:#}").contains("PROD_CONNECTION_URL"));
-        assert_eq!(crate::error::exit_code(&err), crate::error::exit::USAGE);
+        assert_eq!(crate::error::exit_code(&err), 2);
     }
 
     #[test]

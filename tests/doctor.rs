@@ -33,6 +33,10 @@ fn doctor(db: &ProdDb, url: &str, extra: &[&str]) -> (i32, Vec<String>, String) 
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // Where the URL parsed, its line shows it masked: the check below then means something.
+    if let Some(line) = stdout.lines().find(|l| l.starts_with("ok    URL parses")) {
+        assert!(line.contains(":****@"), "{line}");
+    }
     assert!(
         !stdout.contains(&prod_password()) && !stderr.contains(&prod_password()),
         "password shown: {stdout}{stderr}"

@@ -510,7 +510,9 @@ fn dry_run_checks_the_handle_and_writes_nothing() {
         ])
         .assert()
         .success()
-        .stdout(predicate::str::contains("would post 9 crud(s) as @bayko"));
+        // The plan is the result (stdout); the note that nothing was written is status.
+        .stdout(predicate::str::contains("would post 9 crud(s) as @bayko"))
+        .stderr(predicate::str::contains("--dry-run: nothing was written"));
     db.cmd()
         .args([
             "post-crud",

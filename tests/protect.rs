@@ -27,15 +27,29 @@ fn every_destructive_command_refuses_without_confirmation() {
     let db = ProdDb::seeded("refuse");
     let before = db.snapshot();
     let wrong = format!("{}_typo", db.name);
-    let variants: Vec<Vec<&str>> = vec![
-        vec![],
-        vec!["--yes"],
-        vec!["--yes", "--confirm-db", &wrong],
-        vec!["--confirm-db", &wrong],
-        vec!["--yes", "--confirm-db", "cruddur"],
+    let no_terminal = "needs confirmation, and stdin is not a terminal".to_string();
+    let yes_alone = format!("--yes also needs --confirm-db {}", db.name);
+    let mismatch = |name: &str| {
+        format!(
+            "refused: --confirm-db {name:?} does not match the target database {:?}",
+            db.name
+        )
+    };
+    // Each way to fall short, with the reason it is refused for.
+    let variants: Vec<(Vec<&str>, String)> = vec![
+        (vec![], no_terminal),
+        (vec!["--yes"], yes_alone),
+        (vec!["--yes", "--confirm-db", &wrong], mismatch(&wrong)),
+        (vec!["--confirm-db", &wrong], mismatch(&wrong)),
+        (
+            vec!["--yes", "--confirm-db", "cruddur"],
+            mismatch("cruddur"),
+        ),
     ];
+    // Refusals name the target in its short form, which carries no credentials at all.
+    let short = format!("localhost:{}/{} as cruddurroot", prod::prod_port(), db.name);
     for cmd in DESTRUCTIVE {
-        for extra in &variants {
+        for (extra, reason) in &variants {
             // The right name on a pipe is no confirmation: stdin is not a terminal.
             let out = db
                 .cmd()
@@ -47,12 +61,16 @@ fn every_destructive_command_refuses_without_confirmation() {
                 .unwrap();
             let all = text(&out);
             assert_eq!(code(&out), 3, "{cmd:?} {extra:?} was not refused: {all}");
-            assert!(all.contains("refused"), "{cmd:?} {extra:?}: {all}");
+            assert!(all.contains(reason.as_str()), "{cmd:?} {extra:?}: {all}");
             assert!(
                 all.contains("nothing was changed"),
                 "{cmd:?} {extra:?}: {all}"
             );
-            assert!(!all.contains(&prod_password()), "password shown: {all}");
+            assert!(all.contains(&short), "{cmd:?} {extra:?}: {all}");
+            assert!(
+                !all.contains('@') && !all.contains(&prod_password()),
+                "credentials shown: {all}"
+            );
         }
     }
     assert!(db.exists(), "a refused command dropped the database");
@@ -86,7 +104,13 @@ fn refused_setup_creates_no_database() {
     let db = ProdDb::unmade("refusecreate");
     for cmd in [&["setup"][..], &["reset"]] {
         let out = db.cmd().arg("--prod").args(cmd).output().unwrap();
-        assert_eq!(code(&out), 3, "{}", text(&out));
+        let all = text(&out);
+        assert_eq!(code(&out), 3, "{all}");
+        assert!(
+            all.contains("refused: protected target: ")
+                && all.contains("needs confirmation, and stdin is not a terminal"),
+            "{cmd:?}: {all}"
+        );
     }
     assert!(!db.exists(), "a refused setup created the database");
 }
@@ -95,7 +119,13 @@ fn refused_setup_creates_no_database() {
 fn protected_flag_and_rds_hosts_refuse_too() {
     let local = common::TestDb::seeded("protectedflag");
     let out = local.cmd().args(["--protected", "drop"]).output().unwrap();
-    assert_eq!(code(&out), 3, "{}", text(&out));
+    let all = text(&out);
+    assert_eq!(code(&out), 3, "{all}");
+    assert!(
+        all.contains("refused: protected target: ")
+            && all.contains("needs confirmation, and stdin is not a terminal"),
+        "{all}"
+    );
     assert!(local.exists());
     assert_eq!(local.scalar("SELECT count(*) FROM users"), "3");
     // An RDS host is protected by its name: refused before any connection is tried.
@@ -110,7 +140,15 @@ fn protected_flag_and_rds_hosts_refuse_too() {
     let all = text(&out);
     assert_eq!(code(&out), 3, "{all}");
     assert!(all.contains("refused: protected target"), "{all}");
-    assert!(!all.contains("hunter2"), "{all}");
+    assert!(all.contains("stdin is not a terminal"), "{all}");
+    // The refusal shows the short form, which carries no credentials at all.
+    assert!(
+        all.contains(
+            "cruddur-db-instance.abc123.us-east-1.rds.amazonaws.com:5432/cruddur as cruddurroot"
+        ),
+        "{all}"
+    );
+    assert!(!all.contains('@') && !all.contains("hunter2"), "{all}");
 }
 
 #[test]
@@ -121,7 +159,15 @@ fn a_wrong_confirm_db_stops_even_an_unprotected_target() {
         .args(["drop", "--yes", "--confirm-db", "cruddur"])
         .output()
         .unwrap();
-    assert_eq!(code(&out), 3, "{}", text(&out));
+    let all = text(&out);
+    assert_eq!(code(&out), 3, "{all}");
+    assert!(
+        all.contains(&format!(
+            "refused: --confirm-db \"cruddur\" does not match the target database {:?}",
+            local.name
+        )),
+        "{all}"
+    );
     assert!(local.exists());
 }
 
@@ -135,6 +181,11 @@ fn typed_confirmation_is_accepted_at_a_terminal() {
     assert!(out.contains("PROTECTED target"), "{out}");
     assert!(
         out.contains(&format!("Type the database name ({})", db.name)),
+        "{out}"
+    );
+    // The question shows the URL, masked.
+    assert!(
+        out.contains("url:      postgresql://cruddurroot:****@"),
         "{out}"
     );
     assert!(!out.contains(&prod_password()), "password shown: {out}");
@@ -169,7 +220,16 @@ fn typed_confirmation_with_the_wrong_name_is_rejected() {
         for typed in &typed_wrong {
             let (status, out) = db.pty(&args, typed);
             assert_eq!(status, 3, "{cmd:?} typed {typed:?}: {out}");
-            assert!(out.contains("refused"), "{out}");
+            let reason = if typed.trim().is_empty() {
+                "refused: protected target: ".to_string()
+            } else {
+                format!(
+                    "refused: protected target: you typed {:?}, not the database name {:?}",
+                    typed.trim(),
+                    db.name
+                )
+            };
+            assert!(out.contains(&reason), "{cmd:?} typed {typed:?}: {out}");
         }
     }
     assert_eq!(db.snapshot(), before);
@@ -196,6 +256,11 @@ fn dry_run_leaves_the_database_byte_for_byte_unchanged() {
         assert!(
             stdout.contains("would"),
             "{args:?} printed no plan: {stdout}"
+        );
+        assert!(
+            text(&out).contains("postgresql://cruddurroot:****@"),
+            "{args:?} showed no masked URL: {}",
+            text(&out)
         );
         assert!(
             !text(&out).contains(&prod_password()),

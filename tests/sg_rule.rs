@@ -659,7 +659,17 @@ fn wait_reachable_waits_for_the_production_port() {
         "{}",
         stderr(&out)
     );
-    assert!(!stderr(&out).contains("secret"));
+    // The wait names the endpoint by host and port only: no credentials of any kind.
+    assert!(
+        stderr(&out).contains(&format!("127.0.0.1:{closed}")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains('@') && !stderr(&out).contains("secret"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(moto.rule(&sg, &rule).cidr, Some(format!("{NEW_IP}/32")));
 
     // Nothing says where the database is: the rule is still updated, the wait skipped.

@@ -131,7 +131,24 @@ mod tests {
             assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{t}\""));
         }
         assert_eq!(Ttl::default(), Ttl::Days7);
-        assert_eq!(Ttl::Hours12.duration(), chrono::TimeDelta::hours(12));
+        // README: the seven choices, each its own length of time.
+        let hour = chrono::TimeDelta::seconds(3600);
+        let durations = [
+            ("30-days", hour * 720),
+            ("7-days", hour * 168),
+            ("3-days", hour * 72),
+            ("1-day", hour * 24),
+            ("12-hours", hour * 12),
+            ("3-hours", hour * 3),
+            ("1-hour", hour),
+        ];
+        for (spelling, length) in durations {
+            assert_eq!(
+                spelling.parse::<Ttl>().unwrap().duration(),
+                length,
+                "{spelling}"
+            );
+        }
         assert_eq!("".parse::<Ttl>().unwrap_err().rule, Rule::TtlBlank);
         assert_eq!("  ".parse::<Ttl>().unwrap_err().rule, Rule::TtlBlank);
         let v = "2-days".parse::<Ttl>().unwrap_err();

@@ -104,7 +104,6 @@ pub fn check_description(d: &str) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::exit;
 
     #[test]
     fn ids_are_checked_for_shape() {
@@ -120,7 +119,7 @@ mod tests {
             "sg-123",
         ] {
             let err = check_group_id(bad).unwrap_err();
-            assert_eq!(crate::error::exit_code(&err), exit::USAGE, "{bad}");
+            assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
             assert!(format!("{err}").contains("DB_SG_ID"), "{err}");
         }
         for bad in ["sg-0123456789abcdef0", "sgr-", "sgr-zzzzzzzz", "<html>"] {
@@ -152,7 +151,7 @@ mod tests {
             &format!("us-east-1_{}", "a".repeat(50)),
         ] {
             let err = check_pool_id(bad).unwrap_err();
-            assert_eq!(crate::error::exit_code(&err), exit::USAGE, "{bad}");
+            assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
             assert!(
                 format!("{err}").contains("--user-pool-id/AWS_COGNITO_USER_POOL_ID"),
                 "{err}"

@@ -359,7 +359,7 @@ mod tests {
         );
         w("17000000005_b_again.sql", "-- migrate:up\nSELECT 4;\n");
         let e = discover(t.path()).unwrap_err();
-        assert_eq!(crate::error::exit_code(&e), crate::error::exit::USAGE);
+        assert_eq!(crate::error::exit_code(&e), 2);
         assert!(format!("{e:#}").contains("two migrations have the version 17000000005"));
         let e = discover(&t.path().join("nope")).unwrap_err();
         assert!(format!("{e:#}").contains("CRUDDUR_MIGRATIONS_DIR"), "{e:#}");

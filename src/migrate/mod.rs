@@ -592,7 +592,7 @@ mod tests {
             .to_utc();
         for bad in ["", "Add", "add-bio", "add bio", "../x"] {
             let e = new_file(&dir, bad, now).unwrap_err();
-            assert_eq!(crate::error::exit_code(&e), exit::USAGE, "{bad}");
+            assert_eq!(crate::error::exit_code(&e), 2, "{bad}");
         }
         let p = new_file(&dir, "add_bio", now).unwrap();
         assert_eq!(p, dir.join("20240301123456_add_bio.sql"));

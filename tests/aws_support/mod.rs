@@ -198,6 +198,49 @@ impl Moto {
             .to_string()
     }
 
+    /// Adds an inbound rule given as a whole permission (any source: a security group, a
+    /// prefix list, an IPv6 range); returns its id.
+    pub fn add_permission(&self, group: &str, perm: IpPermission) -> String {
+        let out = self
+            .rt
+            .block_on(
+                self.ec2
+                    .authorize_security_group_ingress()
+                    .group_id(group)
+                    .ip_permissions(perm)
+                    .send(),
+            )
+            .expect("moto adds a rule");
+        out.security_group_rules()[0]
+            .security_group_rule_id()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A new managed prefix list holding one IPv4 range; returns its id.
+    pub fn prefix_list(&self, cidr: &str) -> String {
+        let out = self
+            .rt
+            .block_on(
+                self.ec2
+                    .create_managed_prefix_list()
+                    .prefix_list_name(unique("cdb-pl"))
+                    .address_family("IPv4")
+                    .max_entries(5)
+                    .entries(
+                        aws_sdk_ec2::types::AddPrefixListEntry::builder()
+                            .cidr(cidr)
+                            .build(),
+                    )
+                    .send(),
+            )
+            .expect("moto creates a prefix list");
+        out.prefix_list()
+            .and_then(|p| p.prefix_list_id())
+            .unwrap()
+            .to_string()
+    }
+
     /// Every rule of the group, sorted by id.
     pub fn rules(&self, group: &str) -> Vec<RuleRow> {
         let out = self
@@ -228,6 +271,32 @@ impl Moto {
             })
             .collect();
         rows.sort_by(|a, b| a.id.cmp(&b.id));
+        rows
+    }
+
+    /// Every rule of the group as AWS describes it (every field, whatever the source),
+    /// sorted; for "left exactly as it was".
+    pub fn raw_rules(&self, group: &str) -> Vec<String> {
+        let out = self
+            .rt
+            .block_on(
+                self.ec2
+                    .describe_security_group_rules()
+                    .filters(
+                        aws_sdk_ec2::types::Filter::builder()
+                            .name("group-id")
+                            .values(group)
+                            .build(),
+                    )
+                    .send(),
+            )
+            .expect("moto lists the rules");
+        let mut rows: Vec<String> = out
+            .security_group_rules()
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect();
+        rows.sort();
         rows
     }
 
