@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod creds;
 pub mod error;
 pub mod ip;
 pub mod pg;
