@@ -43,6 +43,21 @@ impl TokenSigner {
         })
     }
 
+    /// A signer with made-up static credentials, for tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(region: &str) -> TokenSigner {
+        TokenSigner {
+            credentials: SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
+                "AKIDEXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                None,
+                None,
+                "test",
+            )),
+            region: region.to_string(),
+        }
+    }
+
     /// The region tokens are signed for.
     pub fn region(&self) -> &str {
         &self.region
@@ -90,7 +105,22 @@ pub(crate) async fn sign(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(what)?;
-    Ok(token.as_str().to_string())
+    Ok(signature_last(token.as_str()))
+}
+
+/// The token with `X-Amz-Signature` as its last parameter, where the AWS CLI puts it.
+/// NOTE: with session credentials the SDK appends `X-Amz-Security-Token` after the signature
+/// and the CLI before it; RDS accepts either, but the tool promises the CLI's exact token.
+/// The parameters are moved as they are, never decoded and encoded again.
+fn signature_last(token: &str) -> String {
+    let Some((base, query)) = token.split_once('?') else {
+        return token.to_string();
+    };
+    let (signature, mut rest): (Vec<&str>, Vec<&str>) = query
+        .split('&')
+        .partition(|p| p.starts_with("X-Amz-Signature="));
+    rest.extend(signature);
+    format!("{base}?{}", rest.join("&"))
 }
 
 /// The region of an RDS endpoint: `NAME.ID.REGION.rds.amazonaws.com` (also `.com.cn` and
@@ -179,6 +209,18 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(token, EXPECTED_TOKEN);
+    }
+
+    #[test]
+    fn the_signature_goes_last_as_the_cli_puts_it() {
+        assert_eq!(
+            signature_last("h:5432/?Action=connect&X-Amz-Signature=ab&X-Amz-Security-Token=t%3D"),
+            "h:5432/?Action=connect&X-Amz-Security-Token=t%3D&X-Amz-Signature=ab"
+        );
+        assert_eq!(
+            signature_last("h:5432/?a=1&X-Amz-Signature=ab"),
+            "h:5432/?a=1&X-Amz-Signature=ab"
+        );
     }
 
     const EXPECTED_TOKEN: &str = "cruddur-db-instance.c8abcdefgh.us-east-1.rds.amazonaws.com:5432/\
