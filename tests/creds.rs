@@ -11,7 +11,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 
-use assert_cmd::Command;
 use aws_support::{aws_cmd, moto_url, unique, Recorder};
 use prod::{prod_ca, prod_password, prod_url, verify_full, ProdDb};
 
