@@ -2,8 +2,9 @@
 //! only parses the command line and calls [`run`].
 //!
 //! The public modules are the ones programs and tests build on: the app's writes and reads
-//! ([`app`]), target resolution ([`target`]), the connection pool ([`pg`]), the public-IP
-//! lookup ([`ip`]), the command line ([`cli`]) and exit codes ([`error`]).
+//! ([`app`]), target resolution ([`target`]), where passwords come from ([`creds`]), the
+//! connection pool ([`pg`]), the public-IP lookup ([`ip`]), the command line ([`cli`]) and
+//! exit codes ([`error`]).
 
 pub mod app;
 pub mod cli;

@@ -469,8 +469,13 @@ async fn tls_step(
 async fn auth_step(target: &Target, tls: &TlsSettings, timeout: Duration) -> Step<Step<Db>> {
     let login = target.creds.login(&target.url).await.map_err(|e| {
         fail(
-            format!("cannot get {}: {e:#}", target.creds.credentials.describe()),
-            "check the AWS region and credentials (--region, --profile, AWS_*) and the hint above",
+            // NOTE: one line per check; AWS errors carry their hint on a line of its own.
+            format!(
+                "cannot get {}: {}",
+                target.creds.credentials.describe(),
+                format!("{e:#}").replace('\n', "; ")
+            ),
+            "check the AWS region and credentials (--region, --profile, AWS_*) and the hint",
         )
     })?;
     let user = login.url_for(&target.url).user();
