@@ -16,6 +16,9 @@ pub struct Cli {
     #[command(flatten)]
     pub target: TargetArgs,
 
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -39,6 +42,29 @@ pub struct TargetArgs {
     /// Do not read a .env file from the current directory
     #[arg(long, global = true)]
     pub no_dotenv: bool,
+
+    /// Log in with a fresh RDS IAM authentication token for every connection instead of a
+    /// password (needs TLS, AWS credentials and `GRANT rds_iam` for the database user)
+    #[arg(
+        long,
+        global = true,
+        env = "CRUDDUR_IAM",
+        hide_env_values = true,
+        value_parser = clap::builder::FalseyValueParser::new(),
+        conflicts_with = "password_secret"
+    )]
+    pub iam: bool,
+
+    /// Read the password (and the user, when the URL has none) from this AWS Secrets Manager
+    /// secret, a name or ARN: an RDS-managed secret's JSON or a plain string
+    #[arg(
+        long,
+        global = true,
+        value_name = "ID",
+        env = "CRUDDUR_PASSWORD_SECRET",
+        hide_env_values = true
+    )]
+    pub password_secret: Option<String>,
 }
 
 /// How to reach the server: timeouts and waiting for it to come up.
@@ -158,26 +184,18 @@ pub struct VarArgs {
     pub vars: Vec<String>,
 }
 
-/// Where the AWS SDK finds its region and credentials.
+/// Where the AWS SDK finds its region and credentials. Global, like the target flags: the
+/// RDS and EC2 commands use them, and so do `--iam` and `--password-secret` in every command.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AwsArgs {
-    /// AWS region (else AWS_REGION, AWS_DEFAULT_REGION or the profile's region)
-    #[arg(long, value_name = "REGION")]
+    /// AWS region (else AWS_REGION, AWS_DEFAULT_REGION or the profile's region; for --iam and
+    /// --password-secret the region in an RDS host name or secret ARN comes before those)
+    #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
 
     /// AWS profile from the shared config and credentials files (else AWS_PROFILE)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-}
-
-impl AwsArgs {
-    /// The flags as AWS settings.
-    pub(crate) fn settings(&self) -> crate::aws::AwsSettings {
-        crate::aws::AwsSettings {
-            region: self.region.clone(),
-            profile: self.profile.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +240,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout
     Man,
+    /// Print an RDS IAM authentication token for the target's host, port and user on stdout
+    /// (as `aws rds generate-db-auth-token`); valid for 15 minutes
+    IamToken,
     /// Show the audit log of writes on protected targets
     Audit(AuditArgs),
 }
@@ -254,7 +275,8 @@ impl Command {
             | Command::Users(_)
             | Command::Completions(_)
             | Command::Man
-            | Command::Audit(_) => false,
+            | Command::Audit(_)
+            | Command::IamToken => false,
         }
     }
 }
@@ -383,9 +405,6 @@ pub struct SetupArgs {
     pub cognito: CognitoArgs,
 
     #[command(flatten)]
-    pub aws: AwsArgs,
-
-    #[command(flatten)]
     pub vars: VarArgs,
 
     #[command(flatten)]
@@ -397,7 +416,10 @@ pub struct SetupArgs {
 
 impl SetupArgs {
     /// The flags as plain values; the pool id is checked here (exit 2 when missing).
-    pub(crate) fn request(&self) -> anyhow::Result<crate::lifecycle::SetupRequest> {
+    pub(crate) fn request(
+        &self,
+        aws: crate::aws::AwsSettings,
+    ) -> anyhow::Result<crate::lifecycle::SetupRequest> {
         Ok(crate::lifecycle::SetupRequest {
             schema_file: self.schema_file.clone(),
             seed_file: self.seed_file.clone(),
@@ -406,7 +428,7 @@ impl SetupArgs {
             no_migrate: self.no_migrate,
             vars: self.vars.vars.clone(),
             sync_cognito: if self.sync_cognito {
-                Some((self.aws.settings(), self.cognito.pool_id()?))
+                Some((aws, self.cognito.pool_id()?))
             } else {
                 None
             },
@@ -447,9 +469,6 @@ pub struct DoctorArgs {
 
     #[command(flatten)]
     pub ip: IpArgs,
-
-    #[command(flatten)]
-    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -546,9 +565,6 @@ pub struct UpdateSgRuleArgs {
     /// Afterwards wait up to SECS (default 60) until the database port answers
     #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true, default_missing_value = "60")]
     pub wait_reachable: Option<u64>,
-
-    #[command(flatten)]
-    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -571,9 +587,6 @@ pub struct RdsStatusArgs {
 
     #[command(flatten)]
     pub ip: IpArgs,
-
-    #[command(flatten)]
-    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -590,9 +603,6 @@ pub struct RdsArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
-
-    #[command(flatten)]
-    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -793,9 +803,6 @@ pub struct SyncCognitoArgs {
 
     #[command(flatten)]
     pub conn: ConnArgs,
-
-    #[command(flatten)]
-    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -839,9 +846,6 @@ pub struct MigrateNewArgs {
 
     #[command(flatten)]
     pub dir: MigrateDirArgs,
-
-    #[command(flatten)]
-    pub aws: AwsArgs,
 }
 
 #[cfg(test)]
@@ -859,6 +863,38 @@ mod tests {
         let a = Cli::try_parse_from(["cruddur-db", "--prod", "connect"]).unwrap();
         let b = Cli::try_parse_from(["cruddur-db", "connect", "--prod"]).unwrap();
         assert!(a.target.prod && b.target.prod);
+    }
+
+    #[test]
+    fn credential_and_aws_flags_are_global() {
+        for args in [
+            &["cruddur-db", "--iam", "--region", "eu-west-1", "users"][..],
+            &["cruddur-db", "users", "--iam", "--region=eu-west-1"][..],
+            &[
+                "cruddur-db",
+                "--region",
+                "eu-west-1",
+                "rds",
+                "status",
+                "--iam",
+            ][..],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            assert!(cli.target.iam, "{args:?}");
+            assert_eq!(cli.aws.region.as_deref(), Some("eu-west-1"), "{args:?}");
+        }
+        let cli = Cli::try_parse_from([
+            "cruddur-db",
+            "seed",
+            "--password-secret",
+            "rds!db-1",
+            "--profile=bootcamp",
+        ])
+        .unwrap();
+        assert_eq!(cli.target.password_secret.as_deref(), Some("rds!db-1"));
+        assert_eq!(cli.aws.profile.as_deref(), Some("bootcamp"));
+        let both = Cli::try_parse_from(["cruddur-db", "--iam", "--password-secret", "x", "users"]);
+        assert!(both.is_err());
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! only parses the command line and calls [`run`].
 //!
 //! The public modules are the ones programs and tests build on: the app's writes and reads
-//! ([`app`]), target resolution ([`target`]), the connection pool ([`pg`]), the public-IP
-//! lookup ([`ip`]), the command line ([`cli`]) and exit codes ([`error`]).
+//! ([`app`]), target resolution ([`target`]), where passwords come from ([`creds`]), the
+//! connection pool ([`pg`]), the public-IP lookup ([`ip`]), the command line ([`cli`]) and
+//! exit codes ([`error`]).
 
 pub mod app;
 pub mod cli;
+pub mod creds;
 pub mod error;
 pub mod ip;
 pub mod load;

@@ -7,6 +7,8 @@ use anyhow::anyhow;
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
+
+use crate::creds::{Login, LoginConnect};
 use tokio_postgres::error::{DbError, SqlState};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -23,6 +25,9 @@ pub struct ConnectOptions {
     pub pool_size: usize,
     /// Extra server options (`-c name=value ...`), e.g. for read-only sessions.
     pub options: Option<String>,
+    /// How connections log in (the URL's password unless `--iam` or `--password-secret`);
+    /// [`Db::connect`] sets it from the target.
+    pub login: Login,
 }
 
 impl Default for ConnectOptions {
@@ -32,6 +37,7 @@ impl Default for ConnectOptions {
             wait: None,
             pool_size: 8,
             options: None,
+            login: Login::Url,
         }
     }
 }
@@ -47,12 +53,14 @@ pub struct Db {
 
 /// The tokio-postgres configuration for a URL. The URL is parsed, never passed as a string,
 /// so libpq parameters tokio-postgres does not know (sslmode=verify-full, sslrootcert) work.
+/// With `--iam` it has no password: each connection adds a fresh token ([`LoginConnect`]).
 pub fn pg_config(url: &DbUrl, tls: &TlsSettings, opts: &ConnectOptions) -> tokio_postgres::Config {
+    let url = &opts.login.url_for(url);
     let mut c = tokio_postgres::Config::new();
     c.host(url.host());
     c.port(url.port());
     c.user(url.user());
-    if let Some(p) = password(url, |k| std::env::var(k).ok()) {
+    if let Some(p) = opts.login.fixed_password(url, |k| std::env::var(k).ok()) {
         c.password(p);
     }
     c.dbname(url.database());
@@ -102,13 +110,26 @@ impl Db {
     /// that cannot be reached fails now, with an explanation.
     pub async fn connect(target: &Target, opts: &ConnectOptions) -> anyhow::Result<Db> {
         let tls = TlsSettings::for_target(target, |k| std::env::var(k).ok())?;
-        Db::connect_url(&target.url, &tls, opts).await
+        let opts = Db::options_for(target, opts).await?;
+        Db::connect_url(&target.url, &tls, &opts).await
     }
 
     /// A pool on the maintenance database (`postgres`, or `template1`) of the target's server.
     pub async fn connect_maintenance(target: &Target, opts: &ConnectOptions) -> anyhow::Result<Db> {
         let tls = TlsSettings::for_target(target, |k| std::env::var(k).ok())?;
-        Db::connect_url(&target.url.maintenance(), &tls, opts).await
+        let opts = Db::options_for(target, opts).await?;
+        Db::connect_url(&target.url.maintenance(), &tls, &opts).await
+    }
+
+    /// `opts` with the target's login (`--iam`, `--password-secret`, else the URL's).
+    pub async fn options_for(
+        target: &Target,
+        opts: &ConnectOptions,
+    ) -> anyhow::Result<ConnectOptions> {
+        Ok(ConnectOptions {
+            login: target.creds.login(&target.url).await?,
+            ..opts.clone()
+        })
     }
 
     pub async fn connect_url(
@@ -123,11 +144,19 @@ impl Db {
 
     /// The pool without a first connection.
     pub fn pool_only(url: &DbUrl, tls: &TlsSettings, opts: &ConnectOptions) -> anyhow::Result<Db> {
+        let url = &opts.login.url_for(url);
         let config = pg_config(url, tls, opts);
         let connector = MakeRustlsConnect::new(tls.client_config()?);
-        let manager = Manager::from_config(
+        let tokens = match &opts.login {
+            Login::Iam(tokens) => Some((tokens.clone(), url.clone())),
+            _ => None,
+        };
+        let manager = Manager::from_connect(
             config,
-            connector,
+            LoginConnect {
+                tls: connector,
+                tokens,
+            },
             ManagerConfig {
                 // NOTE: SQL files (pg_dump output) change session settings such as search_path;
                 // Clean resets them before a connection is used again.
@@ -219,9 +248,10 @@ impl Db {
                 || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
             {
                 return anyhow!(
-                    "authentication failed for user {:?} on {target}: {}; check the user and password in the URL",
+                    "authentication failed for user {:?} on {target}: {}; {}",
                     self.url.user(),
-                    db.message()
+                    db.message(),
+                    auth_fix(&self.opts.login, &self.url.user())
                 );
             }
             if *code == SqlState::INVALID_CATALOG_NAME {
@@ -316,6 +346,26 @@ fn not_postgres(err: &tokio_postgres::Error) -> bool {
     text.contains("bytes remaining on stream")
         || text.contains("unexpected message from server")
         || text.contains("invalid message length")
+}
+
+/// What to check when the server refuses the login, by where the password came from.
+pub(crate) fn auth_fix(login: &Login, user: &str) -> String {
+    match login {
+        Login::Url => "check the user and password in the URL".to_string(),
+        Login::Secret { id, .. } => format!(
+            "check the password in secret {id} (and the user: the URL's, else the secret's \
+             \"username\")"
+        ),
+        Login::Iam(tokens) => format!(
+            "for RDS IAM authentication the database user needs `GRANT rds_iam TO {}` (and \
+             the instance IAM database authentication enabled), and the AWS identity needs \
+             rds-db:connect on arn:aws:rds-db:{}:ACCOUNT:dbuser:DB_RESOURCE_ID/{user}; the \
+             token was signed for region {}",
+            quote_ident(user),
+            tokens.region(),
+            tokens.region()
+        ),
+    }
 }
 
 fn is_transient(err: &PoolError) -> bool {

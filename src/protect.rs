@@ -114,8 +114,8 @@ mod tests {
         Target::resolve(
             &TargetRequest {
                 url: Some("postgresql://root:pw@db.example:5432/cruddur".into()),
-                prod: false,
                 protected,
+                ..TargetRequest::default()
             },
             |_| None,
         )

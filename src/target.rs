@@ -5,6 +5,8 @@ use std::path::Path;
 
 use url::Url;
 
+use crate::aws::AwsSettings;
+use crate::creds::{Credentials, Creds};
 use crate::error::usage;
 
 /// The docker-compose default of the Cruddur repository.
@@ -79,6 +81,19 @@ impl DbUrl {
                 .or_else(|_| std::env::var("USER"))
                 .unwrap_or_else(|_| "postgres".into()),
         }
+    }
+
+    /// Whether the URL names a user (else libpq's default, PGUSER or the login user, applies).
+    pub fn has_user(&self) -> bool {
+        self.query_param("user").is_some() || !self.0.username().is_empty()
+    }
+
+    /// The same URL as `user`, for a URL that names no user (a `user=` parameter would win).
+    pub fn with_user(&self, user: &str) -> DbUrl {
+        let mut url = self.0.clone();
+        // NOTE: only fails for URLs without a host, which `parse` rejects.
+        let _ = url.set_username(user);
+        DbUrl(url)
     }
 
     pub fn password(&self) -> Option<String> {
@@ -265,6 +280,8 @@ pub struct Target {
     pub protected: bool,
     /// Chosen with `--prod`.
     pub prod: bool,
+    /// Where the password comes from (`--iam`, `--password-secret`, else the URL).
+    pub(crate) creds: Creds,
 }
 
 /// What the command line says about the target.
@@ -273,6 +290,44 @@ pub struct TargetRequest {
     pub url: Option<String>,
     pub prod: bool,
     pub protected: bool,
+    /// `--iam`: every connection's password is a fresh RDS IAM token.
+    pub iam: bool,
+    /// `--password-secret`: the password (and user) come from this AWS Secrets Manager secret.
+    pub password_secret: Option<String>,
+    /// `--region` for the AWS calls the credentials need.
+    pub aws_region: Option<String>,
+    /// `--profile` for the AWS calls the credentials need.
+    pub aws_profile: Option<String>,
+}
+
+impl TargetRequest {
+    /// `--region` and `--profile` for the AWS SDK.
+    pub(crate) fn aws_settings(&self) -> AwsSettings {
+        AwsSettings {
+            region: self.aws_region.clone(),
+            profile: self.aws_profile.clone(),
+        }
+    }
+
+    /// Where the password comes from; `--iam` and `--password-secret` exclude each other.
+    pub(crate) fn creds(&self) -> anyhow::Result<Creds> {
+        let secret = self
+            .password_secret
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let credentials =
+            match (self.iam, secret) {
+                (true, Some(_)) => return Err(usage(
+                    "--iam and --password-secret (CRUDDUR_IAM, CRUDDUR_PASSWORD_SECRET) both say \
+                     where the password comes from; use one",
+                )),
+                (true, None) => Credentials::Iam,
+                (false, Some(id)) => Credentials::Secret(id.to_string()),
+                (false, None) => Credentials::Password,
+            };
+        Ok(Creds::new(credentials, self.aws_settings()))
+    }
 }
 
 impl Target {
@@ -308,6 +363,7 @@ impl Target {
             source,
             protected,
             prod: req.prod,
+            creds: req.creds()?,
         })
     }
 
@@ -317,7 +373,7 @@ impl Target {
         let req = TargetRequest {
             url: Some(url.into()),
             prod,
-            protected: false,
+            ..TargetRequest::default()
         };
         Target::resolve(&req, |_| None).unwrap()
     }

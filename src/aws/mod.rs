@@ -11,8 +11,10 @@ use aws_config::SdkConfig;
 mod cognito;
 mod config;
 mod error;
+pub(crate) mod iam;
 pub(crate) mod ids;
 mod rds;
+pub(crate) mod secrets;
 pub(crate) mod sg;
 
 pub use cognito::{PoolUser, PoolUsers};

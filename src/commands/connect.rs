@@ -9,7 +9,8 @@ use std::process::Command;
 use anyhow::{anyhow, Context};
 
 use crate::cli::ConnectArgs;
-use crate::target::{Target, TargetRequest};
+use crate::creds::Credentials;
+use crate::target::{DbUrl, Target, TargetRequest};
 use crate::tls::{RootCert, TlsSettings};
 
 /// What makes a session read-only; a careful user can still `BEGIN READ WRITE`, so it guards
@@ -42,11 +43,21 @@ pub fn run(req: &TargetRequest, args: ConnectArgs) -> anyhow::Result<()> {
     // NOTE: the tool's own client checks the connection first, so that a connection that
     // cannot work fails like every other command (explained, exit 1), not with libpq's text.
     let opts = args.conn.options();
+    let mut login = None;
     super::block_on(async {
         crate::pg::Db::connect(&target, &opts).await?;
+        // NOTE: the same login as the check's (a secret is read once); with --iam a token
+        // signed now, for psql's first 15 minutes.
+        let found = target.creds.login(&target.url).await?;
+        let url = found.url_for(&target.url);
+        let password = found.password(&url, |k| std::env::var(k).ok()).await?;
+        login = Some((url, password));
         Ok(())
     })?;
-    let env = psql_env(&target, &tls, args.write, |k| std::env::var(k).ok())?;
+    let (url, password) = login.expect("BUG: the block above sets the login or fails");
+    let env = psql_env(&target, &url, password, &tls, args.write, |k| {
+        std::env::var(k).ok()
+    })?;
     let mut cmd = Command::new(&program);
     cmd.args(&args.psql_args);
     for k in CLEARED {
@@ -156,12 +167,25 @@ fn print_plan(target: &Target, tls: &TlsSettings, args: &ConnectArgs, program: &
     }
 }
 
-/// The variables of [`psql_env`] without writing the psqlrc and with the password masked.
+/// The variables of [`psql_env`] without writing the psqlrc, with the password masked and
+/// without asking AWS for a token or a secret.
 fn plan_env(target: &Target, tls: &TlsSettings, write: bool) -> Vec<(String, String)> {
-    let mut env = connection_env(target, tls, |k| std::env::var(k).ok());
-    for (k, v) in &mut env {
-        if k == "PGPASSWORD" {
-            *v = "****".into();
+    let url = &target.url;
+    let password = match &target.creds.credentials {
+        Credentials::Password => {
+            crate::pg::password(url, |k| std::env::var(k).ok()).map(|_| "****".to_string())
+        }
+        Credentials::Iam => Some("**** (an RDS IAM token signed when psql starts)".into()),
+        Credentials::Secret(id) => Some(format!("**** (from secret {id})")),
+    };
+    let mut env = connection_env(url, tls, password);
+    if let Credentials::Secret(id) = &target.creds.credentials {
+        if !url.has_user() {
+            for (k, v) in &mut env {
+                if k == "PGUSER" {
+                    *v = format!("(the \"username\" of secret {id}, else {v})");
+                }
+            }
         }
     }
     if let Some(o) = options(target, write, |k| std::env::var(k).ok()) {
@@ -176,15 +200,18 @@ fn plan_env(target: &Target, tls: &TlsSettings, write: bool) -> Vec<(String, Str
     env
 }
 
-/// The environment psql gets: the connection, TLS, and for protected targets the read-only
-/// session and the production prompt. `env` looks up the caller's environment.
+/// The environment psql gets: the connection as `url` (the target's, with a secret's user)
+/// and `password`, TLS, and for protected targets the read-only session and the production
+/// prompt. `env` looks up the caller's environment.
 pub fn psql_env(
     target: &Target,
+    url: &DbUrl,
+    password: Option<String>,
     tls: &TlsSettings,
     write: bool,
     env: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Vec<(String, String)>> {
-    let mut vars = connection_env(target, tls, &env);
+    let mut vars = connection_env(url, tls, password);
     if let Some(o) = options(target, write, &env) {
         vars.push(("PGOPTIONS".into(), o));
     }
@@ -196,11 +223,10 @@ pub fn psql_env(
 }
 
 fn connection_env(
-    target: &Target,
+    url: &DbUrl,
     tls: &TlsSettings,
-    env: impl Fn(&str) -> Option<String>,
+    password: Option<String>,
 ) -> Vec<(String, String)> {
-    let url = &target.url;
     let mut vars = vec![
         ("PGHOST".to_string(), url.host()),
         ("PGPORT".to_string(), url.port().to_string()),
@@ -214,7 +240,7 @@ fn connection_env(
         ),
     ];
     // NOTE: without a password in the URL, an inherited PGPASSWORD (or ~/.pgpass) still works.
-    if let Some(p) = crate::pg::password(url, env) {
+    if let Some(p) = password {
         vars.push(("PGPASSWORD".into(), p));
     }
     match &tls.root_cert {

@@ -13,6 +13,7 @@ use tokio_postgres::error::SqlState;
 
 use crate::aws::{self, RuleLocator};
 use crate::cli::DoctorArgs;
+use crate::creds::{Credentials, Login};
 use crate::error::{coded, exit};
 use crate::pg::{ConnectOptions, Db};
 use crate::target::{Target, TargetRequest};
@@ -219,7 +220,10 @@ async fn diagnose(
     if !(target.prod || target.url.is_rds()) {
         report.skip(Check::SecurityGroup, "not a production or RDS target");
     } else if let Some(locator) = locator(args) {
-        report.record(Check::SecurityGroup, security_group(&locator, args).await)?;
+        report.record(
+            Check::SecurityGroup,
+            security_group(&locator, args, req).await,
+        )?;
     } else {
         report.skip(
             Check::SecurityGroup,
@@ -254,7 +258,7 @@ fn url_step(req: &TargetRequest) -> Step<(Target, TlsSettings)> {
             "use a libpq sslmode: disable, allow, prefer, require, verify-ca or verify-full",
         )
     })?;
-    let detail = format!(
+    let mut detail = format!(
         "{} from {}{}; sslmode={} (from {})",
         target.url,
         target.source,
@@ -262,6 +266,12 @@ fn url_step(req: &TargetRequest) -> Step<(Target, TlsSettings)> {
         tls.mode,
         tls.mode_source
     );
+    if target.creds.credentials != Credentials::Password {
+        detail.push_str(&format!(
+            "; password: {}, used by the authentication check",
+            target.creds.credentials.describe()
+        ));
+    }
     Ok(((target, tls), detail))
 }
 
@@ -319,7 +329,7 @@ fn locator(args: &DoctorArgs) -> Option<RuleLocator> {
 
 /// The "security group allows my IP" check of production and RDS targets. It runs before
 /// the TCP check, so that a dropped connection is explained by the rule that drops it.
-async fn security_group(locator: &RuleLocator, args: &DoctorArgs) -> Step<()> {
+async fn security_group(locator: &RuleLocator, args: &DoctorArgs, req: &TargetRequest) -> Step<()> {
     let fix_ip = "pass --ip, or check the network (--ip-url/CRUDDUR_IP_URL names the services)";
     let found = crate::ip::lookup(&args.ip.lookup()).await.map_err(|e| {
         fail(
@@ -327,7 +337,7 @@ async fn security_group(locator: &RuleLocator, args: &DoctorArgs) -> Step<()> {
             fix_ip,
         )
     })?;
-    let settings = args.aws.settings();
+    let settings = req.aws_settings();
     let access = aws::sg::security_group_allows(&settings, locator, found.ip)
         .await
         .map_err(|e| {
@@ -457,12 +467,29 @@ async fn tls_step(
 
 /// Logs in; the value is the next check's step: the database exists, or not.
 async fn auth_step(target: &Target, tls: &TlsSettings, timeout: Duration) -> Step<Step<Db>> {
-    let user = target.url.user();
+    let login = target.creds.login(&target.url).await.map_err(|e| {
+        fail(
+            // NOTE: one line per check; AWS errors carry their hint on a line of its own.
+            format!(
+                "cannot get {}: {}",
+                target.creds.credentials.describe(),
+                format!("{e:#}").replace('\n', "; ")
+            ),
+            "check the AWS region and credentials (--region, --profile, AWS_*) and the hint",
+        )
+    })?;
+    let user = login.url_for(&target.url).user();
+    let with = match &login {
+        Login::Url => String::new(),
+        Login::Iam(tokens) => format!(" with an RDS IAM token (signed for {})", tokens.region()),
+        Login::Secret { id, .. } => format!(" with the password of secret {id}"),
+    };
     let opts = ConnectOptions {
         connect_timeout: timeout,
         wait: None,
         pool_size: 2,
         options: None,
+        login: login.clone(),
     };
     let db = Db::pool_only(&target.url, tls, &opts)
         .map_err(|e| fail(format!("{e:#}"), "check the TLS settings of the URL"))?;
@@ -473,7 +500,7 @@ async fn auth_step(target: &Target, tls: &TlsSettings, timeout: Duration) -> Ste
             let name = target.url.database();
             return Ok((
                 Ok(((db), format!("{name:?} accepts connections"))),
-                format!("logged in as {user:?}"),
+                format!("logged in as {user:?}{with}"),
             ));
         }
         Ok(Err(err)) => err,
@@ -504,7 +531,7 @@ async fn auth_step(target: &Target, tls: &TlsSettings, timeout: Duration) -> Ste
                 "create it with `cruddur-db create` (or `cruddur-db setup` for schema and seed too), \
                  or fix the database name in the URL",
             )),
-            format!("credentials accepted for {user:?}"),
+            format!("credentials accepted for {user:?}{with}"),
         ));
     }
     if let PoolError::Backend(e) = &err {
@@ -516,10 +543,18 @@ async fn auth_step(target: &Target, tls: &TlsSettings, timeout: Duration) -> Ste
         PoolError::Backend(e) => e.as_db_error().is_some_and(crate::pg::role_missing),
         _ => false,
     };
+    let auth_fix = crate::pg::auth_fix(&login, &user);
     let fix = match code {
         _ if role_missing => {
             "the role does not exist on this server: fix the user in the URL, or create the role \
              (CREATE ROLE name LOGIN PASSWORD '...'); pg_hba.conf is not the problem"
+        }
+        Some(c)
+            if !matches!(login, Login::Url)
+                && (c == SqlState::INVALID_PASSWORD
+                    || c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION) =>
+        {
+            auth_fix.as_str()
         }
         Some(c) if c == SqlState::INVALID_PASSWORD => {
             "check the user name and password in the URL (for RDS: the master user and password)"

@@ -15,6 +15,7 @@ mod connect;
 mod create;
 mod doctor;
 mod drop;
+mod iam_token;
 mod migrate;
 mod post_crud;
 mod rds;
@@ -35,6 +36,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         url: cli.target.url,
         prod: cli.target.prod,
         protected: cli.target.protected,
+        iam: cli.target.iam,
+        password_secret: cli.target.password_secret,
+        aws_region: cli.aws.region,
+        aws_profile: cli.aws.profile,
     };
     if cli.command.writes() {
         // NOTE: a target that does not resolve fails in the command itself, as it always did.
@@ -63,8 +68,8 @@ fn dispatch(req: TargetRequest, command: Command) -> anyhow::Result<()> {
         Command::Tls(TlsCommand::FetchRdsCa(a)) => block_on(tls::fetch_rds_ca(a)),
         Command::UpdateSgRule(a) => block_on(update_sg_rule::run(&req, a)),
         Command::Rds(RdsCommand::Status(a)) => block_on(rds::status(&req, a)),
-        Command::Rds(RdsCommand::Start(a)) => block_on(rds::start(a)),
-        Command::Rds(RdsCommand::Stop(a)) => block_on(rds::stop(a)),
+        Command::Rds(RdsCommand::Start(a)) => block_on(rds::start(&req, a)),
+        Command::Rds(RdsCommand::Stop(a)) => block_on(rds::stop(&req, a)),
         Command::PostCrud(a) => block_on(post_crud::run(&req, a)),
         Command::AddUser(a) => block_on(add_user::run(&req, a)),
         Command::Users(a) => block_on(users::run(&req, a)),
@@ -73,6 +78,7 @@ fn dispatch(req: TargetRequest, command: Command) -> anyhow::Result<()> {
         Command::Man => completions::man(),
         Command::Audit(a) => audit::run(a),
         Command::Migrate(a) => migrate::run(&req, a),
+        Command::IamToken => block_on(iam_token::run(&req)),
     }
 }
 

@@ -10,7 +10,7 @@ pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
     let setup = &args.setup;
     let confirm = setup.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
-    let request = setup.request()?;
+    let request = setup.request(req.aws_settings())?;
     if confirm.dry_run {
         println!(
             "would drop database {:?} on {}{}",

@@ -10,7 +10,7 @@ pub async fn run(req: &TargetRequest, args: SetupArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
-    let request = args.request()?;
+    let request = args.request(req.aws_settings())?;
     if confirm.dry_run {
         for line in request.plan(&target)? {
             println!("{line}");

@@ -12,7 +12,7 @@ pub async fn run(req: &TargetRequest, args: SyncCognitoArgs) -> anyhow::Result<(
     let target = Target::from_env(req)?;
     let pool_id = args.cognito.pool_id()?;
     let confirm = args.confirm.plain();
-    let aws = Aws::load(&args.aws.settings()).await?;
+    let aws = Aws::load(&req.aws_settings()).await?;
     crate::protect::confirm(
         &target,
         &confirm,

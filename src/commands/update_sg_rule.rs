@@ -114,7 +114,7 @@ pub async fn run(req: &TargetRequest, args: UpdateSgRuleArgs) -> anyhow::Result<
 
     // Loading the AWS configuration makes no call: a missing region or credentials is
     // reported at once, before the IP services are asked.
-    let aws = Aws::load(&args.aws.settings()).await?;
+    let aws = Aws::load(&req.aws_settings()).await?;
     let found = ip::lookup(&args.ip.lookup()).await?;
     ui::status(&format!("public IP {} (from {})", found.ip, found.source));
     let instance = match &instance_id {

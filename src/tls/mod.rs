@@ -136,6 +136,13 @@ impl TlsSettings {
                 None => (SslMode::Prefer, "the default for local targets"),
             },
         };
+        if target.creds.credentials == crate::creds::Credentials::Iam && mode < SslMode::Require {
+            return Err(usage(format!(
+                "--iam needs TLS, but sslmode is {mode} (from {mode_source}): RDS accepts an IAM \
+                 token only over an encrypted connection, and sslmode {mode} may send it in the \
+                 clear; use sslmode=verify-full (the default for RDS hosts) or require"
+            )));
+        }
         let root = target
             .url
             .query_param("sslrootcert")
@@ -268,6 +275,47 @@ mod tests {
         assert_eq!(
             (env.mode, env.mode_source),
             (SslMode::VerifyCa, "PGSSLMODE")
+        );
+    }
+
+    fn iam_target(url: &str) -> Target {
+        let req = crate::target::TargetRequest {
+            url: Some(url.into()),
+            iam: true,
+            ..Default::default()
+        };
+        Target::resolve(&req, |_| None).unwrap()
+    }
+
+    #[test]
+    fn iam_refuses_modes_that_may_not_encrypt() {
+        for mode in ["disable", "allow", "prefer"] {
+            let t = iam_target(&format!("postgresql://u@h/db?sslmode={mode}"));
+            let err = TlsSettings::for_target(&t, |_| None).unwrap_err();
+            let msg = format!("{err:#}");
+            assert!(
+                msg.contains("--iam needs TLS") && msg.contains(mode),
+                "{msg}"
+            );
+            assert_eq!(crate::error::exit_code(&err), crate::error::exit::USAGE);
+        }
+        // A local host defaults to prefer, so --iam there is refused too; PGSSLMODE counts.
+        let local = iam_target("postgresql://u@localhost/db");
+        assert!(TlsSettings::for_target(&local, |_| None).is_err());
+        let env = TlsSettings::for_target(&local, |k| {
+            (k == "PGSSLMODE").then(|| "require".to_string())
+        });
+        assert_eq!(env.unwrap().mode, SslMode::Require);
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let t = iam_target(&format!(
+                "postgresql://u@h/db?sslmode={mode}&sslrootcert=/ca.pem"
+            ));
+            assert!(TlsSettings::for_target(&t, |_| None).is_ok(), "{mode}");
+        }
+        let rds = iam_target("postgresql://u@x.abc.us-east-1.rds.amazonaws.com/db");
+        assert_eq!(
+            TlsSettings::for_target(&rds, |_| None).unwrap().mode,
+            SslMode::VerifyFull
         );
     }
 }

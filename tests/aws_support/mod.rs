@@ -448,6 +448,8 @@ fn proxy(conn: TcpStream, upstream: &str, seen: &Mutex<Vec<String>>) -> std::io:
         .unwrap_or(0);
     let mut body = vec![0; len];
     reader.read_exact(&mut body)?;
+    // Query-protocol services (EC2, RDS) name the action in the body; JSON-protocol ones
+    // (Secrets Manager) in X-Amz-Target, `secretsmanager.GetSecretValue`.
     let action = url::form_urlencoded::parse(&body)
         .find(|(k, _)| k == "Action")
         .map(|(_, v)| v.into_owned())
