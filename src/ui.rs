@@ -168,3 +168,64 @@ where
     spinner.finish_and_clear();
     result
 }
+
+#[cfg(test)]
+mod poll_tests {
+    use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn poll_runs_out_with_the_last_thing_seen() {
+        // An instance that stays "stopping": `--wait` runs out and says what it saw last.
+        let mut looks = 0;
+        let err = rt()
+            .block_on(poll::<(), _>(
+                "waiting",
+                Duration::from_millis(50),
+                Duration::from_millis(10),
+                || {
+                    looks += 1;
+                    async { Ok(Poll::Pending("stopping".to_string())) }
+                },
+                |seen| anyhow::anyhow!("still {seen}"),
+            ))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "still stopping");
+        assert!(looks >= 2, "looked {looks} times");
+    }
+
+    #[test]
+    fn poll_stops_at_the_first_error_or_success() {
+        let mut states = vec![
+            Ok(Poll::Done("available")),
+            Ok(Poll::Pending("starting".to_string())),
+        ];
+        let got = rt().block_on(poll(
+            "waiting",
+            Duration::from_secs(5),
+            Duration::from_millis(1),
+            || {
+                let next = states.pop().unwrap();
+                async move { next }
+            },
+            |_| anyhow::anyhow!("timed out"),
+        ));
+        assert_eq!(got.unwrap(), "available");
+        let err = rt()
+            .block_on(poll::<(), _>(
+                "waiting",
+                Duration::from_secs(5),
+                Duration::from_millis(1),
+                || async { Err(anyhow::anyhow!("failed: will not become available")) },
+                |_| anyhow::anyhow!("timed out"),
+            ))
+            .unwrap_err();
+        assert!(err.to_string().contains("will not become available"));
+    }
+}
