@@ -628,6 +628,11 @@ async fn version_step(db: &Db, timeout: Duration) -> Step<()> {
             ))
         }
     };
+    judge_version(&version, num)
+}
+
+/// Whether the server is new enough: the schema's `gen_random_uuid()` is built in from 13.
+fn judge_version(version: &str, num: i32) -> Step<()> {
     if num < MIN_SERVER_VERSION {
         return Err(fail(
             format!("PostgreSQL {version} is older than 13, which the Cruddur schema needs"),
@@ -674,5 +679,20 @@ mod tests {
                 "server version"
             ]
         );
+    }
+
+    #[test]
+    fn old_servers_are_refused_and_new_ones_named() {
+        let old = judge_version("12.11", 120011).unwrap_err();
+        assert!(
+            old.reason.contains("PostgreSQL 12.11 is older than 13"),
+            "{}",
+            old.reason
+        );
+        assert!(old.fix.contains("upgrade"), "{}", old.fix);
+        assert!(judge_version("9.6.24", 90624).is_err());
+        let ((), detail) = judge_version("13.0", 130000).unwrap();
+        assert_eq!(detail, "PostgreSQL 13.0");
+        assert!(judge_version("15.19 (Debian 15.19-0+deb12u1)", 150019).is_ok());
     }
 }
