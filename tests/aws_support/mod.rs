@@ -18,12 +18,34 @@ use std::time::Duration;
 use assert_cmd::Command;
 use aws_sdk_ec2::types::{IpPermission, IpRange};
 
-/// moto's URL, from CRUDDUR_TEST_MOTO_URL.
+/// moto's URL, from CRUDDUR_TEST_MOTO_URL. The first use in a test binary resets moto, so
+/// each group of tests (a binary; cargo runs them one after the other) starts from an empty
+/// AWS and never sees what an earlier group left.
 pub fn moto_url() -> String {
-    match std::env::var("CRUDDUR_TEST_MOTO_URL") {
+    let url = match std::env::var("CRUDDUR_TEST_MOTO_URL") {
         Ok(u) if !u.trim().is_empty() => u.trim().trim_end_matches('/').to_string(),
         _ => panic!("set CRUDDUR_TEST_MOTO_URL (scripts/test starts moto)"),
-    }
+    };
+    static RESET: std::sync::Once = std::sync::Once::new();
+    RESET.call_once(|| reset_moto(&url));
+    url
+}
+
+/// POST /moto-api/reset: moto forgets every resource of every service.
+fn reset_moto(url: &str) {
+    let addr = url.trim_start_matches("http://");
+    let mut conn = TcpStream::connect(addr).expect("moto answers");
+    write!(
+        conn,
+        "POST /moto-api/reset HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+        "moto did not reset: {answer}"
+    );
 }
 
 /// An address of the public-IP services: public, and not in a documentation range.
