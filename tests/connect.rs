@@ -5,102 +5,25 @@
 mod common;
 mod prod;
 
-use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use prod::{prod_ca, prod_password, ProdDb};
-
-/// What the fake psql saw.
-struct Seen {
-    args: Vec<String>,
-    env: HashMap<String, String>,
-    raw: String,
-}
-
-/// A directory holding a fake `psql` that writes its argv and environment to
-/// `$HOME/psql-seen` and exits 0; returns the PATH to use (fake first).
-fn fake_psql(home: &Path) -> String {
-    let dir = home.join("fakebin");
-    std::fs::create_dir_all(&dir).unwrap();
-    let psql = dir.join("psql");
-    std::fs::write(
-        &psql,
-        "#!/bin/sh\n\
-         out=\"$HOME/psql-seen\"\n\
-         : > \"$out\"\n\
-         for a in \"$@\"; do printf 'ARG %s\\n' \"$a\" >> \"$out\"; done\n\
-         env | sed 's/^/ENV /' >> \"$out\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&psql, std::fs::Permissions::from_mode(0o755)).unwrap();
-    format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
-fn seen(home: &Path) -> Seen {
-    let raw = std::fs::read_to_string(home.join("psql-seen")).expect("the fake psql ran");
-    let mut args = Vec::new();
-    let mut env = HashMap::new();
-    for line in raw.lines() {
-        if let Some(a) = line.strip_prefix("ARG ") {
-            args.push(a.to_string());
-        } else if let Some(kv) = line.strip_prefix("ENV ") {
-            if let Some((k, v)) = kv.split_once('=') {
-                env.insert(k.to_string(), v.to_string());
-            }
-        }
-    }
-    Seen { args, env, raw }
-}
-
-fn argv_has_no_secret(s: &Seen, password: &str) {
-    for a in &s.args {
-        assert!(
-            !a.contains(password),
-            "password in psql's argv: {:?}",
-            s.args
-        );
-        assert!(
-            !a.contains("postgres://") && !a.contains("postgresql://"),
-            "URL in argv: {:?}",
-            s.args
-        );
-    }
-}
-
-/// The test database's URL with a password in it: the server's own when the admin URL has
-/// one, else a made-up one (trust authentication ignores it).
-fn url_with_password(db: &common::TestDb) -> (url::Url, String) {
-    let mut url = url::Url::parse(&db.url).unwrap();
-    let password = match url.password() {
-        Some(p) => p.to_string(),
-        None => {
-            url.set_password(Some("s3cret-Pw")).unwrap();
-            "s3cret-Pw".to_string()
-        }
-    };
-    (url, password)
-}
 
 #[test]
 fn plain_connect_passes_no_password_or_url_in_argv() {
     let db = common::TestDb::new("connectplain");
     let home = db.home.path();
-    let path = fake_psql(home);
-    let (url, password) = url_with_password(&db);
+    let path = common::fake_psql(home);
+    let (url, password) = common::url_with_password(&db);
     common::bin(home)
         .env("PATH", &path)
         .env("CONNECTION_URL", url.as_str())
         .arg("connect")
         .assert()
         .success();
-    let s = seen(home);
+    let s = common::psql_seen(home);
     assert!(s.args.is_empty(), "{:?}", s.args);
-    argv_has_no_secret(&s, &password);
+    common::argv_has_no_secret(&s, &password);
     let env = &s.env;
     assert_eq!(env["PGHOST"], url.host_str().unwrap());
     assert_eq!(env["PGPORT"], url.port().unwrap_or(5432).to_string());
@@ -117,17 +40,17 @@ fn plain_connect_passes_no_password_or_url_in_argv() {
 fn extra_arguments_after_double_dash_reach_psql() {
     let db = common::TestDb::new("connectargs");
     let home = db.home.path();
-    let path = fake_psql(home);
-    let (url, password) = url_with_password(&db);
+    let path = common::fake_psql(home);
+    let (url, password) = common::url_with_password(&db);
     common::bin(home)
         .env("PATH", &path)
         .env("CONNECTION_URL", url.as_str())
         .args(["connect", "--", "-c", "select 1", "-A"])
         .assert()
         .success();
-    let s = seen(home);
+    let s = common::psql_seen(home);
     assert_eq!(s.args, ["-c", "select 1", "-A"]);
-    argv_has_no_secret(&s, &password);
+    common::argv_has_no_secret(&s, &password);
 }
 
 /// Regression: connect used to hand psql a connection that could not work and pass libpq's
@@ -136,8 +59,8 @@ fn extra_arguments_after_double_dash_reach_psql() {
 fn a_connection_that_cannot_work_fails_before_psql_starts() {
     let db = common::TestDb::unmade("connectmissing");
     let home = db.home.path();
-    let path = fake_psql(home);
-    let (url, password) = url_with_password(&db);
+    let path = common::fake_psql(home);
+    let (url, password) = common::url_with_password(&db);
     let out = common::bin(home)
         .env("PATH", &path)
         .env("CONNECTION_URL", url.as_str())
@@ -161,7 +84,7 @@ fn a_connection_that_cannot_work_fails_before_psql_starts() {
 fn prod_connect_is_read_only_with_the_prod_prompt_and_verified_tls() {
     let db = ProdDb::new("connectprod");
     let home = db.home.path();
-    let path = fake_psql(home);
+    let path = common::fake_psql(home);
     let own_rc = home.join(".psqlrc");
     std::fs::write(&own_rc, "\\set HISTSIZE 5000\n").unwrap();
     db.cmd()
@@ -170,9 +93,9 @@ fn prod_connect_is_read_only_with_the_prod_prompt_and_verified_tls() {
         .args(["--prod", "connect"])
         .assert()
         .success();
-    let s = seen(home);
+    let s = common::psql_seen(home);
     assert!(s.args.is_empty(), "{:?}", s.args);
-    argv_has_no_secret(&s, &prod_password());
+    common::argv_has_no_secret(&s, &prod_password());
     let env = &s.env;
     assert_eq!(env["PGPASSWORD"], prod_password());
     assert_eq!(env["PGDATABASE"], db.name);
@@ -198,7 +121,7 @@ fn prod_connect_is_read_only_with_the_prod_prompt_and_verified_tls() {
 fn prod_connect_defaults_to_the_rds_bundle_in_the_cache() {
     let db = ProdDb::new("connectbundle");
     let home = db.home.path();
-    let path = fake_psql(home);
+    let path = common::fake_psql(home);
     // The bundle `tls fetch-rds-ca` would have downloaded: here, the test server's CA.
     let cache = home.join(".cache/cruddur-db");
     std::fs::create_dir_all(&cache).unwrap();
@@ -209,7 +132,7 @@ fn prod_connect_defaults_to_the_rds_bundle_in_the_cache() {
         .args(["--prod", "connect"])
         .assert()
         .success();
-    let s = seen(home);
+    let s = common::psql_seen(home);
     assert_eq!(s.env["PGSSLMODE"], "verify-full");
     assert_eq!(
         PathBuf::from(&s.env["PGSSLROOTCERT"]),
@@ -221,7 +144,7 @@ fn prod_connect_defaults_to_the_rds_bundle_in_the_cache() {
 fn prod_write_needs_the_confirmation() {
     let db = ProdDb::new("connectwrite");
     let home = db.home.path();
-    let path = fake_psql(home);
+    let path = common::fake_psql(home);
     let out = db
         .cmd()
         .env("PATH", &path)
@@ -251,11 +174,11 @@ fn prod_write_needs_the_confirmation() {
         ])
         .assert()
         .success();
-    let s = seen(home);
+    let s = common::psql_seen(home);
     assert!(!s.env.contains_key("PGOPTIONS"), "{}", s.raw);
     let rc = std::fs::read_to_string(&s.env["PSQLRC"]).unwrap();
     assert!(rc.contains("PROD WRITE"), "{rc}");
-    argv_has_no_secret(&s, &prod_password());
+    common::argv_has_no_secret(&s, &prod_password());
 }
 
 #[test]

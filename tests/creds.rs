@@ -6,8 +6,6 @@ mod aws_support;
 mod common;
 mod prod;
 
-use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 
@@ -146,44 +144,6 @@ fn a_missing_secret_is_exit_5_with_the_aws_code_and_the_fix() {
     assert!(text.contains(&missing), "{text}");
 }
 
-/// A directory with a fake `psql` that writes its argv and environment to
-/// `$HOME/psql-seen`; returns the PATH to use (fake first).
-fn fake_psql(home: &Path) -> String {
-    let dir = home.join("fakebin");
-    std::fs::create_dir_all(&dir).unwrap();
-    let psql = dir.join("psql");
-    std::fs::write(
-        &psql,
-        "#!/bin/sh\n\
-         out=\"$HOME/psql-seen\"\n\
-         : > \"$out\"\n\
-         for a in \"$@\"; do printf 'ARG %s\\n' \"$a\" >> \"$out\"; done\n\
-         env | sed 's/^/ENV /' >> \"$out\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&psql, std::fs::Permissions::from_mode(0o755)).unwrap();
-    format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
-/// What the fake psql saw: its arguments and environment.
-fn seen(home: &Path) -> (Vec<String>, HashMap<String, String>) {
-    let raw = std::fs::read_to_string(home.join("psql-seen")).expect("the fake psql ran");
-    let mut args = Vec::new();
-    let mut env = HashMap::new();
-    for line in raw.lines() {
-        if let Some(a) = line.strip_prefix("ARG ") {
-            args.push(a.to_string());
-        } else if let Some((k, v)) = line.strip_prefix("ENV ").and_then(|l| l.split_once('=')) {
-            env.insert(k.to_string(), v.to_string());
-        }
-    }
-    (args, env)
-}
-
 #[test]
 fn psql_gets_the_secrets_user_and_password_in_its_environment() {
     let db = ProdDb::new("secretpsql");
@@ -191,7 +151,7 @@ fn psql_gets_the_secrets_user_and_password_in_its_environment() {
     let password = prod_password();
     let secret = put_secret(&rds_json(prod_url().username(), &password));
     aws_cmd(home, &moto_url())
-        .env("PATH", fake_psql(home))
+        .env("PATH", common::fake_psql(home))
         .env("CONNECTION_URL", url_without_password(&db.name, None))
         .args([
             "connect",
@@ -203,7 +163,7 @@ fn psql_gets_the_secrets_user_and_password_in_its_environment() {
         ])
         .assert()
         .success();
-    let (args, env) = seen(home);
+    let common::Seen { args, env, .. } = common::psql_seen(home);
     assert_eq!(args, ["-c", "select 1"]);
     assert_eq!(env["PGUSER"], prod_url().username());
     assert_eq!(env["PGPASSWORD"], password);
@@ -220,12 +180,12 @@ fn connect_iam_hands_psql_a_token_through_pgpassword() {
     let mut url = url::Url::parse(&db.url).unwrap();
     url.set_query(Some("sslmode=require"));
     aws_cmd(home, &moto_url())
-        .env("PATH", fake_psql(home))
+        .env("PATH", common::fake_psql(home))
         .env("CONNECTION_URL", url.as_str())
         .args(["--iam", "connect"])
         .assert()
         .success();
-    let (args, env) = seen(home);
+    let common::Seen { args, env, .. } = common::psql_seen(home);
     assert!(args.is_empty(), "{args:?}");
     let token = &env["PGPASSWORD"];
     let host = url.host_str().unwrap();

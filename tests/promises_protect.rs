@@ -5,9 +5,6 @@
 mod common;
 mod prod;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-
 use prod::{in_pty, prod_password, ProdDb};
 
 fn code(out: &std::process::Output) -> i32 {
@@ -203,25 +200,6 @@ fn app_writes_ask_on_prod_and_write_once_confirmed() {
     );
 }
 
-/// A fake `psql` first on PATH that records that it ran (to `$HOME/psql-ran`) and exits 0;
-/// returns the PATH.
-fn fake_psql(home: &Path) -> String {
-    let dir = home.join("fakebin");
-    std::fs::create_dir_all(&dir).unwrap();
-    let psql = dir.join("psql");
-    std::fs::write(
-        &psql,
-        "#!/bin/sh\nenv | grep -c '^PGOPTIONS=' > \"$HOME/psql-ran\"\nexit 0\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&psql, std::fs::Permissions::from_mode(0o755)).unwrap();
-    format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
 #[test]
 fn connect_write_takes_the_typed_name_and_refuses_a_wrong_one() {
     let db = ProdDb::new("connectpty");
@@ -230,9 +208,9 @@ fn connect_write_takes_the_typed_name_and_refuses_a_wrong_one() {
         ("HOME", home.display().to_string()),
         ("XDG_CACHE_HOME", home.join(".cache").display().to_string()),
         ("PROD_CONNECTION_URL", db.verified_url()),
-        ("PATH", fake_psql(home)),
+        ("PATH", common::fake_psql(home)),
     ];
-    let ran = home.join("psql-ran");
+    let ran = home.join("psql-seen");
 
     for typed in [
         "cruddur\n".to_string(),
@@ -266,5 +244,6 @@ fn connect_write_takes_the_typed_name_and_refuses_a_wrong_one() {
         "{out}"
     );
     // psql ran, writable: no read-only PGOPTIONS.
-    assert_eq!(std::fs::read_to_string(&ran).unwrap().trim(), "0");
+    let seen = common::psql_seen(home);
+    assert!(!seen.env.contains_key("PGOPTIONS"), "{}", seen.raw);
 }

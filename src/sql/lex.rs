@@ -128,7 +128,7 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Where a `/* */` comment starting at `start` ends; `None` if not in the window.
-fn skip_block_comment(b: &[u8], start: usize) -> Option<usize> {
+pub(super) fn skip_block_comment(b: &[u8], start: usize) -> Option<usize> {
     let mut depth = 0usize;
     let mut i = start;
     while i + 1 < b.len() {

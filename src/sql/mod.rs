@@ -75,23 +75,7 @@ pub fn is_transaction_control(sql: &str) -> bool {
 
 /// Where a `/* */` comment starting at `i` ends (the end of `b` if it never does).
 fn block_comment_end(b: &[u8], start: usize) -> usize {
-    let mut depth = 0usize;
-    let mut i = start;
-    while i + 1 < b.len() {
-        if b[i] == b'/' && b[i + 1] == b'*' {
-            depth += 1;
-            i += 2;
-        } else if b[i] == b'*' && b[i + 1] == b'/' {
-            depth -= 1;
-            i += 2;
-            if depth == 0 {
-                return i;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    b.len()
+    lex::skip_block_comment(b, start).unwrap_or(b.len())
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! server named by CRUDDUR_TEST_ADMIN_URL, and the binary with a cleared environment.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -174,4 +176,79 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
+}
+
+/// What the fake psql saw.
+pub struct Seen {
+    pub args: Vec<String>,
+    pub env: HashMap<String, String>,
+    pub raw: String,
+}
+
+/// A directory holding a fake `psql` that writes its argv and environment to
+/// `$HOME/psql-seen` and exits 0; returns the PATH to use (fake first).
+pub fn fake_psql(home: &Path) -> String {
+    let dir = home.join("fakebin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let psql = dir.join("psql");
+    std::fs::write(
+        &psql,
+        "#!/bin/sh\n\
+         out=\"$HOME/psql-seen\"\n\
+         : > \"$out\"\n\
+         for a in \"$@\"; do printf 'ARG %s\\n' \"$a\" >> \"$out\"; done\n\
+         env | sed 's/^/ENV /' >> \"$out\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&psql, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+pub fn psql_seen(home: &Path) -> Seen {
+    let raw = std::fs::read_to_string(home.join("psql-seen")).expect("the fake psql ran");
+    let mut args = Vec::new();
+    let mut env = HashMap::new();
+    for line in raw.lines() {
+        if let Some(a) = line.strip_prefix("ARG ") {
+            args.push(a.to_string());
+        } else if let Some(kv) = line.strip_prefix("ENV ") {
+            if let Some((k, v)) = kv.split_once('=') {
+                env.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    Seen { args, env, raw }
+}
+
+pub fn argv_has_no_secret(s: &Seen, password: &str) {
+    for a in &s.args {
+        assert!(
+            !a.contains(password),
+            "password in psql's argv: {:?}",
+            s.args
+        );
+        assert!(
+            !a.contains("postgres://") && !a.contains("postgresql://"),
+            "URL in argv: {:?}",
+            s.args
+        );
+    }
+}
+
+/// The test database's URL with a password in it: the server's own when the admin URL has
+/// one, else a made-up one (trust authentication ignores it).
+pub fn url_with_password(db: &TestDb) -> (url::Url, String) {
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let password = match url.password() {
+        Some(p) => p.to_string(),
+        None => {
+            url.set_password(Some("s3cret-Pw")).unwrap();
+            "s3cret-Pw".to_string()
+        }
+    };
+    (url, password)
 }
