@@ -162,3 +162,37 @@ fn concurrent_runs_append_whole_lines() {
     assert_eq!(got.len(), 8);
     assert!(got.iter().all(|l| l["outcome"] == "ok"));
 }
+
+/// `connect --write` hands the process to psql, so its line is written when psql starts;
+/// a read-only `connect` writes nothing.
+#[test]
+fn connect_write_is_logged_when_psql_starts() {
+    let db = TestDb::new("auditconnect");
+    let state = db.home.path().join("state");
+    let path = common::fake_psql(db.home.path());
+    db.cmd()
+        .env("CRUDDUR_STATE_DIR", &state)
+        .env("PATH", &path)
+        .args(["--protected", "connect"])
+        .assert()
+        .success();
+    assert!(lines(&state).is_empty());
+    db.cmd()
+        .env("CRUDDUR_STATE_DIR", &state)
+        .env("PATH", &path)
+        .args([
+            "--protected",
+            "connect",
+            "--write",
+            "--yes",
+            "--confirm-db",
+            &db.name,
+        ])
+        .assert()
+        .success();
+    common::psql_seen(db.home.path());
+    let got = lines(&state);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["outcome"], "ok");
+    assert_eq!(got[0]["command"][2], "connect");
+}
