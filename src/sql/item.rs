@@ -96,6 +96,9 @@ impl fmt::Display for Loc {
 
 /// Characters (not bytes) in UTF-8 text.
 pub(crate) fn chars(b: &[u8]) -> usize {
+    if b.is_ascii() {
+        return b.len();
+    }
     b.iter().filter(|&&c| (c & 0xC0) != 0x80).count()
 }
 

@@ -71,12 +71,30 @@ impl LexError {
     }
 }
 
+/// Byte classes, looked up rather than computed: the lexer asks for every byte of a file.
+const IDENT_START: u8 = 1;
+const IDENT_CHAR: u8 = 2;
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 {
+            t[c] = IDENT_START | IDENT_CHAR;
+        } else if b.is_ascii_digit() || b == b'$' {
+            t[c] = IDENT_CHAR;
+        }
+        c += 1;
+    }
+    t
+};
+
 pub fn is_ident_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
+    CLASS[c as usize] & IDENT_START != 0
 }
 
 pub fn is_ident_char(c: u8) -> bool {
-    is_ident_start(c) || c.is_ascii_digit() || c == b'$'
+    CLASS[c as usize] & IDENT_CHAR != 0
 }
 
 /// A character of a psql variable name.
@@ -151,17 +169,24 @@ pub(super) fn skip_block_comment(b: &[u8], start: usize) -> Option<usize> {
 /// Where a single-quoted string starting at `i` ends; `escapes` for E'' strings.
 fn skip_quoted(b: &[u8], i: usize, escapes: bool, eof: bool) -> Option<usize> {
     let mut j = i + 1;
-    while j < b.len() {
+    loop {
+        let found = if escapes {
+            memchr::memchr2(b'\\', b'\'', &b[j..])
+        } else {
+            memchr::memchr(b'\'', &b[j..])
+        };
+        j += found?;
         match b[j] {
-            b'\\' if escapes => j += 2,
+            b'\\' => j += 2,
             // A quote at the end of the window may be the first of a doubled ''.
-            b'\'' if j + 1 == b.len() => return eof.then_some(j + 1),
-            b'\'' if b[j + 1] == b'\'' => j += 2,
-            b'\'' => return Some(j + 1),
-            _ => j += 1,
+            _ if j + 1 == b.len() => return eof.then_some(j + 1),
+            _ if b[j + 1] == b'\'' => j += 2,
+            _ => return Some(j + 1),
+        }
+        if j >= b.len() {
+            return None;
         }
     }
-    None
 }
 
 /// Scans `b` from its start. `eof` says the window holds the rest of the input.

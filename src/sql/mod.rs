@@ -13,47 +13,50 @@ pub use vars::Vars;
 
 use lex::{is_ident_char, is_ident_start};
 
-/// The first `n` words of a statement, upper-cased, skipping comments.
-pub fn leading_words(sql: &str, n: usize) -> Vec<String> {
+/// The leading words of a statement, as written, skipping comments (no allocation: this
+/// runs on every statement of a file).
+fn leading_words(sql: &str) -> impl Iterator<Item = &str> {
     let b = sql.as_bytes();
-    let mut words = Vec::new();
     let mut i = 0;
-    while i < b.len() && words.len() < n {
-        let c = b[i];
-        if c == b'-' && b.get(i + 1) == Some(&b'-') {
-            while i < b.len() && b[i] != b'\n' {
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            let c = b[i];
+            if c == b'-' && b.get(i + 1) == Some(&b'-') {
+                i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
+            } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
+                i = block_comment_end(b, i);
+            } else if is_ident_start(c) {
+                let s = i;
+                while i < b.len() && is_ident_char(b[i]) {
+                    i += 1;
+                }
+                return Some(&sql[s..i]);
+            } else if c.is_ascii_whitespace() {
                 i += 1;
+            } else {
+                return None;
             }
-        } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
-            i = block_comment_end(b, i);
-        } else if is_ident_start(c) {
-            let s = i;
-            while i < b.len() && is_ident_char(b[i]) {
-                i += 1;
-            }
-            words.push(sql[s..i].to_ascii_uppercase());
-        } else if c.is_ascii_whitespace() {
-            i += 1;
-        } else {
-            break;
         }
-    }
-    words
+        None
+    })
 }
 
 /// Whether a statement is `COPY ... FROM STDIN` (psql then reads data lines up to `\.`).
 pub fn is_copy_from_stdin(sql: &str) -> bool {
-    let words = leading_words(sql, 1);
-    if words.first().map(String::as_str) != Some("COPY") {
+    if !leading_words(sql)
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("COPY"))
+    {
         return false;
     }
-    let upper = sql.to_ascii_uppercase();
-    let mut tokens = upper
+    let mut tokens = sql
         .split(|c: char| c.is_whitespace() || c == ';' || c == '(' || c == ')')
         .filter(|t| !t.is_empty());
     let mut prev = "";
     for t in tokens.by_ref() {
-        if prev == "FROM" && (t == "STDIN" || t == "PSTDIN") {
+        if prev.eq_ignore_ascii_case("FROM")
+            && (t.eq_ignore_ascii_case("STDIN") || t.eq_ignore_ascii_case("PSTDIN"))
+        {
             return true;
         }
         prev = t;
@@ -63,13 +66,18 @@ pub fn is_copy_from_stdin(sql: &str) -> bool {
 
 /// Whether a statement opens or ends a transaction (folded into the file's one transaction).
 pub fn is_transaction_control(sql: &str) -> bool {
-    let w = leading_words(sql, 2);
-    match w.first().map(String::as_str) {
-        Some("BEGIN") | Some("COMMIT") | Some("END") => {
-            w.len() == 1 || matches!(w[1].as_str(), "WORK" | "TRANSACTION" | "ISOLATION" | "READ")
-        }
-        Some("START") => w.get(1).map(String::as_str) == Some("TRANSACTION"),
-        _ => false,
+    let mut w = leading_words(sql);
+    let is = |w: Option<&str>, k: &[&str]| {
+        w.is_some_and(|w| k.iter().any(|k| w.eq_ignore_ascii_case(k)))
+    };
+    let first = w.next();
+    if is(first, &["BEGIN", "COMMIT", "END"]) {
+        let second = w.next();
+        second.is_none() || is(second, &["WORK", "TRANSACTION", "ISOLATION", "READ"])
+    } else if is(first, &["START"]) {
+        is(w.next(), &["TRANSACTION"])
+    } else {
+        false
     }
 }
 
