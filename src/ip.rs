@@ -141,10 +141,9 @@ pub async fn lookup(l: &Lookup) -> anyhow::Result<Found> {
 
     let urls = service_urls(&l.urls);
     // NOTE: built here, not earlier: building loads the platform's root certificates.
-    let client = reqwest::Client::builder()
+    let client = crate::tls::http_client()
         .timeout(l.timeout)
         .connect_timeout(l.timeout)
-        .user_agent(concat!("cruddur-db/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| {
             coded(

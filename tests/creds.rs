@@ -6,10 +6,10 @@ mod aws_support;
 mod common;
 mod prod;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
 
-use aws_support::{aws_cmd, moto_url, unique, Recorder};
+use aws_support::{aws_cmd, moto_config, moto_url, unique, venv_bin, Recorder};
 use prod::{prod_ca, prod_password, prod_url, verify_full, ProdDb};
 
 /// A secret made in moto's Secrets Manager; returns its name.
@@ -20,14 +20,7 @@ fn put_secret(value: &str) -> String {
         .build()
         .unwrap();
     rt.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "testing", "testing", None, None, "tests",
-            ))
-            .endpoint_url(moto_url())
-            .load()
-            .await;
+        let config = moto_config(&moto_url()).await;
         aws_sdk_secretsmanager::Client::new(&config)
             .create_secret()
             .name(&name)
@@ -287,23 +280,6 @@ fn dry_runs_mask_the_url_and_name_where_the_password_comes_from() {
     assert!(!text.contains("url-Password-7"), "{text}");
 }
 
-/// The AWS CLI of the test virtualenv (scripts/start-moto installs it).
-fn aws_cli() -> PathBuf {
-    let venv = std::env::var_os("CRUDDUR_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-                .join(".cache/cruddur-db/venv")
-        });
-    let aws = venv.join("bin/aws");
-    assert!(
-        aws.is_file(),
-        "{} is missing: run scripts/start-moto, which installs the AWS CLI",
-        aws.display()
-    );
-    aws
-}
-
 fn amz_date(token: &str) -> &str {
     token
         .split(['?', '&'])
@@ -336,7 +312,7 @@ fn iam_token_equals_the_aws_clis_for_the_same_second() {
         // ours runs over and over meanwhile and the token signed in the CLI's second is
         // compared. A run that straddles badly is tried again.
         for _attempt in 0..5 {
-            let mut cli = StdCommand::new(aws_cli());
+            let mut cli = StdCommand::new(venv_bin("aws"));
             cli.env_clear()
                 .env("PATH", std::env::var("PATH").unwrap_or_default())
                 .args([

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
-use aws_support::{aws_cmd, IpServer, Moto, Recorder, RuleRow, GOOD_IP, NEW_IP};
+use aws_support::{aws_cmd, venv_bin, IpServer, Moto, Recorder, RuleRow, GOOD_IP, NEW_IP};
 use predicates::str::contains;
 use tempfile::TempDir;
 
@@ -683,4 +683,115 @@ fn wait_reachable_waits_for_the_production_port() {
         ));
     assert_eq!(moto.rule(&sg, &rule).cidr, Some(format!("{GOOD_IP}/32")));
     drop(listening);
+}
+
+/// The SigV4 signature the AWS CLI's signer (botocore) gives a request at its X-Amz-Date.
+const BOTOCORE_SIGNATURE: &str = r#"
+import json, sys
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+r = json.load(sys.stdin)
+req = AWSRequest(method="POST", url=r["url"], data=r["body"].encode(),
+                 headers={"Content-Type": r["content_type"]})
+auth = SigV4Auth(Credentials(r["key"], r["secret"], r["token"]), "ec2", r["region"])
+req.context["timestamp"] = r["date"]
+auth._modify_request_before_signing(req)
+canonical = auth.canonical_request(req)
+print(auth.signature(auth.string_to_sign(req, canonical), req))
+"#;
+
+#[test]
+fn ec2_requests_are_signed_as_the_aws_cli_signs_them() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, "10.9.8.7/32", "GITPOD");
+    let rec = Recorder::new();
+    let home = home();
+    let (key, secret) = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+    let token = "IQoJb3JpZ2luX2VjEXAMPLE/session+token==";
+    let out = aws_cmd(home.path(), &rec.url)
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_SESSION_TOKEN", token)
+        .args(["update-sg-rule", "--group-id", &sg, "--rule-id", &rule])
+        .args(["--ip", GOOD_IP])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let requests = rec.requests();
+    assert!(requests.len() >= 2, "{requests:?}");
+    for r in &requests {
+        let auth = r.header("authorization").expect("signed");
+        let ours = auth.rsplit("Signature=").next().unwrap();
+        assert_eq!(r.header("x-amz-security-token"), Some(token));
+        let input = serde_json::json!({
+            "url": format!("{}/", rec.url),
+            "body": String::from_utf8(r.body.clone()).unwrap(),
+            "content_type": r.header("content-type").unwrap(),
+            "date": r.header("x-amz-date").unwrap(),
+            "key": key, "secret": secret, "token": token, "region": "us-east-1",
+        });
+        let mut py = std::process::Command::new(venv_bin("python"))
+            .args(["-c", BOTOCORE_SIGNATURE])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        py.stdin
+            .take()
+            .unwrap()
+            .write_all(input.to_string().as_bytes())
+            .unwrap();
+        let answer = py.wait_with_output().unwrap();
+        assert!(answer.status.success(), "botocore failed on {input}");
+        let theirs = String::from_utf8(answer.stdout).unwrap();
+        assert_eq!(ours, theirs.trim(), "{}\n{input}", r.head.join("\n"));
+    }
+    assert_eq!(rec.writes(), ["ModifySecurityGroupRules"]);
+}
+
+#[test]
+fn throttled_ec2_calls_are_tried_three_times_in_all() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, "10.9.8.6/32", "GITPOD");
+    let home = home();
+    let run = |rec: &Recorder| {
+        aws_cmd(home.path(), &rec.url)
+            .args(["update-sg-rule", "--group-id", &sg, "--rule-id", &rule])
+            .args(["--ip", GOOD_IP])
+            .output()
+            .unwrap()
+    };
+
+    // Two throttled answers, then moto's: the third attempt of the first call goes through.
+    let rec = Recorder::new();
+    rec.throttle(2);
+    let out = run(&rec);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let actions = rec.actions();
+    assert_eq!(
+        actions[..3],
+        ["DescribeSecurityGroupRules"; 3],
+        "{actions:?}"
+    );
+    assert_eq!(
+        moto.rule(&sg, &rule).cidr.as_deref(),
+        Some("52.95.110.1/32")
+    );
+
+    // Three throttled answers: the call fails after its third attempt, and nothing is written.
+    let rec = Recorder::new();
+    rec.throttle(3);
+    let out = run(&rec);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("failed: RequestLimitExceeded: Request limit exceeded."),
+        "{err}"
+    );
+    assert_eq!(rec.actions(), ["DescribeSecurityGroupRules"; 3]);
+    assert!(rec.writes().is_empty());
 }

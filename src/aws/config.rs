@@ -22,7 +22,10 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
-use aws_sdk_ec2::error::DisplayErrorContext;
+use aws_sdk_rds::error::DisplayErrorContext;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_http_client::Builder as HttpClientBuilder;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use super::{Aws, AwsSettings};
 use crate::error::{coded, exit, usage};
@@ -67,8 +70,9 @@ impl Aws {
             }
         }
 
-        let region = resolve_region(settings.region.as_deref(), profile, imds).await;
-        let credentials = resolve_credentials(profile, region.clone(), imds).await;
+        let http = https_client();
+        let region = resolve_region(settings.region.as_deref(), profile, imds, &http).await;
+        let credentials = resolve_credentials(profile, region.clone(), imds, &http).await;
         let (region, credentials) = match (region, credentials) {
             (Some(r), Ok(Some(c))) => (r, c),
             (None, Ok(None)) => {
@@ -82,6 +86,7 @@ impl Aws {
         };
 
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
             .region(region.clone())
             // NOTE: resolved once above; handing the SDK the result avoids a second
             // resolution (a second STS call for assume-role profiles).
@@ -98,16 +103,37 @@ impl Aws {
         }
         let config = loader.load().await;
         Ok(Aws {
+            ec2_endpoint: super::ec2::endpoint(region.as_ref(), config.endpoint_url()),
             config,
             region: region.to_string(),
-            ec2: OnceLock::new(),
+            http: OnceLock::new(),
             rds: OnceLock::new(),
             cognito: OnceLock::new(),
         })
     }
 }
 
-async fn resolve_region(flag: Option<&str>, profile: Option<&str>, imds: bool) -> Option<Region> {
+/// The one HTTPS client of the SDK, its credential providers and IMDS: rustls on ring, with
+/// the platform's root certificates (what the SDK's default client does on aws-lc-rs).
+fn https_client() -> SharedHttpClient {
+    HttpClientBuilder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+fn provider_config(region: Option<Region>, http: &SharedHttpClient) -> ProviderConfig {
+    ProviderConfig::default()
+        .with_http_client(http.clone())
+        .with_region(region)
+        .with_behavior_version(Some(BehaviorVersion::latest()))
+}
+
+async fn resolve_region(
+    flag: Option<&str>,
+    profile: Option<&str>,
+    imds: bool,
+    http: &SharedHttpClient,
+) -> Option<Region> {
     let usable = |r: Option<Region>| r.filter(|r| !r.as_ref().trim().is_empty());
     if let Some(r) = flag.map(str::trim).filter(|r| !r.is_empty()) {
         return Some(Region::new(r.to_string()));
@@ -124,7 +150,7 @@ async fn resolve_region(flag: Option<&str>, profile: Option<&str>, imds: bool) -
     }
     if imds {
         let provider = aws_config::imds::region::ImdsRegionProvider::builder()
-            .imds_client(imds_client())
+            .imds_client(imds_client(&provider_config(None, http)))
             .build();
         return usable(provider.region().await);
     }
@@ -136,10 +162,9 @@ async fn resolve_credentials(
     profile: Option<&str>,
     region: Option<Region>,
     imds: bool,
+    http: &SharedHttpClient,
 ) -> anyhow::Result<Option<Credentials>> {
-    let conf = ProviderConfig::default()
-        .with_region(region)
-        .with_behavior_version(Some(BehaviorVersion::latest()));
+    let conf = provider_config(region, http);
     let mut from_profile = ProfileFileCredentialsProvider::builder().configure(&conf);
     if let Some(p) = profile {
         from_profile = from_profile.profile_name(p);
@@ -172,7 +197,7 @@ async fn resolve_credentials(
             "Ec2InstanceMetadata",
             aws_config::imds::credentials::ImdsCredentialsProvider::builder()
                 .configure(&conf)
-                .imds_client(imds_client())
+                .imds_client(imds_client(&conf))
                 .build(),
         );
     }
@@ -233,8 +258,9 @@ fn profile_defined(name: &str) -> bool {
 }
 
 /// An IMDS client that gives up quickly: it is only asked on EC2, where it answers at once.
-fn imds_client() -> aws_config::imds::Client {
+fn imds_client(conf: &ProviderConfig) -> aws_config::imds::Client {
     aws_config::imds::Client::builder()
+        .configure(conf)
         .connect_timeout(Duration::from_millis(500))
         .read_timeout(Duration::from_secs(1))
         .max_attempts(1)

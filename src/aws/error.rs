@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_rds::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+use super::ec2::Ec2Error;
 use super::Aws;
 use crate::error::{coded, exit};
 
@@ -15,15 +16,38 @@ impl Aws {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: fmt::Debug + Send + Sync + 'static,
     {
-        let code = err.code().map(str::to_string);
-        let text = match &code {
-            Some(code) => format!(
-                "{what} failed: {code}: {}",
-                err.message().unwrap_or("(AWS sent no message)")
+        match err.code() {
+            Some(code) => self.report(
+                what,
+                Some(code),
+                err.message().unwrap_or("(AWS sent no message)"),
             ),
-            None => format!("{what} failed: {}", DisplayErrorContext(&err)),
+            None => self.report(what, None, &DisplayErrorContext(&err).to_string()),
+        }
+    }
+
+    /// An EC2 call's failure, as [`Aws::failed`] reports it.
+    pub(crate) fn ec2_failed(&self, what: &str, err: Ec2Error) -> anyhow::Error {
+        match err {
+            Ec2Error::Service { code, message } => {
+                let message = if message.is_empty() {
+                    "(AWS sent no message)"
+                } else {
+                    &message
+                };
+                self.report(what, Some(&code), message)
+            }
+            Ec2Error::NoAnswer(cause) => self.report(what, None, &cause),
+        }
+    }
+
+    /// Exit 5: `what failed: CODE: message` (or the cause when AWS did not answer), and a fix.
+    fn report(&self, what: &str, code: Option<&str>, detail: &str) -> anyhow::Error {
+        let text = match code {
+            Some(code) => format!("{what} failed: {code}: {detail}"),
+            None => format!("{what} failed: {detail}"),
         };
-        let hint = match &code {
+        let hint = match code {
             Some(code) => fix_for(code, &self.region),
             None => Some(format!(
                 "no answer from AWS: check the network, the region ({}), and AWS_ENDPOINT_URL \

@@ -1,7 +1,7 @@
 //! AWS: SDK configuration that fails fast, errors with the service's code and a fix, and the
 //! few calls cruddur-db makes. One file per concern: [`config`] loads region and credentials,
 //! [`error`] turns failures into exit 5 with a fix, [`rds`] and [`sg`] make the RDS and EC2
-//! calls, [`cognito`] lists a user pool's users, [`ids`] checks identifiers before any call.
+//! calls ([`ec2`] speaks EC2's protocol), [`cognito`] lists a user pool's users, [`ids`] checks identifiers before any call.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -10,6 +10,7 @@ use aws_config::SdkConfig;
 
 mod cognito;
 mod config;
+mod ec2;
 mod error;
 pub(crate) mod iam;
 pub(crate) mod ids;
@@ -36,7 +37,10 @@ pub struct AwsSettings {
 pub struct Aws {
     config: SdkConfig,
     region: String,
-    ec2: OnceLock<aws_sdk_ec2::Client>,
+    /// Where EC2 calls go ([`ec2::endpoint`]).
+    ec2_endpoint: String,
+    /// The HTTP client of the EC2 calls (made on first use).
+    http: OnceLock<reqwest::Client>,
     rds: OnceLock<aws_sdk_rds::Client>,
     cognito: OnceLock<aws_sdk_cognitoidentityprovider::Client>,
 }
@@ -48,9 +52,16 @@ impl fmt::Debug for Aws {
 }
 
 impl Aws {
-    pub(crate) fn ec2(&self) -> &aws_sdk_ec2::Client {
-        self.ec2
-            .get_or_init(|| aws_sdk_ec2::Client::new(&self.config))
+    /// The HTTP client of the EC2 calls, with the SDK's timeouts.
+    fn http(&self) -> anyhow::Result<&reqwest::Client> {
+        if let Some(client) = self.http.get() {
+            return Ok(client);
+        }
+        let client = crate::tls::http_client()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .read_timeout(std::time::Duration::from_secs(30))
+            .build()?;
+        Ok(self.http.get_or_init(|| client))
     }
 
     pub(crate) fn rds(&self) -> &aws_sdk_rds::Client {

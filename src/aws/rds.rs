@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 use serde::Serialize;
 
 use super::Aws;

@@ -3,51 +3,56 @@
 
 use std::net::Ipv4Addr;
 
-use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, SecurityGroupRule, SecurityGroupRuleRequest,
-    SecurityGroupRuleUpdate,
-};
 use serde::Serialize;
 
+use super::ec2::{child_text, items, parse, Ec2Error};
 use super::{Aws, AwsSettings, DEFAULT_DB_PORT};
 use crate::error::{coded, exit};
+
+/// `(name, value)` parameters of an EC2 call.
+fn params<const N: usize>(pairs: [(&str, &str); N]) -> Vec<(String, String)> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
 
 impl Aws {
     /// One rule by id; `None` when AWS lists nothing for it.
     pub async fn rule(&self, rule_id: &str) -> anyhow::Result<Option<Rule>> {
-        let out = self
-            .ec2()
-            .describe_security_group_rules()
-            .security_group_rule_ids(rule_id)
-            .send()
+        let what = || format!("describing security group rule {rule_id}");
+        let xml = self
+            .ec2_call(
+                "DescribeSecurityGroupRules",
+                &params([("SecurityGroupRuleId.1", rule_id)]),
+            )
             .await
-            .map_err(|e| self.failed(&format!("describing security group rule {rule_id}"), e))?;
-        Ok(out.security_group_rules().first().map(Rule::from_sdk))
+            .map_err(|e| self.ec2_failed(&what(), e))?;
+        let rules = Rule::list(&xml).map_err(|e| self.ec2_failed(&what(), e))?;
+        Ok(rules.into_iter().next())
     }
 
     /// Every rule (inbound and outbound) of the groups, sorted by id.
     pub async fn rules_of(&self, group_ids: &[String]) -> anyhow::Result<Vec<Rule>> {
+        let what = || format!("listing the rules of {}", group_ids.join(", "));
         let mut rules = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let out = self
-                .ec2()
-                .describe_security_group_rules()
-                .filters(
-                    Filter::builder()
-                        .name("group-id")
-                        .set_values(Some(group_ids.to_vec()))
-                        .build(),
-                )
-                .set_next_token(token.take())
-                .send()
+            let mut p = params([("Filter.1.Name", "group-id")]);
+            for (i, g) in group_ids.iter().enumerate() {
+                p.push((format!("Filter.1.Value.{}", i + 1), g.clone()));
+            }
+            if let Some(t) = token.take() {
+                p.push(("NextToken".into(), t));
+            }
+            let xml = self
+                .ec2_call("DescribeSecurityGroupRules", &p)
                 .await
-                .map_err(|e| {
-                    self.failed(&format!("listing the rules of {}", group_ids.join(", ")), e)
-                })?;
-            rules.extend(out.security_group_rules().iter().map(Rule::from_sdk));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                .map_err(|e| self.ec2_failed(&what(), e))?;
+            rules.extend(Rule::list(&xml).map_err(|e| self.ec2_failed(&what(), e))?);
+            let doc = parse(&xml).map_err(|e| self.ec2_failed(&what(), e))?;
+            match child_text(doc.root_element(), "nextToken") {
+                Some(t) if !t.trim().is_empty() => token = Some(t.trim().to_string()),
                 _ => break,
             }
         }
@@ -58,12 +63,9 @@ impl Aws {
     /// DescribeSecurityGroups for one group: Ok when it exists, the AWS error
     /// (InvalidGroup.NotFound) when it does not.
     pub async fn check_group(&self, group_id: &str) -> anyhow::Result<()> {
-        self.ec2()
-            .describe_security_groups()
-            .group_ids(group_id)
-            .send()
+        self.ec2_call("DescribeSecurityGroups", &params([("GroupId.1", group_id)]))
             .await
-            .map_err(|e| self.failed(&format!("describing security group {group_id}"), e))?;
+            .map_err(|e| self.ec2_failed(&format!("describing security group {group_id}"), e))?;
         Ok(())
     }
 
@@ -74,28 +76,24 @@ impl Aws {
         rule_id: &str,
         spec: &RuleSpec,
     ) -> anyhow::Result<()> {
-        let port = i32::from(spec.port);
-        self.ec2()
-            .modify_security_group_rules()
-            .group_id(group_id)
-            .security_group_rules(
-                SecurityGroupRuleUpdate::builder()
-                    .security_group_rule_id(rule_id)
-                    .security_group_rule(
-                        SecurityGroupRuleRequest::builder()
-                            .ip_protocol("tcp")
-                            .from_port(port)
-                            .to_port(port)
-                            .cidr_ipv4(&spec.cidr)
-                            .description(&spec.description)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .send()
+        let port = spec.port.to_string();
+        let rule = "SecurityGroupRule.1.SecurityGroupRule";
+        let p = vec![
+            ("GroupId".to_string(), group_id.to_string()),
+            (
+                "SecurityGroupRule.1.SecurityGroupRuleId".to_string(),
+                rule_id.to_string(),
+            ),
+            (format!("{rule}.IpProtocol"), "tcp".to_string()),
+            (format!("{rule}.FromPort"), port.clone()),
+            (format!("{rule}.ToPort"), port),
+            (format!("{rule}.CidrIpv4"), spec.cidr.clone()),
+            (format!("{rule}.Description"), spec.description.clone()),
+        ];
+        self.ec2_call("ModifySecurityGroupRules", &p)
             .await
             .map_err(|e| {
-                self.failed(
+                self.ec2_failed(
                     &format!("modifying rule {rule_id} of security group {group_id}"),
                     e,
                 )
@@ -105,43 +103,29 @@ impl Aws {
 
     /// AuthorizeSecurityGroupIngress for `spec`; returns the new rule's id.
     pub async fn authorize(&self, group_id: &str, spec: &RuleSpec) -> anyhow::Result<String> {
-        let port = i32::from(spec.port);
-        let out = self
-            .ec2()
-            .authorize_security_group_ingress()
-            .group_id(group_id)
-            .ip_permissions(
-                IpPermission::builder()
-                    .ip_protocol("tcp")
-                    .from_port(port)
-                    .to_port(port)
-                    .ip_ranges(
-                        IpRange::builder()
-                            .cidr_ip(&spec.cidr)
-                            .description(&spec.description)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .send()
+        let what = format!("adding an inbound rule to security group {group_id}");
+        let port = spec.port.to_string();
+        let p = params([
+            ("GroupId", group_id),
+            ("IpPermissions.1.IpProtocol", "tcp"),
+            ("IpPermissions.1.FromPort", &port),
+            ("IpPermissions.1.ToPort", &port),
+            ("IpPermissions.1.IpRanges.1.CidrIp", &spec.cidr),
+            ("IpPermissions.1.IpRanges.1.Description", &spec.description),
+        ]);
+        let xml = self
+            .ec2_call("AuthorizeSecurityGroupIngress", &p)
             .await
-            .map_err(|e| {
-                self.failed(
-                    &format!("adding an inbound rule to security group {group_id}"),
-                    e,
-                )
-            })?;
-        out.security_group_rules()
-            .iter()
-            .find_map(|r| r.security_group_rule_id())
-            .map(str::to_string)
+            .map_err(|e| self.ec2_failed(&what, e))?;
+        Rule::list(&xml)
+            .map_err(|e| self.ec2_failed(&what, e))?
+            .into_iter()
+            .map(|r| r.id)
+            .find(|id| !id.is_empty())
             .ok_or_else(|| {
                 coded(
                     exit::AWS,
-                    format!(
-                        "adding an inbound rule to security group {group_id}: AWS did not \
-                         return the new rule's id"
-                    ),
+                    format!("{what}: AWS did not return the new rule's id"),
                 )
             })
     }
@@ -243,24 +227,40 @@ pub struct Rule {
 }
 
 impl Rule {
-    fn from_sdk(r: &SecurityGroupRule) -> Rule {
-        let other_source = if let Some(c) = r.cidr_ipv6() {
+    /// The rules of an answer's `securityGroupRuleSet` (DescribeSecurityGroupRules,
+    /// AuthorizeSecurityGroupIngress).
+    fn list(xml: &str) -> Result<Vec<Rule>, Ec2Error> {
+        let doc = parse(xml)?;
+        Ok(items(&doc, "securityGroupRuleSet")
+            .map(Rule::from_item)
+            .collect())
+    }
+
+    fn from_item(r: roxmltree::Node<'_, '_>) -> Rule {
+        let text = |name: &str| child_text(r, name).map(str::trim).filter(|t| !t.is_empty());
+        let port = |name: &str| text(name).and_then(|p| p.parse().ok()).unwrap_or(-1);
+        let referenced = r
+            .children()
+            .find(|n| n.has_tag_name("referencedGroupInfo"))
+            .and_then(|g| child_text(g, "groupId"));
+        let other_source = if let Some(c) = text("cidrIpv6") {
             Some(format!("IPv6 range {c}"))
-        } else if let Some(g) = r.referenced_group_info().and_then(|g| g.group_id()) {
+        } else if let Some(g) = referenced {
             Some(format!("security group {g}"))
         } else {
-            r.prefix_list_id().map(|p| format!("prefix list {p}"))
+            text("prefixListId").map(|p| format!("prefix list {p}"))
         };
         Rule {
-            id: r.security_group_rule_id().unwrap_or_default().to_string(),
-            group_id: r.group_id().unwrap_or_default().to_string(),
-            inbound: !r.is_egress().unwrap_or(false),
-            protocol: r.ip_protocol().unwrap_or("-1").to_ascii_lowercase(),
-            from_port: r.from_port().unwrap_or(-1),
-            to_port: r.to_port().unwrap_or(-1),
-            cidr_ipv4: r.cidr_ipv4().map(str::to_string),
+            id: text("securityGroupRuleId").unwrap_or_default().to_string(),
+            group_id: text("groupId").unwrap_or_default().to_string(),
+            inbound: text("isEgress") != Some("true"),
+            protocol: text("ipProtocol").unwrap_or("-1").to_ascii_lowercase(),
+            from_port: port("fromPort"),
+            to_port: port("toPort"),
+            cidr_ipv4: text("cidrIpv4").map(str::to_string),
             other_source,
-            description: r.description().map(str::to_string),
+            // NOTE: not trimmed: a rule is ours only when its description is exactly ours.
+            description: child_text(r, "description").map(str::to_string),
         }
     }
 

@@ -72,12 +72,10 @@ fn check_url(raw: &str) -> anyhow::Result<reqwest::Url> {
 
 /// The whole body, or an error; nothing touches the disk here.
 async fn download(url: &reqwest::Url) -> anyhow::Result<Vec<u8>> {
-    // NOTE: built here only: no other command pays for an HTTP client. reqwest's `rustls`
-    // feature brings its own crypto provider (aws-lc-rs) and the platform's roots.
-    let client = reqwest::Client::builder()
+    // NOTE: built here only: no other command pays for an HTTP client.
+    let client = crate::tls::http_client()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
-        .user_agent(concat!("cruddur-db/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("failed to set up the HTTP client")?;
     let mut resp = client

@@ -20,6 +20,15 @@ mod verify;
 
 pub use explain::{explain, no_tls, TlsProblem};
 
+/// An HTTP client builder for the tool's own requests (public-IP services, the RDS CA
+/// download): rustls on ring, the one crypto provider the tool builds, and its user agent.
+pub(crate) fn http_client() -> reqwest::ClientBuilder {
+    // NOTE: reqwest is built without a provider of its own (aws-lc-rs would be a second one);
+    // it takes the process default. Installing fails only when one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().user_agent(concat!("cruddur-db/", env!("CARGO_PKG_VERSION")))
+}
+
 /// Where Amazon publishes the global RDS CA bundle.
 pub const RDS_CA_URL: &str = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem";
 

@@ -98,6 +98,43 @@ pub struct Moto {
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
 }
 
+/// A program of the test virtualenv (scripts/start-moto makes it and installs moto, the AWS
+/// CLI and botocore there): `CRUDDUR_VENV`, default `~/.cache/cruddur-db/venv`.
+pub fn venv_bin(name: &str) -> std::path::PathBuf {
+    let venv = std::env::var_os("CRUDDUR_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").expect("HOME is set"))
+                .join(".cache/cruddur-db/venv")
+        });
+    let bin = venv.join("bin").join(name);
+    assert!(
+        bin.is_file(),
+        "{} is missing: run scripts/start-moto, which makes the test virtualenv",
+        bin.display()
+    );
+    bin
+}
+
+/// An SDK configuration for moto at `url`: test credentials, us-east-1, and an HTTP client on
+/// ring (the crypto provider the tool builds; the SDK's default client would add aws-lc-rs).
+pub async fn moto_config(url: &str) -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        )
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .endpoint_url(url)
+        .load()
+        .await
+}
+
 impl Moto {
     pub fn new() -> Moto {
         let url = moto_url();
@@ -105,15 +142,7 @@ impl Moto {
             .enable_all()
             .build()
             .unwrap();
-        let config = rt.block_on(
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                    "testing", "testing", None, None, "tests",
-                ))
-                .endpoint_url(&url)
-                .load(),
-        );
+        let config = rt.block_on(moto_config(&url));
         Moto {
             ec2: aws_sdk_ec2::Client::new(&config),
             rds: aws_sdk_rds::Client::new(&config),
@@ -378,7 +407,30 @@ impl Moto {
 /// binary made — and that it made no write call, or no call at all.
 pub struct Recorder {
     pub url: String,
-    actions: Arc<Mutex<Vec<String>>>,
+    seen: Arc<Seen>,
+}
+
+/// What the recorder saw, and the throttling it still has to answer.
+#[derive(Default)]
+struct Seen {
+    actions: Mutex<Vec<String>>,
+    requests: Mutex<Vec<Recorded>>,
+    /// The next this many requests get EC2's throttling error instead of moto's answer.
+    throttle: AtomicUsize,
+}
+
+/// One request as it reached the recorder: its head lines and its body.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub head: Vec<String>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    /// The value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.head, name)
+    }
 }
 
 /// The AWS actions that change something.
@@ -405,23 +457,34 @@ impl Recorder {
             .to_string();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let actions = Arc::new(Mutex::new(Vec::new()));
-        let seen = actions.clone();
+        let seen = Arc::new(Seen::default());
+        let shared = seen.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
-                let (seen, upstream) = (seen.clone(), upstream.clone());
+                let (shared, upstream) = (shared.clone(), upstream.clone());
                 std::thread::spawn(move || {
-                    let _ = proxy(conn, &upstream, &seen);
+                    let _ = proxy(conn, &upstream, &shared);
                 });
             }
         });
-        Recorder { url, actions }
+        Recorder { url, seen }
+    }
+
+    /// Every request forwarded so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.seen.requests.lock().unwrap().clone()
+    }
+
+    /// Answers the next `n` requests with EC2's throttling error (HTTP 503,
+    /// RequestLimitExceeded) instead of forwarding them.
+    pub fn throttle(&self, n: usize) {
+        self.seen.throttle.store(n, Ordering::SeqCst);
     }
 
     /// Every action called so far, in order.
     pub fn actions(&self) -> Vec<String> {
-        self.actions.lock().unwrap().clone()
+        self.seen.actions.lock().unwrap().clone()
     }
 
     /// The write actions called so far.
@@ -458,7 +521,7 @@ fn header<'a>(head: &'a [String], name: &str) -> Option<&'a str> {
 
 /// Serves one client connection: one request at a time, each forwarded on its own upstream
 /// connection; the answer says `Connection: close` so the client never reuses a connection.
-fn proxy(conn: TcpStream, upstream: &str, seen: &Mutex<Vec<String>>) -> std::io::Result<()> {
+fn proxy(conn: TcpStream, upstream: &str, seen: &Seen) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut client = conn;
     let head = read_head(&mut reader)?;
@@ -480,7 +543,29 @@ fn proxy(conn: TcpStream, upstream: &str, seen: &Mutex<Vec<String>>) -> std::io:
             header(&head, "x-amz-target").map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
         })
         .unwrap_or_else(|| format!("(no action: {})", head[0]));
-    seen.lock().unwrap().push(action);
+    seen.actions.lock().unwrap().push(action);
+    seen.requests.lock().unwrap().push(Recorded {
+        head: head.clone(),
+        body: body.clone(),
+    });
+    let throttled = seen
+        .throttle
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if throttled {
+        let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>\
+                   <Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message>\
+                   </Error></Errors><RequestID>throttled</RequestID></Response>";
+        write!(
+            client,
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{xml}",
+            xml.len()
+        )?;
+        client.flush()?;
+        let _ = client.shutdown(std::net::Shutdown::Both);
+        return Ok(());
+    }
 
     let mut up = TcpStream::connect(upstream)?;
     let mut out = String::new();
