@@ -41,6 +41,50 @@ fn failing_statement_rolls_back_everything_and_names_its_line() {
 }
 
 #[test]
+fn a_failure_in_any_batch_of_a_long_file_names_its_line_and_keeps_nothing() {
+    // About 300 KB of statements: many batches, the next one always sent before the one ahead
+    // of it is read back. A failure in the first, a middle or the last batch must name its own
+    // line, and the batches sent behind it must leave nothing.
+    let db = TestDb::new("batches");
+    let rows = 4000;
+    for bad in [3, rows / 2, rows - 1] {
+        let mut text = String::from("CREATE TABLE many (id int PRIMARY KEY, note text);\n");
+        for i in 1..=rows {
+            let value = if i == bad {
+                "1/0".to_string()
+            } else {
+                i.to_string()
+            };
+            text.push_str(&format!(
+                "INSERT INTO many VALUES ({value}, 'a row of about seventy bytes, number {i}');\n"
+            ));
+        }
+        let file = write_file(db.home.path(), "many.sql", &text);
+        db.cmd()
+            .arg("seed")
+            .arg(&file)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(format!("many.sql:{}:", bad + 1)))
+            .stderr(predicate::str::contains("division by zero"))
+            .stderr(predicate::str::contains("rolled back"));
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'many'"),
+            "0",
+            "a failure at row {bad} kept the table"
+        );
+    }
+    // The same file without the failure loads every row.
+    let mut text = String::from("CREATE TABLE many (id int PRIMARY KEY, note text);\n");
+    for i in 1..=rows {
+        text.push_str(&format!("INSERT INTO many VALUES ({i}, 'row {i}');\n"));
+    }
+    let file = write_file(db.home.path(), "many.sql", &text);
+    db.cmd().arg("seed").arg(&file).assert().success();
+    assert_eq!(db.scalar("SELECT count(*) FROM many"), rows.to_string());
+}
+
+#[test]
 fn syntax_errors_point_at_line_and_column() {
     let db = TestDb::new("syntax");
     let mut text = String::new();

@@ -179,19 +179,22 @@ async fn resolve_credentials(
         CredentialsProviderChain::first_try("Environment", from_env)
             .or_else("Profile", from_profile)
     };
-    chain = chain
-        .or_else(
+    // NOTE: only when its variable is set: building it makes an STS client, and with it the
+    // HTTPS client's TLS setup (milliseconds, on every run of every AWS command).
+    if std::env::var_os("AWS_WEB_IDENTITY_TOKEN_FILE").is_some_and(|v| !v.is_empty()) {
+        chain = chain.or_else(
             "WebIdentityToken",
             aws_config::web_identity_token::WebIdentityTokenCredentialsProvider::builder()
                 .configure(&conf)
                 .build(),
-        )
-        .or_else(
-            "EcsContainer",
-            aws_config::ecs::EcsCredentialsProvider::builder()
-                .configure(&conf)
-                .build(),
         );
+    }
+    chain = chain.or_else(
+        "EcsContainer",
+        aws_config::ecs::EcsCredentialsProvider::builder()
+            .configure(&conf)
+            .build(),
+    );
     if imds {
         chain = chain.or_else(
             "Ec2InstanceMetadata",
