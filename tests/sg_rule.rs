@@ -795,3 +795,46 @@ fn throttled_ec2_calls_are_tried_three_times_in_all() {
     assert_eq!(rec.actions(), ["DescribeSecurityGroupRules"; 3]);
     assert!(rec.writes().is_empty());
 }
+
+#[test]
+fn a_bad_aws_ca_bundle_is_refused_before_any_call() {
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, "10.9.8.5/32", "GITPOD");
+    let home = home();
+    let empty = home.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    for (bundle, says) in [
+        (home.path().join("missing.pem"), "does not exist"),
+        (empty, "holds no PEM certificate"),
+    ] {
+        let rec = Recorder::new();
+        let out = aws_cmd(home.path(), &rec.url)
+            .env("AWS_CA_BUNDLE", &bundle)
+            .args(["update-sg-rule", "--group-id", &sg, "--rule-id", &rule])
+            .args(["--ip", GOOD_IP])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("AWS_CA_BUNDLE") && err.contains(says), "{err}");
+        assert!(rec.actions().is_empty(), "{:?}", rec.actions());
+    }
+    // A readable bundle is taken (the endpoint here is plain http: it is not used).
+    let rec = Recorder::new();
+    let out = aws_cmd(home.path(), &rec.url)
+        .env("AWS_CA_BUNDLE", test_ca())
+        .args(["update-sg-rule", "--group-id", &sg, "--rule-id", &rule])
+        .args(["--ip", GOOD_IP])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// A PEM bundle with one certificate: the production-like server's CA (scripts/test makes it).
+fn test_ca() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var("CRUDDUR_TEST_PROD_CA")
+            .expect("set CRUDDUR_TEST_PROD_CA (scripts/test starts the production-like server)"),
+    )
+}

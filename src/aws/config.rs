@@ -70,6 +70,7 @@ impl Aws {
             }
         }
 
+        let ec2_http = super::ec2_http_client()?;
         let http = https_client();
         let region = resolve_region(settings.region.as_deref(), profile, imds, &http).await;
         let credentials = resolve_credentials(profile, region.clone(), imds, &http).await;
@@ -103,10 +104,10 @@ impl Aws {
         }
         let config = loader.load().await;
         Ok(Aws {
-            ec2_endpoint: super::ec2::endpoint(region.as_ref(), config.endpoint_url()),
+            ec2_endpoint: super::ec2::endpoint(region.as_ref(), config.endpoint_url())?,
             config,
             region: region.to_string(),
-            http: OnceLock::new(),
+            http: ec2_http,
             rds: OnceLock::new(),
             cognito: OnceLock::new(),
         })

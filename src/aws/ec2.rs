@@ -33,10 +33,11 @@ pub(crate) enum Ec2Error {
 }
 
 /// The endpoint EC2 calls go to in `region`, as the SDK picks it: `AWS_ENDPOINT_URL_EC2`,
-/// then the general endpoint (`AWS_ENDPOINT_URL` or the profile's `endpoint_url`, which the
-/// loaded configuration holds), unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true; else
-/// the regional one (`-fips` with `AWS_USE_FIPS_ENDPOINT=true`).
-pub(crate) fn endpoint(region: &str, configured: Option<&str>) -> String {
+/// then `AWS_ENDPOINT_URL`, then the profile's `endpoint_url` (which the loaded configuration
+/// holds), unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true; else the regional one
+/// (`-fips` with `AWS_USE_FIPS_ENDPOINT=true`). A configured endpoint that is not an http(s)
+/// URL is a usage error, named by where it came from.
+pub(crate) fn endpoint(region: &str, configured: Option<&str>) -> anyhow::Result<String> {
     endpoint_with(region, configured, |name| std::env::var(name).ok())
 }
 
@@ -44,12 +45,26 @@ fn endpoint_with(
     region: &str,
     configured: Option<&str>,
     var: impl Fn(&str) -> Option<String>,
-) -> String {
+) -> anyhow::Result<String> {
     let env = |name: &str| var(name).filter(|v| !v.trim().is_empty());
     let is_true = |name: &str| env(name).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     if !is_true("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") {
-        if let Some(url) = env("AWS_ENDPOINT_URL_EC2").or_else(|| configured.map(str::to_string)) {
-            return url.trim().to_string();
+        let chosen = ["AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL"]
+            .into_iter()
+            .find_map(|name| env(name).map(|v| (name, v)))
+            .or_else(|| configured.map(|v| ("the profile's endpoint_url", v.to_string())));
+        if let Some((source, raw)) = chosen {
+            let raw = raw.trim();
+            let ok = url::Url::parse(raw)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                return Err(crate::error::usage(format!(
+                    "{source} is not an http(s) URL: {}; for example \
+                     AWS_ENDPOINT_URL=http://localhost:5000",
+                    crate::target::mask_secrets(raw)
+                )));
+            }
+            return Ok(raw.to_string());
         }
     }
     let service = if is_true("AWS_USE_FIPS_ENDPOINT") {
@@ -62,7 +77,7 @@ fn endpoint_with(
     } else {
         "amazonaws.com"
     };
-    format!("https://{service}.{region}.{suffix}")
+    Ok(format!("https://{service}.{region}.{suffix}"))
 }
 
 /// The form body of a call: the action, the API version and the parameters, encoded.
@@ -192,8 +207,7 @@ impl Aws {
             .map_err(|e| no_answer(&e))?
             .into_parts();
         let mut request = self
-            .http()
-            .map_err(|e| Ec2Error::NoAnswer(format!("{e:#}")))?
+            .http
             .post(self.ec2_endpoint.as_str())
             .header("content-type", content_type)
             .body(body.to_string());
@@ -274,6 +288,7 @@ mod tests {
             }
         };
         let general = Some("http://127.0.0.1:5000");
+        let endpoint_with = |r: &str, c: Option<&str>, e| endpoint_with(r, c, e).unwrap();
         assert_eq!(
             endpoint_with("eu-west-1", None, env(&[])),
             "https://ec2.eu-west-1.amazonaws.com"
@@ -309,6 +324,31 @@ mod tests {
             ),
             "https://ec2.us-east-1.amazonaws.com"
         );
+    }
+
+    #[test]
+    fn endpoints_that_are_not_urls_are_refused_by_name_and_masked() {
+        let env =
+            |v: &'static str| move |name: &str| (name == "AWS_ENDPOINT_URL").then(|| v.to_string());
+        for bad in [
+            "not a url",
+            "localhost:5000",
+            "ftp://h/",
+            "http://u:Secret9@",
+        ] {
+            let err = endpoint_with("us-east-1", None, env(bad))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("AWS_ENDPOINT_URL is not an http(s) URL"),
+                "{err}"
+            );
+            assert!(!err.contains("Secret9"), "{err}");
+        }
+        let err = endpoint_with("us-east-1", Some("nope"), |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the profile's endpoint_url"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,6 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use anyhow::Context as _;
 use aws_config::SdkConfig;
 
 mod cognito;
@@ -40,8 +39,8 @@ pub struct Aws {
     region: String,
     /// Where EC2 calls go ([`ec2::endpoint`]).
     ec2_endpoint: String,
-    /// The HTTP client of the EC2 calls (made on first use).
-    http: OnceLock<reqwest::Client>,
+    /// The HTTP client of the EC2 calls ([`ec2_http_client`]).
+    http: reqwest::Client,
     rds: OnceLock<aws_sdk_rds::Client>,
     cognito: OnceLock<aws_sdk_cognitoidentityprovider::Client>,
 }
@@ -53,38 +52,6 @@ impl fmt::Debug for Aws {
 }
 
 impl Aws {
-    /// The HTTP client of the EC2 calls, with the SDK's timeouts. It trusts the Mozilla roots
-    /// built into the binary, as the AWS CLI trusts its bundled ones, plus `AWS_CA_BUNDLE` when
-    /// set. NOTE: not the platform's store: parsing it costs milliseconds on every run, for
-    /// nothing when the endpoint is plain http (moto, LocalStack).
-    fn http(&self) -> anyhow::Result<&reqwest::Client> {
-        if let Some(client) = self.http.get() {
-            return Ok(client);
-        }
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(bundle) = std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
-            for cert in
-                crate::tls::load_bundle(std::path::Path::new(&bundle)).context("AWS_CA_BUNDLE")?
-            {
-                roots.add(cert).context("AWS_CA_BUNDLE")?;
-            }
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let client = crate::tls::http_client()
-            .tls_backend_preconfigured(tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .read_timeout(std::time::Duration::from_secs(30))
-            .build()?;
-        Ok(self.http.get_or_init(|| client))
-    }
-
     pub(crate) fn rds(&self) -> &aws_sdk_rds::Client {
         self.rds
             .get_or_init(|| aws_sdk_rds::Client::new(&self.config))
@@ -94,4 +61,38 @@ impl Aws {
         self.cognito
             .get_or_init(|| aws_sdk_cognitoidentityprovider::Client::new(&self.config))
     }
+}
+
+/// The HTTP client of the EC2 calls, with the SDK's timeouts. It trusts the Mozilla roots built
+/// into the binary, as the AWS CLI trusts its bundled ones, plus `AWS_CA_BUNDLE` when set.
+/// NOTE: not the platform's store: parsing it costs milliseconds on every run, for nothing
+/// when the endpoint is plain http (moto, LocalStack).
+fn ec2_http_client() -> anyhow::Result<reqwest::Client> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(bundle) = std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
+        let path = std::path::Path::new(&bundle);
+        let certs = crate::tls::load_bundle(path)
+            .map_err(|e| crate::error::usage(format!("AWS_CA_BUNDLE: {e:#}")))?;
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                crate::error::usage(format!(
+                    "AWS_CA_BUNDLE: {} holds a certificate that cannot be a root: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(crate::tls::http_client()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .read_timeout(std::time::Duration::from_secs(30))
+        .build()?)
 }
