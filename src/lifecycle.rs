@@ -404,35 +404,12 @@ impl CompoundLock {
         let admin = Db::connect_maintenance(target, opts).await?;
         let client = admin.get().await?;
         let name = target.url.database();
-        let got: bool = client
-            .query_one(
-                "SELECT pg_try_advisory_lock($1, hashtext($2))",
-                &[&COMPOUND_LOCK_CLASS, &name],
-            )
-            .await?
-            .get(0);
-        if !got {
-            let holder: Option<i32> = client
-                .query_opt(
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
-                     AND classid::bigint = ($1::int4::bigint & 4294967295) \
-                     AND objid::bigint = (hashtext($2)::bigint & 4294967295) LIMIT 1",
-                    &[&COMPOUND_LOCK_CLASS, &name],
-                )
-                .await?
-                .map(|r| r.get(0));
-            let who = holder.map_or_else(String::new, |p| format!(" (server pid {p})"));
-            ui::status(&format!(
-                "waiting for another cruddur-db setup or reset of database {name:?} to finish{who} ..."
-            ));
-            client
-                .execute(
-                    "SELECT pg_advisory_lock($1, hashtext($2))",
-                    &[&COMPOUND_LOCK_CLASS, &name],
-                )
-                .await
-                .context("failed to wait for the setup/reset lock")?;
-        }
+        crate::pg::advisory_lock(
+            &client,
+            crate::pg::LockKey::Named(COMPOUND_LOCK_CLASS, &name),
+            &format!("another cruddur-db setup or reset of database {name:?}"),
+        )
+        .await?;
         Ok(CompoundLock { client, name })
     }
 

@@ -16,6 +16,7 @@ mod create;
 mod doctor;
 mod drop;
 mod iam_token;
+mod loading;
 mod migrate;
 mod post_crud;
 mod rds;

@@ -1,8 +1,9 @@
 //! `reset`: drop the database, then setup, on one target. Every input is read (stdin once)
 //! and checked before anything is dropped.
 
+use super::loading;
 use crate::cli::ResetArgs;
-use crate::lifecycle::{self, SetupFiles};
+use crate::lifecycle;
 use crate::target::{Target, TargetRequest};
 
 pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
@@ -11,29 +12,21 @@ pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
     let confirm = setup.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
     let request = setup.request(req.aws_settings())?;
-    if confirm.dry_run {
-        println!(
-            "would drop database {:?} on {}{}",
-            target.url.database(),
-            target.url.maintenance(),
-            if args.force {
-                " (terminating its other sessions)"
-            } else {
-                ""
-            }
-        );
-        for line in request.plan(&target)? {
-            println!("{line}");
+    let drop = format!(
+        "would drop database {:?} on {}{}",
+        target.url.database(),
+        target.url.maintenance(),
+        if args.force {
+            " (terminating its other sessions)"
+        } else {
+            ""
         }
-        return Ok(());
-    }
+    );
+    let action = "reset the database (drop, create, schema, seed, migrations)";
     // NOTE: every input is prepared (stdin read once) before the confirmation and before
     // anything is dropped.
-    let files = SetupFiles::prepare(&request).await?;
-    crate::protect::confirm(
-        &target,
-        &confirm,
-        "reset the database (drop, create, schema, seed, migrations)",
-    )?;
-    lifecycle::reset(&target, files, &setup.conn.options(), args.force).await
+    match loading::plan_or_prepare(&target, &request, &confirm, Some(drop), action).await? {
+        Some(files) => lifecycle::reset(&target, files, &setup.conn.options(), args.force).await,
+        None => Ok(()),
+    }
 }

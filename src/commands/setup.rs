@@ -2,8 +2,9 @@
 //! all on the ONE target resolved at the start (the old `setup prod` dropped local and loaded
 //! prod).
 
+use super::loading;
 use crate::cli::SetupArgs;
-use crate::lifecycle::{self, SetupFiles};
+use crate::lifecycle;
 use crate::target::{Target, TargetRequest};
 
 pub async fn run(req: &TargetRequest, args: SetupArgs) -> anyhow::Result<()> {
@@ -11,18 +12,9 @@ pub async fn run(req: &TargetRequest, args: SetupArgs) -> anyhow::Result<()> {
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
     let request = args.request(req.aws_settings())?;
-    if confirm.dry_run {
-        for line in request.plan(&target)? {
-            println!("{line}");
-        }
-        return Ok(());
+    let action = "set up the database (create, schema, seed, migrations)";
+    match loading::plan_or_prepare(&target, &request, &confirm, None, action).await? {
+        Some(files) => lifecycle::setup(&target, files, &args.conn.options()).await,
+        None => Ok(()),
     }
-    // NOTE: every input is prepared (stdin read once) before the confirmation.
-    let files = SetupFiles::prepare(&request).await?;
-    crate::protect::confirm(
-        &target,
-        &confirm,
-        "set up the database (create, schema, seed, migrations)",
-    )?;
-    lifecycle::setup(&target, files, &args.conn.options()).await
 }

@@ -173,28 +173,12 @@ impl From<ReadError> for LoadError {
 
 /// Takes the advisory lock for loads on this database, saying so when it has to wait.
 pub async fn lock(client: &Client, database: &str) -> anyhow::Result<()> {
-    let got: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
-        .await?
-        .get(0);
-    if !got {
-        let holder: Option<i32> = client
-            .query_opt(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
-                 AND ((classid::bigint << 32) | objid::bigint) = $1 LIMIT 1",
-                &[&LOCK_KEY],
-            )
-            .await?
-            .map(|r| r.get(0));
-        let who = holder.map_or_else(String::new, |p| format!(" (server pid {p})"));
-        ui::status(&format!(
-            "waiting for another cruddur-db load on database {database:?} to finish{who} ..."
-        ));
-        client
-            .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
-            .await?;
-    }
-    Ok(())
+    crate::pg::advisory_lock(
+        client,
+        crate::pg::LockKey::One(LOCK_KEY),
+        &format!("another cruddur-db load on database {database:?}"),
+    )
+    .await
 }
 
 /// Releases the advisory lock.
