@@ -440,6 +440,64 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// The key of a session-level advisory lock.
+#[derive(Debug, Clone, Copy)]
+pub enum LockKey<'a> {
+    /// One bigint.
+    One(i64),
+    /// A class and a name, which the server hashes (`hashtext`).
+    Named(i32, &'a str),
+}
+
+/// Takes the advisory lock `key` on `client`. When another session holds it, says that it is
+/// `waiting for {what} to finish (server pid N) ...` and waits for it.
+pub async fn advisory_lock(
+    client: &tokio_postgres::Client,
+    key: LockKey<'_>,
+    what: &str,
+) -> anyhow::Result<()> {
+    match key {
+        LockKey::One(k) => {
+            let holder = "((classid::bigint << 32) | objid::bigint) = $1";
+            lock_with(client, &[&k], "$1", holder, what).await
+        }
+        LockKey::Named(class, name) => {
+            let holder = "classid::bigint = ($1::int4::bigint & 4294967295) \
+                          AND objid::bigint = (hashtext($2)::bigint & 4294967295)";
+            lock_with(client, &[&class, &name], "$1, hashtext($2)", holder, what).await
+        }
+    }
+}
+
+/// [`advisory_lock`] with the lock functions' arguments `args` over `params`, and `holder`,
+/// the `pg_locks` condition that finds the session holding it.
+async fn lock_with(
+    client: &tokio_postgres::Client,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    args: &str,
+    holder: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    let got: bool = client
+        .query_one(&format!("SELECT pg_try_advisory_lock({args})"), params)
+        .await?
+        .get(0);
+    if got {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND {holder} LIMIT 1"
+    );
+    let pid: Option<i32> = client.query_opt(&sql, params).await?.map(|r| r.get(0));
+    let who = pid.map_or_else(String::new, |p| format!(" (server pid {p})"));
+    crate::ui::status(&format!("waiting for {what} to finish{who} ..."));
+    client
+        .execute(&format!("SELECT pg_advisory_lock({args})"), params)
+        .await
+        .map_err(|e| anyhow!("failed to wait for {what}: {e}"))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,67 +524,4 @@ mod tests {
         assert_eq!(c.get_ports(), [6543]);
         assert_eq!(c.get_application_name(), Some("x"));
     }
-}
-
-/// The key of a session-level advisory lock.
-#[derive(Debug, Clone, Copy)]
-pub enum LockKey<'a> {
-    /// One bigint.
-    One(i64),
-    /// A class and a name, which the server hashes (`hashtext`).
-    Named(i32, &'a str),
-}
-
-/// Takes the advisory lock `key` on `client`. When another session holds it, says that it is
-/// `waiting for {what} to finish (server pid N) ...` and waits for it.
-pub async fn advisory_lock(
-    client: &tokio_postgres::Client,
-    key: LockKey<'_>,
-    what: &str,
-) -> anyhow::Result<()> {
-    use tokio_postgres::types::ToSql;
-    let (one, class, name);
-    let (params, args, holder): (&[&(dyn ToSql + Sync)], &str, &str) = match key {
-        LockKey::One(k) => {
-            one = k;
-            (
-                &[&one],
-                "$1",
-                "((classid::bigint << 32) | objid::bigint) = $1",
-            )
-        }
-        LockKey::Named(c, n) => {
-            (class, name) = (c, n);
-            (
-                &[&class, &name],
-                "$1, hashtext($2)",
-                "classid::bigint = ($1::int4::bigint & 4294967295) \
-                 AND objid::bigint = (hashtext($2)::bigint & 4294967295)",
-            )
-        }
-    };
-    let got: bool = client
-        .query_one(&format!("SELECT pg_try_advisory_lock({args})"), params)
-        .await?
-        .get(0);
-    if got {
-        return Ok(());
-    }
-    let holder: Option<i32> = client
-        .query_opt(
-            &format!(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND {holder} \
-                 LIMIT 1"
-            ),
-            params,
-        )
-        .await?
-        .map(|r| r.get(0));
-    let who = holder.map_or_else(String::new, |p| format!(" (server pid {p})"));
-    crate::ui::status(&format!("waiting for {what} to finish{who} ..."));
-    client
-        .execute(&format!("SELECT pg_advisory_lock({args})"), params)
-        .await
-        .map_err(|e| anyhow!("failed to wait for {what}: {e}"))?;
-    Ok(())
 }
