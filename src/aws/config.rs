@@ -70,7 +70,6 @@ impl Aws {
             }
         }
 
-        let ec2_http = super::ec2_http_client()?;
         let http = https_client();
         let region = resolve_region(settings.region.as_deref(), profile, imds, &http).await;
         let credentials = resolve_credentials(profile, region.clone(), imds, &http).await;
@@ -107,7 +106,7 @@ impl Aws {
             ec2_endpoint: super::ec2::endpoint(region.as_ref(), config.endpoint_url())?,
             config,
             region: region.to_string(),
-            http: ec2_http,
+            ec2_http: OnceLock::new(),
             rds: OnceLock::new(),
             cognito: OnceLock::new(),
         })

@@ -30,6 +30,8 @@ pub(crate) enum Ec2Error {
     Service { code: String, message: String },
     /// No usable answer came: the cause, as the transport or parser saw it.
     NoAnswer(String),
+    /// The client could not be set up (an unusable `AWS_CA_BUNDLE`): a usage error.
+    Setup(anyhow::Error),
 }
 
 /// The endpoint EC2 calls go to in `region`, as the SDK picks it: `AWS_ENDPOINT_URL_EC2`,
@@ -162,6 +164,7 @@ impl Aws {
                         status >= 500,
                     ),
                 },
+                Err(e @ Ec2Error::Setup(_)) => return Err(e),
                 Err(e) => (e, true),
             };
             if !retry || attempt >= ATTEMPTS {
@@ -170,6 +173,15 @@ impl Aws {
             tokio::time::sleep(backoff(attempt)).await;
             attempt += 1;
         }
+    }
+
+    /// The EC2 calls' HTTP client, made on first use.
+    fn ec2_http(&self) -> Result<&reqwest::Client, Ec2Error> {
+        if let Some(client) = self.ec2_http.get() {
+            return Ok(client);
+        }
+        let client = http_client().map_err(Ec2Error::Setup)?;
+        Ok(self.ec2_http.get_or_init(|| client))
     }
 
     /// One signed POST: the status and the body, or a transport failure.
@@ -207,7 +219,7 @@ impl Aws {
             .map_err(|e| no_answer(&e))?
             .into_parts();
         let mut request = self
-            .http
+            .ec2_http()?
             .post(self.ec2_endpoint.as_str())
             .header("content-type", content_type)
             .body(body.to_string());
@@ -219,6 +231,41 @@ impl Aws {
         let text = response.text().await.map_err(|e| no_answer(&e))?;
         Ok((status, text))
     }
+}
+
+/// The HTTP client of the EC2 calls, with the SDK's timeouts. It trusts the Mozilla roots built
+/// into the binary, as the AWS CLI trusts its bundled ones, plus `AWS_CA_BUNDLE` when set.
+/// NOTE: not the platform's store: parsing it costs milliseconds on every run, for nothing
+/// when the endpoint is plain http (moto, LocalStack). Made by the first EC2 call only, so
+/// that commands that make none (rds, sync-cognito) do not read `AWS_CA_BUNDLE`.
+fn http_client() -> anyhow::Result<reqwest::Client> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(bundle) = std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
+        let path = std::path::Path::new(&bundle);
+        let certs = crate::tls::load_bundle(path)
+            .map_err(|e| crate::error::usage(format!("AWS_CA_BUNDLE: {e:#}")))?;
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                crate::error::usage(format!(
+                    "AWS_CA_BUNDLE: {} holds a certificate that cannot be a root: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(crate::tls::http_client()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .read_timeout(Duration::from_secs(30))
+        .build()?)
 }
 
 /// The wait before attempt `attempt + 1`: exponential from 100 ms, with jitter, as the SDK's

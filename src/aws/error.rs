@@ -38,6 +38,7 @@ impl Aws {
                 self.report(what, Some(&code), message)
             }
             Ec2Error::NoAnswer(cause) => self.report(what, None, &cause),
+            Ec2Error::Setup(e) => e,
         }
     }
 

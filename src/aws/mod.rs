@@ -1,7 +1,8 @@
 //! AWS: SDK configuration that fails fast, errors with the service's code and a fix, and the
 //! few calls cruddur-db makes. One file per concern: [`config`] loads region and credentials,
 //! [`error`] turns failures into exit 5 with a fix, [`rds`] and [`sg`] make the RDS and EC2
-//! calls ([`ec2`] speaks EC2's protocol), [`cognito`] lists a user pool's users, [`ids`] checks identifiers before any call.
+//! calls ([`ec2`] speaks EC2's protocol), [`cognito`] lists a user pool's users, [`ids`] checks
+//! identifiers before any call.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -39,8 +40,8 @@ pub struct Aws {
     region: String,
     /// Where EC2 calls go ([`ec2::endpoint`]).
     ec2_endpoint: String,
-    /// The HTTP client of the EC2 calls ([`ec2_http_client`]).
-    http: reqwest::Client,
+    /// The HTTP client of the EC2 calls, made by the first one (`ec2::http_client`).
+    ec2_http: OnceLock<reqwest::Client>,
     rds: OnceLock<aws_sdk_rds::Client>,
     cognito: OnceLock<aws_sdk_cognitoidentityprovider::Client>,
 }
@@ -61,38 +62,4 @@ impl Aws {
         self.cognito
             .get_or_init(|| aws_sdk_cognitoidentityprovider::Client::new(&self.config))
     }
-}
-
-/// The HTTP client of the EC2 calls, with the SDK's timeouts. It trusts the Mozilla roots built
-/// into the binary, as the AWS CLI trusts its bundled ones, plus `AWS_CA_BUNDLE` when set.
-/// NOTE: not the platform's store: parsing it costs milliseconds on every run, for nothing
-/// when the endpoint is plain http (moto, LocalStack).
-fn ec2_http_client() -> anyhow::Result<reqwest::Client> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(bundle) = std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
-        let path = std::path::Path::new(&bundle);
-        let certs = crate::tls::load_bundle(path)
-            .map_err(|e| crate::error::usage(format!("AWS_CA_BUNDLE: {e:#}")))?;
-        for cert in certs {
-            roots.add(cert).map_err(|e| {
-                crate::error::usage(format!(
-                    "AWS_CA_BUNDLE: {} holds a certificate that cannot be a root: {e}",
-                    path.display()
-                ))
-            })?;
-        }
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(crate::tls::http_client()
-        .tls_backend_preconfigured(tls)
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .read_timeout(std::time::Duration::from_secs(30))
-        .build()?)
 }

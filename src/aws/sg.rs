@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
-use super::ec2::{child_text, items, parse, Ec2Error};
+use super::ec2::{child_text, items, parse};
 use super::{Aws, AwsSettings, DEFAULT_DB_PORT};
 use crate::error::{coded, exit};
 
@@ -28,8 +28,8 @@ impl Aws {
             )
             .await
             .map_err(|e| self.ec2_failed(&what(), e))?;
-        let rules = Rule::list(&xml).map_err(|e| self.ec2_failed(&what(), e))?;
-        Ok(rules.into_iter().next())
+        let doc = parse(&xml).map_err(|e| self.ec2_failed(&what(), e))?;
+        Ok(Rule::list(&doc).into_iter().next())
     }
 
     /// Every rule (inbound and outbound) of the groups, sorted by id.
@@ -49,8 +49,8 @@ impl Aws {
                 .ec2_call("DescribeSecurityGroupRules", &p)
                 .await
                 .map_err(|e| self.ec2_failed(&what(), e))?;
-            rules.extend(Rule::list(&xml).map_err(|e| self.ec2_failed(&what(), e))?);
             let doc = parse(&xml).map_err(|e| self.ec2_failed(&what(), e))?;
+            rules.extend(Rule::list(&doc));
             match child_text(doc.root_element(), "nextToken") {
                 Some(t) if !t.trim().is_empty() => token = Some(t.trim().to_string()),
                 _ => break,
@@ -117,8 +117,8 @@ impl Aws {
             .ec2_call("AuthorizeSecurityGroupIngress", &p)
             .await
             .map_err(|e| self.ec2_failed(&what, e))?;
-        Rule::list(&xml)
-            .map_err(|e| self.ec2_failed(&what, e))?
+        let doc = parse(&xml).map_err(|e| self.ec2_failed(&what, e))?;
+        Rule::list(&doc)
             .into_iter()
             .map(|r| r.id)
             .find(|id| !id.is_empty())
@@ -229,11 +229,10 @@ pub struct Rule {
 impl Rule {
     /// The rules of an answer's `securityGroupRuleSet` (DescribeSecurityGroupRules,
     /// AuthorizeSecurityGroupIngress).
-    fn list(xml: &str) -> Result<Vec<Rule>, Ec2Error> {
-        let doc = parse(xml)?;
-        Ok(items(&doc, "securityGroupRuleSet")
+    fn list(doc: &roxmltree::Document<'_>) -> Vec<Rule> {
+        items(doc, "securityGroupRuleSet")
             .map(Rule::from_item)
-            .collect())
+            .collect()
     }
 
     fn from_item(r: roxmltree::Node<'_, '_>) -> Rule {

@@ -21,7 +21,7 @@ mod verify;
 pub use explain::{explain, no_tls, TlsProblem};
 
 /// An HTTP client builder for the tool's own requests (public-IP services, the RDS CA
-/// download): rustls on ring, the one crypto provider the tool builds, and its user agent.
+/// download, EC2): rustls on ring, the one crypto provider the tool builds, and its user agent.
 pub(crate) fn http_client() -> reqwest::ClientBuilder {
     // NOTE: reqwest is built without a provider of its own (aws-lc-rs would be a second one);
     // it takes the process default. Installing fails only when one is installed already.
