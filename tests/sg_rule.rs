@@ -838,3 +838,39 @@ fn test_ca() -> std::path::PathBuf {
             .expect("set CRUDDUR_TEST_PROD_CA (scripts/test starts the production-like server)"),
     )
 }
+
+#[test]
+fn web_identity_credentials_come_from_sts_when_its_token_file_is_set() {
+    // Gitpod and CI runners with an OIDC role have no access key: a token file and a role.
+    let moto = Moto::new();
+    let sg = moto.group();
+    let rule = moto.add_rule(&sg, "tcp", 5432, 5432, "10.9.8.4/32", "GITPOD");
+    let home = home();
+    let token = home.path().join("token");
+    std::fs::write(&token, "an-oidc-token").unwrap();
+    let rec = Recorder::new();
+    let out = aws_cmd(home.path(), &rec.url)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
+        .env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/gitpod")
+        .env("AWS_ROLE_SESSION_NAME", "cruddur-db-test")
+        .args(["update-sg-rule", "--group-id", &sg, "--rule-id", &rule])
+        .args(["--ip", GOOD_IP, "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let actions = rec.actions();
+    assert_eq!(
+        actions[..2],
+        ["AssumeRoleWithWebIdentity", "DescribeSecurityGroupRules"],
+        "{actions:?}"
+    );
+    let signed = &rec.requests()[1];
+    assert!(
+        signed.header("x-amz-security-token").is_some(),
+        "the role's session token signs the EC2 call: {:?}",
+        signed.head
+    );
+    assert!(rec.writes().is_empty());
+}
