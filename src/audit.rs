@@ -11,7 +11,8 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{exit, usage};
-use crate::target::{mask_secrets, Target};
+use crate::mask::mask_secrets;
+use crate::target::Target;
 
 /// The file name inside the state directory.
 pub const FILE_NAME: &str = "audit.jsonl";

@@ -12,7 +12,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::aws::iam::{self, TokenSigner};
 use crate::aws::{Aws, AwsSettings};
-use crate::target::DbUrl;
+use crate::dburl::DbUrl;
 
 /// How the password is found, as the command line asks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -142,6 +142,12 @@ pub enum Login {
 pub struct IamTokens(Arc<TokenSigner>);
 
 impl IamTokens {
+    /// Tokens signed with fixed test credentials, for tests that look at what is sent.
+    #[cfg(test)]
+    pub(crate) fn for_tests(region: &str) -> IamTokens {
+        IamTokens(Arc::new(TokenSigner::for_tests(region)))
+    }
+
     /// The region tokens are signed for.
     pub fn region(&self) -> &str {
         self.0.region()
@@ -203,7 +209,7 @@ impl Login {
         env: impl Fn(&str) -> Option<String>,
     ) -> Option<String> {
         match self {
-            Login::Url => crate::pg::password(url, env),
+            Login::Url => password(url, env),
             Login::Secret { password, .. } => Some(password.clone()),
             Login::Iam(_) => None,
         }
@@ -213,6 +219,13 @@ impl Login {
     pub fn is_iam(&self) -> bool {
         matches!(self, Login::Iam(_))
     }
+}
+
+/// The password of a connection, as libpq finds it: the URL's, else PGPASSWORD. NOTE: the
+/// pool and psql (`connect`) both take it from here, so they never disagree.
+pub(crate) fn password(url: &DbUrl, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    url.password()
+        .or_else(|| env("PGPASSWORD").filter(|p| !p.is_empty()))
 }
 
 /// Opens the pool's connections. NOTE: deadpool-postgres hands every new connection the same
@@ -256,94 +269,6 @@ impl deadpool_postgres::Connect for LoginConnect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pg::{ConnectOptions, Db};
-    use crate::tls::{SslMode, TlsSettings};
-    use std::sync::Mutex;
-    use std::time::Duration;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    /// A stand-in server that asks for a cleartext password, records it and refuses the
-    /// login. NOTE: no real server can check an RDS IAM token; this one shows what the pool
-    /// sends. Returns its port and the passwords seen.
-    async fn password_recorder() -> (u16, Arc<Mutex<Vec<String>>>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let record = seen.clone();
-        tokio::spawn(async move {
-            loop {
-                let (mut s, _) = listener.accept().await.unwrap();
-                let record = record.clone();
-                tokio::spawn(async move {
-                    let len = s.read_i32().await.unwrap();
-                    let mut startup = vec![0; len as usize - 4];
-                    s.read_exact(&mut startup).await.unwrap();
-                    // AuthenticationCleartextPassword
-                    s.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).await.unwrap();
-                    assert_eq!(s.read_u8().await.unwrap(), b'p');
-                    let len = s.read_i32().await.unwrap();
-                    let mut password = vec![0; len as usize - 4];
-                    s.read_exact(&mut password).await.unwrap();
-                    password.pop();
-                    record
-                        .lock()
-                        .unwrap()
-                        .push(String::from_utf8(password).unwrap());
-                    let fields = b"SFATAL\0C28P01\0Mpassword authentication failed\0\0";
-                    let mut error = vec![b'E'];
-                    error.extend(((fields.len() + 4) as i32).to_be_bytes());
-                    error.extend(fields);
-                    s.write_all(&error).await.unwrap();
-                });
-            }
-        });
-        (port, seen)
-    }
-
-    #[tokio::test]
-    async fn every_new_pooled_connection_signs_its_own_token() {
-        // Regression guard for long runs: a pool must not reuse the token it started with.
-        let (port, seen) = password_recorder().await;
-        let url = DbUrl::parse(&format!(
-            "postgresql://cruddur_iam@127.0.0.1:{port}/cruddur"
-        ))
-        .unwrap();
-        let tls = TlsSettings {
-            mode: SslMode::Disable,
-            root_cert: None,
-            mode_source: "test",
-        };
-        let opts = ConnectOptions {
-            login: Login::Iam(IamTokens(Arc::new(TokenSigner::for_tests("us-east-1")))),
-            ..ConnectOptions::default()
-        };
-        let db = Db::pool_only(&url, &tls, &opts).unwrap();
-        let err = db.get().await.unwrap_err();
-        assert!(
-            format!("{err:#}").contains("GRANT rds_iam TO \"cruddur_iam\""),
-            "{err:#}"
-        );
-        // The next second, so that a token signed now differs from the first.
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        assert!(db.pool.get().await.is_err());
-        let seen = seen.lock().unwrap().clone();
-        assert_eq!(seen.len(), 2, "{seen:?}");
-        let date = |t: &str| {
-            t.split('&')
-                .find(|p| p.starts_with("X-Amz-Date="))
-                .map(str::to_string)
-        };
-        for token in &seen {
-            assert!(
-                token.starts_with(&format!(
-                    "127.0.0.1:{port}/?Action=connect&DBUser=cruddur_iam&X-Amz-Algorithm="
-                )),
-                "{token}"
-            );
-            assert!(date(token).is_some(), "{token}");
-        }
-        assert_ne!(date(&seen[0]), date(&seen[1]));
-    }
 
     #[test]
     fn arns_name_their_region() {

@@ -55,6 +55,9 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         if let Some(c) = cause.downcast_ref::<Coded>() {
             return c.code;
         }
+        // NOTE: the one arrow from the ground floor up: exit codes are decided here and
+        // nowhere else, and the app's errors are a library API whose variants callers match
+        // on, so they carry no code of their own; this place has to know them.
         if let Some(app) = cause.downcast_ref::<crate::app::Error>() {
             return match app {
                 crate::app::Error::Validation(_) | crate::app::Error::InvalidEvent(_) => {
@@ -65,6 +68,20 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         }
     }
     exit::FAILED
+}
+
+/// The error and its causes on one line.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]

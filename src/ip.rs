@@ -211,7 +211,10 @@ async fn ask(client: &reqwest::Client, url: &str, l: &Lookup) -> Result<Ipv4Addr
         } else if e.is_builder() {
             format!("not a usable URL ({e})")
         } else {
-            format!("request failed: {}", error_chain(&e.without_url()))
+            format!(
+                "request failed: {}",
+                crate::error::error_chain(&e.without_url())
+            )
         }
     };
     let mut resp = client.get(url).send().await.map_err(describe)?;
@@ -230,21 +233,6 @@ async fn ask(client: &reqwest::Client, url: &str, l: &Lookup) -> Result<Ipv4Addr
     }
     let text = String::from_utf8_lossy(&body);
     check_answer(&text, l.allow_private)
-}
-
-/// An error with its causes, `a: b: c`, the way `{:#}` shows anyhow chains.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod cli;
 pub mod creds;
+pub mod dburl;
 pub mod error;
 pub mod ip;
 pub mod load;
@@ -22,6 +23,7 @@ mod aws;
 mod commands;
 mod files;
 mod lifecycle;
+mod mask;
 mod protect;
 mod sync;
 mod tls;

@@ -8,11 +8,13 @@ use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
 
-use crate::creds::{Login, LoginConnect};
 use tokio_postgres::error::{DbError, SqlState};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::target::{DbUrl, Target};
+use crate::creds::{Login, LoginConnect};
+use crate::dburl::DbUrl;
+use crate::error::error_chain;
+use crate::target::Target;
 use crate::tls::TlsSettings;
 
 /// How to connect: timeouts, waiting, pool size.
@@ -76,13 +78,6 @@ pub fn pg_config(url: &DbUrl, tls: &TlsSettings, opts: &ConnectOptions) -> tokio
     c
 }
 
-/// The password of a connection, as libpq finds it: the URL's, else PGPASSWORD. NOTE: the
-/// pool and psql (`connect`) both take it from here, so they never disagree.
-pub(crate) fn password(url: &DbUrl, env: impl Fn(&str) -> Option<String>) -> Option<String> {
-    url.password()
-        .or_else(|| env("PGPASSWORD").filter(|p| !p.is_empty()))
-}
-
 /// Server options (`-c name=value ...`): the URL's `options`, else PGOPTIONS (as libpq), then
 /// `extra` last so that it wins over anything before it.
 pub(crate) fn server_options(
@@ -109,14 +104,14 @@ impl Db {
     /// A pool on the target's own database. The first connection is made here, so a server
     /// that cannot be reached fails now, with an explanation.
     pub async fn connect(target: &Target, opts: &ConnectOptions) -> anyhow::Result<Db> {
-        let tls = TlsSettings::for_target(target, |k| std::env::var(k).ok())?;
+        let tls = target.tls(|k| std::env::var(k).ok())?;
         let opts = Db::options_for(target, opts).await?;
         Db::connect_url(&target.url, &tls, &opts).await
     }
 
     /// A pool on the maintenance database (`postgres`, or `template1`) of the target's server.
     pub async fn connect_maintenance(target: &Target, opts: &ConnectOptions) -> anyhow::Result<Db> {
-        let tls = TlsSettings::for_target(target, |k| std::env::var(k).ok())?;
+        let tls = target.tls(|k| std::env::var(k).ok())?;
         let opts = Db::options_for(target, opts).await?;
         Db::connect_url(&target.url.maintenance(), &tls, &opts).await
     }
@@ -401,20 +396,6 @@ fn io_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind
     None
 }
 
-/// The error and its causes on one line.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        let s = e.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = e.source();
-    }
-    parts.join(": ")
-}
-
 /// The server's message with its detail and hint, each on its own line.
 pub fn format_db_error(db: &DbError) -> String {
     let mut s = format!("{} (SQLSTATE {})", db.message(), db.code().code());
@@ -501,6 +482,10 @@ async fn lock_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::creds::IamTokens;
+    use crate::tls::SslMode;
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
     fn identifiers_are_quoted() {
@@ -513,7 +498,7 @@ mod tests {
         let url = DbUrl::parse("postgresql://cruddurroot:p%40ss@db.example:6543/cruddur?sslmode=verify-full&application_name=x")
             .unwrap();
         let tls = TlsSettings {
-            mode: crate::tls::SslMode::Disable,
+            mode: SslMode::Disable,
             root_cert: None,
             mode_source: "test",
         };
@@ -523,5 +508,88 @@ mod tests {
         assert_eq!(c.get_dbname(), Some("cruddur"));
         assert_eq!(c.get_ports(), [6543]);
         assert_eq!(c.get_application_name(), Some("x"));
+    }
+
+    /// A stand-in server that asks for a cleartext password, records it and refuses the
+    /// login. NOTE: no real server can check an RDS IAM token; this one shows what the pool
+    /// sends. Returns its port and the passwords seen.
+    async fn password_recorder() -> (u16, Arc<Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let len = s.read_i32().await.unwrap();
+                    let mut startup = vec![0; len as usize - 4];
+                    s.read_exact(&mut startup).await.unwrap();
+                    // AuthenticationCleartextPassword
+                    s.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).await.unwrap();
+                    assert_eq!(s.read_u8().await.unwrap(), b'p');
+                    let len = s.read_i32().await.unwrap();
+                    let mut password = vec![0; len as usize - 4];
+                    s.read_exact(&mut password).await.unwrap();
+                    password.pop();
+                    record
+                        .lock()
+                        .unwrap()
+                        .push(String::from_utf8(password).unwrap());
+                    let fields = b"SFATAL\0C28P01\0Mpassword authentication failed\0\0";
+                    let mut error = vec![b'E'];
+                    error.extend(((fields.len() + 4) as i32).to_be_bytes());
+                    error.extend(fields);
+                    s.write_all(&error).await.unwrap();
+                });
+            }
+        });
+        (port, seen)
+    }
+
+    #[tokio::test]
+    async fn every_new_pooled_connection_signs_its_own_token() {
+        // Regression guard for long runs: a pool must not reuse the token it started with.
+        let (port, seen) = password_recorder().await;
+        let url = DbUrl::parse(&format!(
+            "postgresql://cruddur_iam@127.0.0.1:{port}/cruddur"
+        ))
+        .unwrap();
+        let tls = TlsSettings {
+            mode: SslMode::Disable,
+            root_cert: None,
+            mode_source: "test",
+        };
+        let opts = ConnectOptions {
+            login: Login::Iam(IamTokens::for_tests("us-east-1")),
+            ..ConnectOptions::default()
+        };
+        let db = Db::pool_only(&url, &tls, &opts).unwrap();
+        let err = db.get().await.unwrap_err();
+        assert!(
+            format!("{err:#}").contains("GRANT rds_iam TO \"cruddur_iam\""),
+            "{err:#}"
+        );
+        // The next second, so that a token signed now differs from the first.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(db.pool.get().await.is_err());
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        let date = |t: &str| {
+            t.split('&')
+                .find(|p| p.starts_with("X-Amz-Date="))
+                .map(str::to_string)
+        };
+        for token in &seen {
+            assert!(
+                token.starts_with(&format!(
+                    "127.0.0.1:{port}/?Action=connect&DBUser=cruddur_iam&X-Amz-Algorithm="
+                )),
+                "{token}"
+            );
+            assert!(date(token).is_some(), "{token}");
+        }
+        assert_ne!(date(&seen[0]), date(&seen[1]));
     }
 }

@@ -26,7 +26,7 @@ fn label(name: &str, ansi: &str) -> String {
 /// NOTE: the text is masked once more here, whatever produced it: a `user:secret@` that
 /// slipped through a message never reaches the terminal.
 pub fn error(msg: &str) {
-    let msg = crate::target::mask_secrets(msg);
+    let msg = crate::mask::mask_secrets(msg);
     eprintln!("{}: {msg}", label("error", "1;31"));
 }
 

@@ -63,7 +63,7 @@ fn endpoint_with(
                 return Err(crate::error::usage(format!(
                     "{source} is not an http(s) URL: {}; for example \
                      AWS_ENDPOINT_URL=http://localhost:5000",
-                    crate::target::mask_secrets(raw)
+                    crate::mask::mask_secrets(raw)
                 )));
             }
             return Ok(raw.to_string());
@@ -186,8 +186,9 @@ impl Aws {
 
     /// One signed POST: the status and the body, or a transport failure.
     async fn ec2_once(&self, body: &str) -> Result<(u16, String), Ec2Error> {
-        let no_answer =
-            |e: &(dyn std::error::Error + 'static)| Ec2Error::NoAnswer(crate::pg::error_chain(e));
+        let no_answer = |e: &(dyn std::error::Error + 'static)| {
+            Ec2Error::NoAnswer(crate::error::error_chain(e))
+        };
         let credentials = self
             .config
             .credentials_provider()

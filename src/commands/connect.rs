@@ -10,7 +10,8 @@ use anyhow::{anyhow, Context};
 
 use crate::cli::ConnectArgs;
 use crate::creds::Credentials;
-use crate::target::{DbUrl, Target, TargetRequest};
+use crate::dburl::DbUrl;
+use crate::target::{Target, TargetRequest};
 use crate::tls::{RootCert, TlsSettings};
 
 /// What makes a session read-only; a careful user can still `BEGIN READ WRITE`, so it guards
@@ -28,7 +29,7 @@ const CLEARED: &[&str] = &[
 
 pub fn run(req: &TargetRequest, args: ConnectArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
-    let tls = TlsSettings::for_target(&target, |k| std::env::var(k).ok())?;
+    let tls = target.tls(|k| std::env::var(k).ok())?;
     let program = psql_program();
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
@@ -173,7 +174,7 @@ fn plan_env(target: &Target, tls: &TlsSettings, write: bool) -> Vec<(String, Str
     let url = &target.url;
     let password = match &target.creds.credentials {
         Credentials::Password => {
-            crate::pg::password(url, |k| std::env::var(k).ok()).map(|_| "****".to_string())
+            crate::creds::password(url, |k| std::env::var(k).ok()).map(|_| "****".to_string())
         }
         Credentials::Iam => Some("**** (an RDS IAM token signed when psql starts)".into()),
         Credentials::Secret(id) => Some(format!("**** (from secret {id})")),

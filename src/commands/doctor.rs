@@ -252,7 +252,7 @@ fn url_step(req: &TargetRequest) -> Step<(Target, TlsSettings)> {
         "set --url, or PROD_CONNECTION_URL with --prod, or CONNECTION_URL / DATABASE_URL, to \
                postgresql://USER:PASSWORD@HOST:PORT/DATABASE";
     let target = Target::from_env(req).map_err(|e| fail(format!("{e:#}"), fix))?;
-    let tls = TlsSettings::for_target(&target, |k| std::env::var(k).ok()).map_err(|e| {
+    let tls = target.tls(|k| std::env::var(k).ok()).map_err(|e| {
         fail(
             format!("{e:#}"),
             "use a libpq sslmode: disable, allow, prefer, require, verify-ca or verify-full",

@@ -78,11 +78,12 @@ async fn download(url: &reqwest::Url) -> anyhow::Result<Vec<u8>> {
         .timeout(Duration::from_secs(60))
         .build()
         .context("failed to set up the HTTP client")?;
-    let mut resp = client
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| anyhow!("failed to download {url}: {}", crate::pg::error_chain(&e)))?;
+    let mut resp = client.get(url.clone()).send().await.map_err(|e| {
+        anyhow!(
+            "failed to download {url}: {}",
+            crate::error::error_chain(&e)
+        )
+    })?;
     let status = resp.status();
     if !status.is_success() {
         return Err(anyhow!(
@@ -98,7 +99,7 @@ async fn download(url: &reqwest::Url) -> anyhow::Result<Vec<u8>> {
     while let Some(chunk) = resp.chunk().await.map_err(|e| {
         anyhow!(
             "the download of {url} broke off: {}",
-            crate::pg::error_chain(&e)
+            crate::error::error_chain(&e)
         )
     })? {
         body.extend_from_slice(&chunk);

@@ -6,8 +6,8 @@ use std::ops::Deref;
 use futures_util::future::BoxFuture;
 use tokio_postgres::Client;
 
+use crate::dburl::DbUrl;
 use crate::pg::{ConnectOptions, Db};
-use crate::target::DbUrl;
 use crate::tls::TlsSettings;
 
 /// A connection the runner holds while it works on another database.

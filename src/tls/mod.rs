@@ -10,9 +10,9 @@ use anyhow::Context;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
+use crate::dburl::DbUrl;
 use crate::error::usage;
 use crate::files::expand_home;
-use crate::target::Target;
 
 mod explain;
 pub(crate) mod probe;
@@ -126,40 +126,42 @@ pub fn rds_bundle_path() -> anyhow::Result<PathBuf> {
 }
 
 impl TlsSettings {
-    /// Settings for a target: the URL's `sslmode`/`sslrootcert` win, then `PGSSLMODE` and
+    /// Settings for a target URL: the URL's `sslmode`/`sslrootcert` win, then `PGSSLMODE` and
     /// `PGSSLROOTCERT`, then the defaults (`verify-full` with the RDS bundle for production
     /// and RDS targets, `prefer` for everything else).
-    pub fn for_target(
-        target: &Target,
+    /// `prod` is `--prod`; `iam` says that the password is an RDS IAM token, which needs TLS.
+    pub fn for_url(
+        url: &DbUrl,
+        prod: bool,
+        iam: bool,
         env: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Self> {
         let env = |k: &str| env(k).filter(|v| !v.is_empty());
-        let (mode, mode_source) = match target.url.query_param("sslmode") {
+        let (mode, mode_source) = match url.query_param("sslmode") {
             Some(m) => (m.parse::<SslMode>()?, "the URL"),
             None => match env("PGSSLMODE") {
                 Some(m) => (m.parse::<SslMode>()?, "PGSSLMODE"),
-                None if target.prod || target.url.is_rds() => (
+                None if prod || url.is_rds() => (
                     SslMode::VerifyFull,
                     "the default for production and RDS targets",
                 ),
                 None => (SslMode::Prefer, "the default for local targets"),
             },
         };
-        if target.creds.credentials == crate::creds::Credentials::Iam && mode < SslMode::Require {
+        if iam && mode < SslMode::Require {
             return Err(usage(format!(
                 "--iam needs TLS, but sslmode is {mode} (from {mode_source}): RDS accepts an IAM \
                  token only over an encrypted connection, and sslmode {mode} may send it in the \
                  clear; use sslmode=verify-full (the default for RDS hosts) or require"
             )));
         }
-        let root = target
-            .url
+        let root = url
             .query_param("sslrootcert")
             .or_else(|| env("PGSSLROOTCERT"));
         let root_cert = match root.as_deref() {
             Some("system") => Some(RootCert::System),
             Some(p) => Some(RootCert::File(expand_home(p))),
-            None if mode.verifies() && (target.prod || target.url.is_rds()) => {
+            None if mode.verifies() && (prod || url.is_rds()) => {
                 Some(RootCert::File(rds_bundle_path()?))
             }
             // NOTE: libpq's default, so that the pool and psql agree: with
@@ -230,10 +232,15 @@ fn libpq_root_crt(home: Option<String>) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::Target;
 
-    fn target(url: &str, prod: bool) -> Target {
-        Target::from_url(url, prod)
+    /// Settings for a URL (`prod` as with `--prod`, `iam` as with `--iam`).
+    fn settings(
+        url: &str,
+        prod: bool,
+        iam: bool,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<TlsSettings> {
+        TlsSettings::for_url(&DbUrl::parse(url).unwrap(), prod, iam, env)
     }
 
     #[test]
@@ -253,13 +260,13 @@ mod tests {
 
     #[test]
     fn defaults_by_target() {
-        let local =
-            TlsSettings::for_target(&target("postgresql://u@localhost/db", false), |_| None)
-                .unwrap();
+        let local = settings("postgresql://u@localhost/db", false, false, |_| None).unwrap();
         assert_eq!(local.mode, SslMode::Prefer);
         assert_eq!(local.root_cert, None);
-        let rds = TlsSettings::for_target(
-            &target("postgresql://u@x.abc.us-east-1.rds.amazonaws.com/db", false),
+        let rds = settings(
+            "postgresql://u@x.abc.us-east-1.rds.amazonaws.com/db",
+            false,
+            false,
             |_| None,
         )
         .unwrap();
@@ -267,17 +274,16 @@ mod tests {
         assert!(
             matches!(rds.root_cert, Some(RootCert::File(p)) if p.ends_with("rds-global-bundle.pem"))
         );
-        let url_wins = TlsSettings::for_target(
-            &target(
-                "postgresql://u@h/db?sslmode=require&sslrootcert=/ca.pem",
-                true,
-            ),
+        let url_wins = settings(
+            "postgresql://u@h/db?sslmode=require&sslrootcert=/ca.pem",
+            true,
+            false,
             |k| (k == "PGSSLMODE").then(|| "disable".to_string()),
         )
         .unwrap();
         assert_eq!(url_wins.mode, SslMode::Require);
         assert_eq!(url_wins.root_cert, Some(RootCert::File("/ca.pem".into())));
-        let env = TlsSettings::for_target(&target("postgresql://u@h/db", false), |k| {
+        let env = settings("postgresql://u@h/db", false, false, |k| {
             (k == "PGSSLMODE").then(|| "verify-ca".to_string())
         })
         .unwrap();
@@ -287,20 +293,11 @@ mod tests {
         );
     }
 
-    fn iam_target(url: &str) -> Target {
-        let req = crate::target::TargetRequest {
-            url: Some(url.into()),
-            iam: true,
-            ..Default::default()
-        };
-        Target::resolve(&req, |_| None).unwrap()
-    }
-
     #[test]
     fn iam_refuses_modes_that_may_not_encrypt() {
         for mode in ["disable", "allow", "prefer"] {
-            let t = iam_target(&format!("postgresql://u@h/db?sslmode={mode}"));
-            let err = TlsSettings::for_target(&t, |_| None).unwrap_err();
+            let t = format!("postgresql://u@h/db?sslmode={mode}");
+            let err = settings(&t, false, true, |_| None).unwrap_err();
             let msg = format!("{err:#}");
             assert!(
                 msg.contains("--iam needs TLS") && msg.contains(mode),
@@ -309,21 +306,19 @@ mod tests {
             assert_eq!(crate::error::exit_code(&err), crate::error::exit::USAGE);
         }
         // A local host defaults to prefer, so --iam there is refused too; PGSSLMODE counts.
-        let local = iam_target("postgresql://u@localhost/db");
-        assert!(TlsSettings::for_target(&local, |_| None).is_err());
-        let env = TlsSettings::for_target(&local, |k| {
+        let local = "postgresql://u@localhost/db";
+        assert!(settings(local, false, true, |_| None).is_err());
+        let env = settings(local, false, true, |k| {
             (k == "PGSSLMODE").then(|| "require".to_string())
         });
         assert_eq!(env.unwrap().mode, SslMode::Require);
         for mode in ["require", "verify-ca", "verify-full"] {
-            let t = iam_target(&format!(
-                "postgresql://u@h/db?sslmode={mode}&sslrootcert=/ca.pem"
-            ));
-            assert!(TlsSettings::for_target(&t, |_| None).is_ok(), "{mode}");
+            let t = format!("postgresql://u@h/db?sslmode={mode}&sslrootcert=/ca.pem");
+            assert!(settings(&t, false, true, |_| None).is_ok(), "{mode}");
         }
-        let rds = iam_target("postgresql://u@x.abc.us-east-1.rds.amazonaws.com/db");
+        let rds = "postgresql://u@x.abc.us-east-1.rds.amazonaws.com/db";
         assert_eq!(
-            TlsSettings::for_target(&rds, |_| None).unwrap().mode,
+            settings(rds, false, true, |_| None).unwrap().mode,
             SslMode::VerifyFull
         );
     }

@@ -1,0 +1,269 @@
+//! The command line: `Cli` is the one entry point; the flags live beside it, one file per
+//! group of subcommands (`target`: shared flags; `lifecycle`, `aws`, `migrate`, `app`). A `///` on
+//! each field is its help text.
+
+use clap::{Parser, Subcommand};
+
+mod app;
+mod aws;
+mod lifecycle;
+mod migrate;
+mod target;
+
+pub use app::*;
+pub use aws::*;
+pub use lifecycle::*;
+pub use migrate::*;
+pub use target::*;
+
+/// The Cruddur database tool: local and production PostgreSQL, SQL files, RDS access.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cruddur-db",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open psql on the target database (read-only on a protected target unless --write)
+    Connect(ConnectArgs),
+    /// Create the target database; succeeds with a note when it exists
+    Create(CreateArgs),
+    /// Drop the target database (IF EXISTS); --force ends other sessions first
+    Drop(DropArgs),
+    /// List the sessions connected to the target database
+    Sessions(SessionsArgs),
+    /// Load the schema (sql/schema.sql, built in) or FILE into the target database
+    Schema(LoadArgs),
+    /// Load the seed data (sql/seed.sql, built in) or FILE into the target database
+    Seed(LoadArgs),
+    /// Create the database if missing, then load schema and seed, all on the one target
+    Setup(SetupArgs),
+    /// Drop the database, then setup
+    Reset(ResetArgs),
+    /// Check every step from URL to schema and say which one fails
+    Doctor(DoctorArgs),
+    /// TLS helpers
+    #[command(subcommand)]
+    Tls(TlsCommand),
+    /// Allow this workstation's public IP on the RDS security group rule
+    UpdateSgRule(UpdateSgRuleArgs),
+    /// Status, start and stop of the RDS instance
+    #[command(subcommand)]
+    Rds(RdsCommand),
+    /// Post an activity ("crud") as a user
+    PostCrud(PostCrudArgs),
+    /// Add a user, as the Cognito post-confirmation Lambda did
+    AddUser(AddUserArgs),
+    /// List users with their number of activities
+    Users(UsersArgs),
+    /// Database migrations: new, up (the default), down, status
+    Migrate(MigrateArgs),
+    /// Set users' Cognito ids from the user pool (handle = preferred_username, cognito_user_id = sub)
+    SyncCognito(SyncCognitoArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout
+    Man,
+    /// Print an RDS IAM authentication token for the target's host, port and user on stdout
+    /// (as `aws rds generate-db-auth-token`); valid for 15 minutes
+    IamToken,
+    /// Show the audit log of writes on protected targets
+    Audit(AuditArgs),
+}
+
+impl Command {
+    /// Whether the command writes to the target database (a dry run does not): such a
+    /// command on a protected target leaves a line in the audit log.
+    pub fn writes(&self) -> bool {
+        match self {
+            Command::Drop(a) => !a.confirm.dry_run,
+            Command::Schema(a) | Command::Seed(a) => !a.confirm.dry_run,
+            Command::Setup(a) => !a.confirm.dry_run,
+            Command::Reset(a) => !a.setup.confirm.dry_run,
+            Command::PostCrud(a) => !a.confirm.dry_run,
+            Command::AddUser(a) => !a.confirm.dry_run,
+            Command::Connect(a) => a.write && !a.confirm.dry_run,
+            Command::SyncCognito(a) => !a.confirm.dry_run,
+            Command::Migrate(a) => match &a.command {
+                None => !a.up.run.confirm.dry_run,
+                Some(MigrateCommand::Up(u)) => !u.run.confirm.dry_run,
+                Some(MigrateCommand::Down(d)) => !d.run.confirm.dry_run,
+                Some(MigrateCommand::New(_) | MigrateCommand::Status(_)) => false,
+            },
+            Command::Create(_)
+            | Command::Sessions(_)
+            | Command::Doctor(_)
+            | Command::Tls(_)
+            | Command::UpdateSgRule(_)
+            | Command::Rds(_)
+            | Command::Users(_)
+            | Command::Completions(_)
+            | Command::Man
+            | Command::Audit(_)
+            | Command::IamToken => false,
+        }
+    }
+}
+
+/// Flags whose value is optional, so it must be joined with `=`.
+const OPTIONAL_VALUE_FLAGS: &[&str] = &["--wait", "--wait-reachable"];
+
+/// `--wait 5` is read by clap as `--wait` and then a file named `5` (or an unexpected
+/// argument). Says "use --wait=5" instead, before parsing. Arguments after `--` are psql's.
+pub fn check_spaced_values<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Result<(), String> {
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| a.as_ref().to_str().unwrap_or(""))
+        .take_while(|a| *a != "--")
+        .collect();
+    for pair in args.windows(2) {
+        if OPTIONAL_VALUE_FLAGS.contains(&pair[0]) && pair[1].parse::<u64>().is_ok() {
+            return Err(format!(
+                "{flag} takes its value after `=`: use {flag}={value} ({flag} alone waits the \
+                 default time)",
+                flag = pair[0],
+                value = pair[1]
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn target_flags_work_on_either_side() {
+        let a = Cli::try_parse_from(["cruddur-db", "--prod", "connect"]).unwrap();
+        let b = Cli::try_parse_from(["cruddur-db", "connect", "--prod"]).unwrap();
+        assert!(a.target.prod && b.target.prod);
+    }
+
+    #[test]
+    fn credential_and_aws_flags_are_global() {
+        for args in [
+            &["cruddur-db", "--iam", "--region", "eu-west-1", "users"][..],
+            &["cruddur-db", "users", "--iam", "--region=eu-west-1"][..],
+            &[
+                "cruddur-db",
+                "--region",
+                "eu-west-1",
+                "rds",
+                "status",
+                "--iam",
+            ][..],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            assert!(cli.target.iam, "{args:?}");
+            assert_eq!(cli.aws.region.as_deref(), Some("eu-west-1"), "{args:?}");
+        }
+        let cli = Cli::try_parse_from([
+            "cruddur-db",
+            "seed",
+            "--password-secret",
+            "rds!db-1",
+            "--profile=bootcamp",
+        ])
+        .unwrap();
+        assert_eq!(cli.target.password_secret.as_deref(), Some("rds!db-1"));
+        assert_eq!(cli.aws.profile.as_deref(), Some("bootcamp"));
+        let both = Cli::try_parse_from(["cruddur-db", "--iam", "--password-secret", "x", "users"]);
+        assert!(both.is_err());
+    }
+
+    #[test]
+    fn psql_args_after_double_dash() {
+        let cli = Cli::try_parse_from(["cruddur-db", "connect", "--", "-c", "select 1"]).unwrap();
+        match cli.command {
+            Command::Connect(c) => assert_eq!(c.psql_args, ["-c", "select 1"]),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    /// Regression: `--wait 5` was read as a SQL file named 5.
+    #[test]
+    fn a_spaced_wait_value_gets_a_hint() {
+        let err = check_spaced_values(&["cruddur-db", "schema", "--wait", "5"]).unwrap_err();
+        assert!(err.contains("use --wait=5"), "{err}");
+        assert!(check_spaced_values(&["cruddur-db", "schema", "--wait=5"]).is_ok());
+        assert!(check_spaced_values(&["cruddur-db", "schema", "--wait", "f.sql"]).is_ok());
+        assert!(check_spaced_values(&["cruddur-db", "connect", "--", "--wait", "5"]).is_ok());
+    }
+
+    #[test]
+    fn bare_migrate_is_up_and_takes_the_flags() {
+        let cli = Cli::try_parse_from(["cruddur-db", "migrate", "--dry-run", "--lock-timeout=3"])
+            .unwrap();
+        let Command::Migrate(m) = cli.command else {
+            panic!()
+        };
+        assert!(m.command.is_none() && m.up.run.confirm.dry_run);
+        assert_eq!(m.up.run.lock_timeout, 3);
+        let cli = Cli::try_parse_from(["cruddur-db", "migrate", "down", "--steps", "2"]).unwrap();
+        let Command::Migrate(m) = cli.command else {
+            panic!()
+        };
+        assert!(matches!(m.command, Some(MigrateCommand::Down(d)) if d.steps == 2));
+        assert!(Cli::try_parse_from(["cruddur-db", "migrate", "down", "--steps", "0"]).is_err());
+    }
+
+    #[test]
+    fn wait_takes_an_optional_value() {
+        let cli = Cli::try_parse_from(["cruddur-db", "create", "--wait"]).unwrap();
+        let Command::Create(c) = cli.command else {
+            panic!()
+        };
+        assert_eq!(c.conn.wait, Some(30));
+        let cli = Cli::try_parse_from(["cruddur-db", "create", "--wait=5"]).unwrap();
+        let Command::Create(c) = cli.command else {
+            panic!()
+        };
+        assert_eq!(c.conn.wait, Some(5));
+    }
+
+    #[test]
+    fn sync_cognito_takes_the_pool_id_either_way() {
+        for args in [
+            &[
+                "cruddur-db",
+                "sync-cognito",
+                "--user-pool-id",
+                "us-east-1_abc",
+            ][..],
+            &["cruddur-db", "sync-cognito", "--user-pool-id=us-east-1_abc"],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let Command::SyncCognito(s) = cli.command else {
+                panic!()
+            };
+            assert_eq!(s.cognito.pool_id().unwrap(), "us-east-1_abc");
+        }
+        let err = CognitoArgs::default().pool_id().unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), crate::error::exit::USAGE);
+        assert!(format!("{err}").contains("--user-pool-id"), "{err}");
+        assert!(
+            format!("{err}").contains("AWS_COGNITO_USER_POOL_ID"),
+            "{err}"
+        );
+    }
+}
