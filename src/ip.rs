@@ -8,10 +8,12 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
 use crate::error::{coded, exit};
 use crate::ui;
 
-/// The services asked when neither `--ip` nor `GITPOD_IP` gives an address, in order.
+/// The services asked (all at once) when neither `--ip` nor `GITPOD_IP` gives an address.
 /// NOTE: ifconfig.me answers HTML to clients it takes for browsers; `/ip` is always plain text.
 pub const DEFAULT_URLS: [&str; 3] = [
     "https://checkip.amazonaws.com",
@@ -122,9 +124,9 @@ fn shown(text: &str) -> String {
     format!("{short:?}")
 }
 
-/// Finds the address: the first source with a valid answer wins. Rejected sources are
-/// warned about when a later one succeeds; when every source fails the error (exit 4) lists
-/// them all.
+/// Finds the address: `--ip`, then `GITPOD_IP`, then the services, all asked at once, the
+/// first valid answer winning. Rejected sources are warned about when a later one succeeds;
+/// when every source fails the error (exit 4) lists them all.
 pub async fn lookup(l: &Lookup) -> anyhow::Result<Found> {
     let mut rejected: Vec<Rejection> = Vec::new();
     let local = [("--ip", &l.flag), ("GITPOD_IP", &l.gitpod_ip)];
@@ -151,11 +153,20 @@ pub async fn lookup(l: &Lookup) -> anyhow::Result<Found> {
                 format!("cannot start the HTTP client: {e}"),
             )
         })?;
-    for url in urls {
-        match ask(&client, &url, l).await {
+    // NOTE: all services are asked at once and the first valid answer wins, so one that
+    // hangs costs nothing while another answers; the ones still pending are dropped.
+    let mut pending: FuturesUnordered<_> = urls
+        .into_iter()
+        .map(|url| {
+            let client = &client;
+            async move { (ask(client, &url, l).await, url) }
+        })
+        .collect();
+    while let Some((answer, url)) = pending.next().await {
+        match answer {
             Ok(ip) => return Ok(accept(ip, url, &rejected, l.allow_private)),
             Err(reason) => rejected.push(Rejection {
-                source: url.clone(),
+                source: url,
                 reason,
             }),
         }

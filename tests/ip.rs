@@ -65,19 +65,29 @@ fn each_bad_answer_is_rejected_with_its_source_and_exit_4() {
 }
 
 #[test]
-fn the_first_valid_source_wins_in_order() {
+fn the_services_are_asked_at_once_and_the_first_valid_answer_wins() {
     let s = IpServer::start();
+    // `/slow` answers a valid address after 4 s: past this lookup's 1 s timeout, so it can
+    // only lose; the later valid answer wins over the earlier-listed one that comes later.
     let urls = vec![
+        s.url("/slow"),
         s.url("/500"),
         s.url("/ipv6"),
-        s.url("/ip/52.95.110.7"),
-        s.url("/ip/52.95.110.8"),
+        s.url("/after/600/ip/52.95.110.7"),
+        s.url("/after/100/ip/52.95.110.8"),
     ];
     let found = run(&services(urls.clone())).unwrap();
-    assert_eq!(found.ip, Ipv4Addr::new(52, 95, 110, 7));
+    assert_eq!(found.ip, Ipv4Addr::new(52, 95, 110, 8));
+    assert_eq!(found.source, urls[4]);
     assert_eq!(
-        (s.hits("/500"), s.hits("/ipv6"), s.hits("/ip/52.95.110.8")),
-        (1, 1, 0)
+        (
+            s.hits("/slow"),
+            s.hits("/500"),
+            s.hits("/ipv6"),
+            s.hits("/after/600/ip/52.95.110.7")
+        ),
+        (1, 1, 1, 1),
+        "every service is asked at once"
     );
 
     // --ip, then GITPOD_IP; the services are not asked when either is good.
@@ -90,7 +100,7 @@ fn the_first_valid_source_wins_in_order() {
         (found.ip, found.source.as_str()),
         (Ipv4Addr::new(52, 95, 110, 30), "--ip")
     );
-    assert_eq!(s.total(), 3, "no request beyond the first run's");
+    assert_eq!(s.total(), 5, "no request beyond the first run's");
 
     // A bad --ip falls through to GITPOD_IP.
     l.flag = Some("10.0.0.1".into());

@@ -189,3 +189,31 @@ fn a_missing_or_unnamed_instance_is_an_error() {
     }
     assert_eq!(rec.actions().len(), before, "no call without an instance");
 }
+
+/// Regression: a network failure printed the SDK's Debug dump (`DispatchFailure(DispatchFailure
+/// { source: ConnectorError { ...`) after the cause; now one line of causes, then the hint.
+#[test]
+fn a_network_failure_is_one_line_and_a_hint() {
+    let h = tempfile::tempdir().unwrap();
+    // A port nothing listens on: the connection is refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = aws_cmd(h.path(), &url)
+        .args(["rds", "status", "--db-instance", "cruddur-db-instance"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("error: describing RDS instance cruddur-db-instance failed: "),
+        "{err}"
+    );
+    assert!(lines[0].contains("Connection refused"), "{err}");
+    assert!(lines[1].starts_with("hint: no answer from AWS"), "{err}");
+    for dump in ["DispatchFailure(", "ConnectorError {", "source:"] {
+        assert!(!err.contains(dump), "{err}");
+    }
+}

@@ -402,20 +402,22 @@ fn every_bad_ip_answer_writes_nothing_and_exits_4() {
 }
 
 #[test]
-fn the_next_source_is_tried_after_a_bad_answer() {
+fn the_services_are_asked_at_once_and_the_first_valid_answer_wins() {
     let (moto, sg, rule, rec, h) = fixture();
     let ips = IpServer::start();
-    let good = format!("/ip/{NEW_IP}");
+    let good = format!("/after/300/ip/{NEW_IP}");
+    // `/slow` would answer a valid address after 4 s, inside the 10 s timeout: asked one after
+    // the other it would win, listed first; asked at once, the answer at 300 ms wins.
     let urls = [
+        ips.url("/slow"),
         ips.url("/html"),
         ips.url("/500"),
         ips.url(&good),
-        ips.url("/ip/52.95.110.99"),
     ];
 
     let out = run_ok(
         update(h.path(), &rec.url, &sg, &rule)
-            .args(["--ip", "not-an-ip"])
+            .args(["--ip", "not-an-ip", "--ip-timeout=10"])
             .env("CRUDDUR_IP_URL", urls.join(",")),
     );
     let err = stderr(&out);
@@ -423,22 +425,29 @@ fn the_next_source_is_tried_after_a_bad_answer() {
         err.contains("ignored --ip: \"not-an-ip\" is not an IPv4 address"),
         "{err}"
     );
-    assert!(err.contains(&format!("ignored {}: ", urls[0])), "{err}");
+    assert!(err.contains(&format!("ignored {}: ", urls[1])), "{err}");
     assert!(
-        err.contains(&format!("ignored {}: answered HTTP 500", urls[1])),
+        err.contains(&format!("ignored {}: answered HTTP 500", urls[2])),
         "{err}"
     );
-    assert_eq!(
-        (ips.hits("/html"), ips.hits("/500"), ips.hits(&good)),
-        (1, 1, 1)
+    assert!(err.contains(&format!("from {}", urls[3])), "{err}");
+    assert!(
+        !err.contains(&urls[0]),
+        "the pending service is dropped: {err}"
     );
     assert_eq!(
-        ips.hits("/ip/52.95.110.99"),
-        0,
-        "stops at the first good answer"
+        (
+            ips.hits("/slow"),
+            ips.hits("/html"),
+            ips.hits("/500"),
+            ips.hits(&good)
+        ),
+        (1, 1, 1, 1),
+        "every service is asked"
     );
     assert_eq!(moto.rule(&sg, &rule).cidr, Some(format!("{NEW_IP}/32")));
 
+    let urls = [ips.url("/html"), ips.url(&good)];
     // GITPOD_IP wins over the services, which are then not asked at all.
     let before = ips.total();
     update(h.path(), &rec.url, &sg, &rule)

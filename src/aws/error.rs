@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use aws_sdk_rds::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 
 use super::ec2::Ec2Error;
 use super::Aws;
@@ -22,7 +22,9 @@ impl Aws {
                 Some(code),
                 err.message().unwrap_or("(AWS sent no message)"),
             ),
-            None => self.report(what, None, &DisplayErrorContext(&err).to_string()),
+            // NOTE: the causes' messages, not `DisplayErrorContext`, which ends with the SDK's
+            // Debug dump of the whole error (`DispatchFailure(DispatchFailure { source: ...`).
+            None => self.report(what, None, &crate::error::error_chain(&err)),
         }
     }
 

@@ -61,7 +61,8 @@ pub struct IpArgs {
     #[arg(long, value_name = "IP")]
     pub ip: Option<String>,
 
-    /// Public-IP services to ask, in order (repeatable or comma-separated)
+    /// Public-IP services to ask, all at once; the first valid answer wins (repeatable or
+    /// comma-separated)
     /// [default: https://checkip.amazonaws.com, https://ifconfig.me/ip, https://api.ipify.org]
     #[arg(
         long,
@@ -72,7 +73,7 @@ pub struct IpArgs {
     )]
     pub ip_url: Vec<String>,
 
-    /// Seconds to wait for each public-IP service
+    /// Seconds to wait for the public-IP services
     #[arg(
         long,
         value_name = "SECS",

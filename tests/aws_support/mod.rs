@@ -603,7 +603,8 @@ fn proxy(conn: TcpStream, upstream: &str, seen: &Seen) -> std::io::Result<()> {
 
 /// A local HTTP server playing the public-IP services, counting requests per path:
 /// `/ip/ADDR` answers ADDR; `/html`, `/empty`, `/ipv6`, `/private` answer what they say;
-/// `/slow` answers a good address after 4 s (past the 1 s timeout the tests set); `/500` fails.
+/// `/slow` answers a good address after 4 s (past the 1 s timeout the tests set); `/500` fails;
+/// `/after/MS/ip/ADDR` answers ADDR after MS milliseconds.
 pub struct IpServer {
     base: String,
     hits: Arc<Mutex<HashMap<String, usize>>>,
@@ -654,6 +655,15 @@ fn answer_ip(conn: TcpStream, hits: &Mutex<HashMap<String, usize>>) -> std::io::
     *hits.lock().unwrap().entry(path.clone()).or_insert(0) += 1;
     let (status, body) = match path.as_str() {
         p if p.starts_with("/ip/") => ("200 OK", format!("{}\n", &p[4..])),
+        p if p.starts_with("/after/") => {
+            let (ms, ip) = p["/after/".len()..]
+                .split_once("/ip/")
+                .expect("BUG: /after/MS/ip/ADDR");
+            std::thread::sleep(Duration::from_millis(
+                ms.parse().expect("BUG: MS is a number"),
+            ));
+            ("200 OK", format!("{ip}\n"))
+        }
         "/html" => (
             "200 OK",
             "<!DOCTYPE html>\n<html><head><title>What is my IP</title></head>\

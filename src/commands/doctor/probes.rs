@@ -1,242 +1,39 @@
-//! `doctor`: every step from the URL to the schema, in order, one line each. The first
-//! failure says what is wrong and how to fix it; the steps after it are reported as skipped.
+//! The checks of `doctor`, one function each: what it probes, what it found, and the fix when
+//! it failed. Each returns a [`Step`]: its value for the next checks and its detail line.
 
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::PoolError;
-
-use serde::Serialize;
 use tokio_postgres::error::SqlState;
 
 use crate::aws::{self, RuleLocator};
 use crate::cli::DoctorArgs;
 use crate::creds::{Credentials, Login};
-use crate::error::{coded, exit};
 use crate::pg::{ConnectOptions, Db};
 use crate::target::{Target, TargetRequest};
 use crate::tls::{SslMode, TlsSettings};
 
-/// The checks, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Check {
-    Url,
-    Dns,
-    /// "security group allows my IP" for `--prod`/RDS targets; see [`security_group`].
-    SecurityGroup,
-    Tcp,
-    Tls,
-    Auth,
-    Database,
-    Schema,
-    Version,
+use super::{fail, Failure, Step};
+
+/// What a login found: the credentials were accepted, and the target's database is there or
+/// not (the server checks the password before it looks for the database).
+pub(super) enum LoggedIn {
+    Database(Box<Db>),
+    NoDatabase(Failure),
 }
 
-impl Check {
-    pub fn title(self) -> &'static str {
+impl LoggedIn {
+    /// The "database exists" check.
+    pub(super) fn database(self, target: &Target) -> Step<Db> {
         match self {
-            Check::Url => "URL parses",
-            Check::Dns => "DNS resolves",
-            Check::SecurityGroup => "security group allows my IP",
-            Check::Tcp => "TCP port reachable",
-            Check::Tls => "TLS handshake and certificate",
-            Check::Auth => "authentication",
-            Check::Database => "database exists",
-            Check::Schema => "schema loaded",
-            Check::Version => "server version",
+            LoggedIn::Database(db) => {
+                let name = target.url.database();
+                Ok((*db, format!("{name:?} accepts connections")))
+            }
+            LoggedIn::NoDatabase(failure) => Err(failure),
         }
     }
-}
-
-/// The checks, in order. `SecurityGroup` runs for production and RDS targets only.
-pub const PLAN: &[Check] = &[
-    Check::Url,
-    Check::Dns,
-    Check::SecurityGroup,
-    Check::Tcp,
-    Check::Tls,
-    Check::Auth,
-    Check::Database,
-    Check::Schema,
-    Check::Version,
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    Fail,
-    Skip,
-}
-
-/// The result of one check.
-#[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
-    pub check: Check,
-    pub title: &'static str,
-    pub status: Status,
-    pub detail: String,
-    pub fix: Option<String>,
-}
-
-impl Outcome {
-    /// The one line of the text report.
-    pub fn line(&self) -> String {
-        let status = match self.status {
-            Status::Ok => "ok",
-            Status::Fail => "fail",
-            Status::Skip => "skip",
-        };
-        let mut line = format!("{status:<4}  {:<29}  {}", self.title, self.detail);
-        if let Some(fix) = &self.fix {
-            line.push_str(&format!(" -- fix: {fix}"));
-        }
-        line
-    }
-}
-
-/// Why a check failed and what to do.
-#[derive(Debug)]
-pub struct Failure {
-    pub reason: String,
-    pub fix: String,
-}
-
-fn fail(reason: impl Into<String>, fix: impl Into<String>) -> Failure {
-    Failure {
-        reason: reason.into(),
-        fix: fix.into(),
-    }
-}
-
-/// A check's value for the next checks and its detail line, or why it failed.
-type Step<T> = Result<(T, String), Failure>;
-
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    target: Option<String>,
-    ok: bool,
-    checks: &'a [Outcome],
-}
-
-pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
-    let timeout = Duration::from_secs(args.connect_timeout.max(1));
-    let mut report = Report {
-        print: !args.output.json,
-        outcomes: Vec::new(),
-        target: None,
-    };
-    // Stops at the first failure; the rest is filled in as skipped.
-    let _ = diagnose(req, &args, timeout, &mut report).await;
-    for check in PLAN {
-        if !report.outcomes.iter().any(|o| o.check == *check) {
-            report.push(Outcome {
-                check: *check,
-                title: check.title(),
-                status: Status::Skip,
-                detail: "not checked: an earlier check failed".into(),
-                fix: None,
-            });
-        }
-    }
-    let failed = report
-        .outcomes
-        .iter()
-        .find(|o| o.status == Status::Fail)
-        .map(|o| o.title);
-    if args.output.json {
-        let json = JsonReport {
-            target: report.target.clone(),
-            ok: failed.is_none(),
-            checks: &report.outcomes,
-        };
-        println!("{}", serde_json::to_string_pretty(&json)?);
-    }
-    match failed {
-        None => Ok(()),
-        Some(title) => Err(coded(
-            exit::FAILED,
-            format!("doctor: the check \"{title}\" failed"),
-        )),
-    }
-}
-
-struct Report {
-    print: bool,
-    outcomes: Vec<Outcome>,
-    target: Option<String>,
-}
-
-impl Report {
-    fn push(&mut self, outcome: Outcome) {
-        if self.print {
-            println!("{}", outcome.line());
-            let _ = std::io::stdout().flush();
-        }
-        self.outcomes.push(outcome);
-    }
-
-    /// Records a check that does not apply to this target.
-    fn skip(&mut self, check: Check, detail: &str) {
-        self.push(Outcome {
-            check,
-            title: check.title(),
-            status: Status::Skip,
-            detail: detail.to_string(),
-            fix: None,
-        });
-    }
-
-    /// Records a check; its value when it passed, `None` (stop) when it failed.
-    fn record<T>(&mut self, check: Check, step: Step<T>) -> Option<T> {
-        let (status, detail, fix, value) = match step {
-            Ok((value, detail)) => (Status::Ok, detail, None, Some(value)),
-            Err(f) => (Status::Fail, f.reason, Some(f.fix), None),
-        };
-        self.push(Outcome {
-            check,
-            title: check.title(),
-            status,
-            detail,
-            fix,
-        });
-        value
-    }
-}
-
-/// Runs the checks in order; `None` at the first failure.
-async fn diagnose(
-    req: &TargetRequest,
-    args: &DoctorArgs,
-    timeout: Duration,
-    report: &mut Report,
-) -> Option<()> {
-    let (target, tls) = report.record(Check::Url, url_step(req))?;
-    report.target = Some(target.url.to_string());
-    let addrs = report.record(Check::Dns, dns_step(&target, timeout).await)?;
-    if !(target.prod || target.url.is_rds()) {
-        report.skip(Check::SecurityGroup, "not a production or RDS target");
-    } else if let Some(locator) = locator(args) {
-        report.record(
-            Check::SecurityGroup,
-            security_group(&locator, args, req).await,
-        )?;
-    } else {
-        report.skip(
-            Check::SecurityGroup,
-            "not checked: set DB_INSTANCE_ID (or DB_SG_ID and DB_SG_RULE_ID) to check the rule",
-        );
-    }
-    let addr = report.record(Check::Tcp, tcp_step(&target, &addrs, timeout).await)?;
-    report.record(Check::Tls, tls_step(&target, &tls, addr, timeout).await)?;
-    let db = report.record(Check::Auth, auth_step(&target, &tls, timeout).await)?;
-    let db = report.record(Check::Database, db)?;
-    report.record(Check::Schema, schema_step(&db, req, timeout).await)?;
-    report.record(Check::Version, version_step(&db, timeout).await)?;
-    Some(())
 }
 
 fn cmd_hint(req: &TargetRequest, sub: &str) -> String {
@@ -247,7 +44,7 @@ fn cmd_hint(req: &TargetRequest, sub: &str) -> String {
     }
 }
 
-fn url_step(req: &TargetRequest) -> Step<(Target, TlsSettings)> {
+pub(super) fn url_step(req: &TargetRequest) -> Step<(Target, TlsSettings)> {
     let fix =
         "set --url, or PROD_CONNECTION_URL with --prod, or CONNECTION_URL / DATABASE_URL, to \
                postgresql://USER:PASSWORD@HOST:PORT/DATABASE";
@@ -276,7 +73,7 @@ fn url_step(req: &TargetRequest) -> Step<(Target, TlsSettings)> {
 }
 
 /// Where to connect: the resolved addresses, or `None` for a Unix socket directory.
-async fn dns_step(target: &Target, timeout: Duration) -> Step<Option<Vec<SocketAddr>>> {
+pub(super) async fn dns_step(target: &Target, timeout: Duration) -> Step<Option<Vec<SocketAddr>>> {
     let host = target.url.host();
     let port = target.url.port();
     if host.starts_with('/') {
@@ -316,7 +113,7 @@ async fn dns_step(target: &Target, timeout: Duration) -> Step<Option<Vec<SocketA
 
 /// Which security groups to read: the instance, else the named rule; `None` when neither is
 /// configured.
-fn locator(args: &DoctorArgs) -> Option<RuleLocator> {
+pub(super) fn locator(args: &DoctorArgs) -> Option<RuleLocator> {
     let set = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
     if let Some(id) = set(&args.instance.db_instance) {
         return Some(RuleLocator::Instance(id));
@@ -329,7 +126,11 @@ fn locator(args: &DoctorArgs) -> Option<RuleLocator> {
 
 /// The "security group allows my IP" check of production and RDS targets. It runs before
 /// the TCP check, so that a dropped connection is explained by the rule that drops it.
-async fn security_group(locator: &RuleLocator, args: &DoctorArgs, req: &TargetRequest) -> Step<()> {
+pub(super) async fn security_group(
+    locator: &RuleLocator,
+    args: &DoctorArgs,
+    req: &TargetRequest,
+) -> Step<()> {
     let fix_ip = "pass --ip, or check the network (--ip-url/CRUDDUR_IP_URL names the services)";
     let found = crate::ip::lookup(&args.ip.lookup()).await.map_err(|e| {
         fail(
@@ -372,7 +173,7 @@ async fn security_group(locator: &RuleLocator, args: &DoctorArgs, req: &TargetRe
 }
 
 /// The address that answered, or `None` for a Unix socket.
-async fn tcp_step(
+pub(super) async fn tcp_step(
     target: &Target,
     addrs: &Option<Vec<SocketAddr>>,
     timeout: Duration,
@@ -430,7 +231,7 @@ async fn tcp_step(
     Err(fail(reason, fix))
 }
 
-async fn tls_step(
+pub(super) async fn tls_step(
     target: &Target,
     tls: &TlsSettings,
     addr: Option<SocketAddr>,
@@ -466,7 +267,11 @@ async fn tls_step(
 }
 
 /// Logs in; the value is the next check's step: the database exists, or not.
-async fn auth_step(target: &Target, tls: &TlsSettings, timeout: Duration) -> Step<Step<Db>> {
+pub(super) async fn auth_step(
+    target: &Target,
+    tls: &TlsSettings,
+    timeout: Duration,
+) -> Step<LoggedIn> {
     let login = target.creds.login(&target.url).await.map_err(|e| {
         fail(
             // NOTE: one line per check; AWS errors carry their hint on a line of its own.
@@ -497,9 +302,8 @@ async fn auth_step(target: &Target, tls: &TlsSettings, timeout: Duration) -> Ste
     let err = match got {
         Ok(Ok(client)) => {
             drop(client);
-            let name = target.url.database();
             return Ok((
-                Ok(((db), format!("{name:?} accepts connections"))),
+                LoggedIn::Database(Box::new(db)),
                 format!("logged in as {user:?}{with}"),
             ));
         }
@@ -522,7 +326,7 @@ async fn auth_step(target: &Target, tls: &TlsSettings, timeout: Duration) -> Ste
         let name = target.url.database();
         // The server checks the password before it looks for the database.
         return Ok((
-            Err(fail(
+            LoggedIn::NoDatabase(fail(
                 format!(
                     "database {name:?} does not exist on {}:{}",
                     target.url.host(),
@@ -568,7 +372,7 @@ async fn auth_step(target: &Target, tls: &TlsSettings, timeout: Duration) -> Ste
     Err(fail(format!("{:#}", db.explain(err)), fix))
 }
 
-async fn schema_step(db: &Db, req: &TargetRequest, timeout: Duration) -> Step<()> {
+pub(super) async fn schema_step(db: &Db, req: &TargetRequest, timeout: Duration) -> Step<()> {
     let missing =
         match tokio::time::timeout(timeout * 2, crate::lifecycle::missing_tables(db)).await {
             Ok(Ok(m)) => m,
@@ -602,7 +406,7 @@ async fn schema_step(db: &Db, req: &TargetRequest, timeout: Duration) -> Step<()
 /// The oldest server the schema runs on (`gen_random_uuid()` is built in from 13).
 const MIN_SERVER_VERSION: i32 = 130000;
 
-async fn version_step(db: &Db, timeout: Duration) -> Step<()> {
+pub(super) async fn version_step(db: &Db, timeout: Duration) -> Step<()> {
     let query = async {
         let client = db.get().await?;
         let row = client
@@ -645,41 +449,6 @@ fn judge_version(version: &str, num: i32) -> Step<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lines_read_as_one_line_per_check() {
-        let o = Outcome {
-            check: Check::Tcp,
-            title: Check::Tcp.title(),
-            status: Status::Fail,
-            detail: "cannot connect".into(),
-            fix: Some("start it".into()),
-        };
-        assert_eq!(
-            o.line(),
-            "fail  TCP port reachable             cannot connect -- fix: start it"
-        );
-        assert!(!o.line().contains('\n'));
-    }
-
-    #[test]
-    fn plan_is_in_the_documented_order() {
-        let titles: Vec<_> = PLAN.iter().map(|c| c.title()).collect();
-        assert_eq!(
-            titles,
-            [
-                "URL parses",
-                "DNS resolves",
-                "security group allows my IP",
-                "TCP port reachable",
-                "TLS handshake and certificate",
-                "authentication",
-                "database exists",
-                "schema loaded",
-                "server version"
-            ]
-        );
-    }
 
     #[test]
     fn old_servers_are_refused_and_new_ones_named() {
