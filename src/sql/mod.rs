@@ -1,13 +1,17 @@
 //! SQL files as psql reads them: the lexer (`lex`), psql variables (`vars`), meta-commands
-//! (`meta`), and the reader that streams a file and its includes as statements (`input`).
+//! (`meta`) with psql's argument lexer (`slash`) and `\c`'s forms (`conninfo`), and the
+//! reader that streams a file and its includes as statements (`input`).
 
+pub mod conninfo;
 pub mod input;
 pub mod item;
 pub mod lex;
 pub mod meta;
 pub mod prepared;
+pub mod slash;
 pub mod vars;
 
+pub use conninfo::Server;
 pub use input::{Input, Item, Loc, ReadError, Reader, Stats, Stmt};
 pub use vars::Vars;
 
