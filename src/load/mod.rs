@@ -385,7 +385,12 @@ impl Runner<'_> {
             self.batch.text.push(';');
         }
         self.batch.text.push('\n');
+        // The server reads a whole batch with the settings it had when the batch arrived.
+        let ends_batch = crate::sql::changes_parsing(&stmt.sql);
         self.batch.parts.push((offset, stmt));
+        if ends_batch {
+            return self.flush(client).await;
+        }
         if self.batch.text.len() >= BATCH_BYTES {
             if self.opts.transaction == Transaction::Own {
                 self.send(client).await?;
