@@ -371,6 +371,9 @@ fn psql_argument_rules_refuse_before_anything_runs() {
             .stderr(predicate::str::contains(named))
             .stderr(predicate::str::contains("nothing was run"));
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        if text.contains("s3cret") {
+            assert!(stderr.contains("bob:****@127.0.0.1"), "{stderr}");
+        }
         assert!(!stderr.contains("s3cret"), "{stderr}");
         assert_eq!(tables(&db), "0", "{text}");
     }

@@ -23,6 +23,29 @@ pub struct ConnectArgs {
     pub port: Option<String>,
 }
 
+impl ConnectArgs {
+    /// The arguments as written for messages, with any password masked (`user:****@` in a
+    /// URI, everything from `password` on in a connection string).
+    pub fn shown(&self) -> String {
+        let mut words: Vec<String> = Vec::new();
+        if let Some(r) = self.reuse_previous {
+            words.push(format!("-reuse-previous={}", if r { "on" } else { "off" }));
+        }
+        for a in [&self.dbname, &self.user, &self.host, &self.port] {
+            let a = a.as_deref().unwrap_or("-");
+            let masked = crate::target::mask_secrets(a);
+            words.push(match masked.find("password") {
+                Some(at) if !a.contains("://") => format!("{}password=****", &masked[..at]),
+                _ => masked,
+            });
+        }
+        while words.len() > 1 && words.last().is_some_and(|w| w == "-") {
+            words.pop();
+        }
+        words.join(" ")
+    }
+}
+
 /// psql's `ParseVariableBool`.
 pub fn parse_bool(value: &str) -> Option<bool> {
     let v = value.to_ascii_lowercase();
@@ -368,6 +391,21 @@ mod tests {
         );
         assert!(why(args(Some("dbname=x"), [Some("u"), None, None], None))
             .contains("connection string"));
+    }
+
+    #[test]
+    fn passwords_are_masked_when_shown() {
+        let uri = args(Some("postgresql://bob:s3cret@h/x"), [None; 3], None).shown();
+        assert!(
+            uri.contains("bob:****@") && !uri.contains("s3cret"),
+            "{uri}"
+        );
+        let kw = args(Some("dbname=x password='s3 cret' user=u"), [None; 3], None).shown();
+        assert_eq!(kw, "dbname=x password=****");
+        assert_eq!(
+            args(Some("db"), [None, Some("h"), None], None).shown(),
+            "db - h"
+        );
     }
 
     #[test]

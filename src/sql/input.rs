@@ -598,7 +598,9 @@ impl Reader {
             }
             Meta::Connect(args) => {
                 let database = conninfo::resolve(&args, self.server.as_ref(), &self.current_db)
-                    .map_err(|why| refused(loc.clone(), format!("{command}: {why}")))?;
+                    .map_err(|why| {
+                        refused(loc.clone(), format!("{command} {}: {why}", args.shown()))
+                    })?;
                 if !self.allow_connect {
                     return Err(refused(
                         loc,
