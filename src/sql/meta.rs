@@ -63,6 +63,19 @@ pub struct Parsed {
 /// Variables psql reads to change how statements run; setting them would change the result.
 const BEHAVIOUR_VARS: &[&str] = &["AUTOCOMMIT", "ON_ERROR_ROLLBACK", "SINGLE_STEP"];
 
+/// Whether setting a behaviour variable to `value` leaves psql running a file as it runs it by
+/// default (`AUTOCOMMIT on`, `ON_ERROR_ROLLBACK off`, which `interactive` is for a file, and
+/// `SINGLE_STEP off`); an empty value reads as "on", as psql's hooks read it.
+fn is_default_behaviour(var: &str, value: &str) -> bool {
+    let on = value.is_empty() || parse_bool(value) == Some(true);
+    let off = parse_bool(value) == Some(false);
+    match var {
+        "AUTOCOMMIT" => on,
+        "ON_ERROR_ROLLBACK" => off || value.eq_ignore_ascii_case("interactive"),
+        _ => off,
+    }
+}
+
 /// Reads the meta-command at the start of `line` (from its backslash to the end of its line).
 pub fn parse(line: &str, vars: &Vars) -> Result<Parsed, MetaError> {
     let mut s = Slash::new(line, vars);
@@ -103,9 +116,12 @@ pub fn parse(line: &str, vars: &Vars) -> Result<Parsed, MetaError> {
                     }
                 }
             } else if BEHAVIOUR_VARS.contains(&var.as_str()) {
-                return refuse(&format!(
-                    "{var} changes how statements run, which cruddur-db does not follow"
-                ));
+                if !is_default_behaviour(&var, &value) {
+                    return refuse(&format!(
+                        "{var} changes how statements run, which cruddur-db does not follow"
+                    ));
+                }
+                Meta::Skip(format!("{var} {value:?} is how psql runs a file anyway"))
             } else {
                 Meta::Set { name: var, value }
             }
@@ -526,6 +542,9 @@ mod tests {
             r"\set ON_ERROR_STOP 1",
             r"\set ON_ERROR_STOP",
             r"\set ON_ERROR_STOP true",
+            r"\set AUTOCOMMIT on",
+            r"\set ON_ERROR_ROLLBACK interactive",
+            r"\set SINGLE_STEP off",
             r"\encoding UTF8",
         ] {
             assert!(matches!(ok(line), Meta::Skip(_)), "{line}");
@@ -538,6 +557,8 @@ mod tests {
             (r"\o file", r"\o"),
             (r"\lo_import x", r"\lo_import"),
             (r"\set AUTOCOMMIT off", "AUTOCOMMIT"),
+            (r"\set ON_ERROR_ROLLBACK on", "ON_ERROR_ROLLBACK"),
+            (r"\set SINGLE_STEP", "SINGLE_STEP"),
             (r"\encoding LATIN1", r"\encoding"),
             (r"\echo `date`", "backquotes"),
             (r"\set ON_ERROR_STOP off", "ON_ERROR_STOP"),
