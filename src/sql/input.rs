@@ -206,6 +206,8 @@ pub struct Reader {
     restricted: Option<String>,
     /// The session's standard_conforming_strings, as the file's SET statements leave it.
     std_strings: bool,
+    /// What followed `COPY ... FROM stdin;` on its line, read after the data.
+    after_copy: Option<Frame>,
     /// Inline COPY data is being read.
     in_copy: bool,
     consumed: u64,
@@ -308,6 +310,7 @@ impl Reader {
             partial: None,
             restricted: None,
             std_strings: true,
+            after_copy: None,
             in_copy: false,
             consumed: 0,
             includes: 0,
@@ -514,20 +517,43 @@ impl Reader {
         }
     }
 
-    /// Moves past the rest of the current line; returns the next line's number.
+    /// Moves past the rest of the current line, keeping what it holds (besides whitespace)
+    /// to read after the COPY data that follows, as psql does; returns the next line's number.
     fn skip_line(&mut self) -> Result<usize, ReadError> {
         let f = self.frames.last_mut().expect("BUG: no frame");
-        loop {
+        let loc = f.loc();
+        let end = loop {
             if let Some(nl) = memchr::memchr(b'\n', &f.buf[f.pos..]) {
-                self.consumed += f.advance(f.pos + nl + 1);
-                return Ok(f.line);
+                break f.pos + nl + 1;
             }
             if f.eof {
-                self.consumed += f.advance(f.buf.len());
-                return Ok(f.line);
+                break f.buf.len();
             }
             f.fill()?;
+        };
+        let rest = f.buf[f.pos..end].to_vec();
+        self.consumed += f.advance(end);
+        if !rest.iter().all(u8::is_ascii_whitespace) {
+            let mut frame = Frame::new(
+                loc.file.to_string(),
+                loc.chain.clone(),
+                None,
+                Box::new(io::Cursor::new(rest)),
+            );
+            (frame.line, frame.col, frame.dir) = (loc.line, loc.column - 1, f.dir.clone());
+            frame.bom_checked = true;
+            self.after_copy = Some(frame);
         }
+        Ok(f.line)
+    }
+
+    /// The COPY data is over: what followed the COPY on its line is read next.
+    fn end_copy(&mut self) -> Option<Bytes> {
+        self.in_copy = false;
+        if let Some(frame) = self.after_copy.take() {
+            self.frames.push(frame);
+        }
+        None
     }
 
     fn meta(&mut self, parsed: Parsed, line: &str, loc: Loc) -> Result<Option<Item>, ReadError> {
@@ -694,15 +720,13 @@ impl Reader {
                     return Ok(Some(data));
                 }
                 self.consumed += f.advance(f.pos + next);
-                self.in_copy = false;
-                return Ok(None);
+                return Ok(self.end_copy());
             }
             if f.eof {
                 // NOTE: as psql 15, only a whole `\.` line (with its newline) ends the data: a
                 // last `\.` without one is sent as data (and the server rejects it).
                 if window.is_empty() {
-                    self.in_copy = false;
-                    return Ok(None);
+                    return Ok(self.end_copy());
                 }
                 let data = Bytes::copy_from_slice(window);
                 self.consumed += f.advance(f.buf.len());
@@ -841,6 +865,23 @@ mod tests {
         assert_eq!(
             items("\\echo :nope 'a;' b;\n\\; select 5;", &Vars::new()).unwrap(),
             ["echo :nope a; b;", "t.sql:2:1: ; select 5;"]
+        );
+    }
+
+    #[test]
+    fn what_follows_copy_on_its_line_runs_after_the_data() {
+        assert_eq!(
+            items(
+                "COPY t FROM stdin; insert into t values (9); \\echo after\n1\n\\.\nselect 2;",
+                &Vars::new()
+            )
+            .unwrap(),
+            [
+                "t.sql:1:1: COPY t FROM stdin; <1\n>",
+                "t.sql:1:20: insert into t values (9);",
+                "echo after",
+                "t.sql:4:1: select 2;",
+            ]
         );
     }
 
