@@ -68,6 +68,28 @@ pub fn is_copy_from_stdin(sql: &str) -> bool {
     false
 }
 
+/// Whether a statement is `COPY ... TO STDOUT` (psql prints the rows; the server answers it
+/// with COPY data, not rows).
+pub fn is_copy_to_stdout(sql: &str) -> bool {
+    if !leading_words(sql)
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("COPY"))
+    {
+        return false;
+    }
+    let mut prev = "";
+    for t in sql
+        .split(|c: char| c.is_whitespace() || c == ';' || c == '(' || c == ')')
+        .filter(|t| !t.is_empty())
+    {
+        if prev.eq_ignore_ascii_case("TO") && t.eq_ignore_ascii_case("STDOUT") {
+            return true;
+        }
+        prev = t;
+    }
+    false
+}
+
 /// Whether a statement opens or ends a transaction (folded into the file's one transaction).
 pub fn is_transaction_control(sql: &str) -> bool {
     let mut w = leading_words(sql);
@@ -179,6 +201,11 @@ mod tests {
     #[test]
     fn copy_from_stdin_is_recognised() {
         assert!(!is_copy_from_stdin("COPY t TO stdout;"));
+        assert!(is_copy_to_stdout("COPY t TO stdout;"));
+        assert!(is_copy_to_stdout(
+            "copy (select 1) to STDOUT with (format csv);"
+        ));
+        assert!(!is_copy_to_stdout("COPY t FROM stdin;"));
         assert!(is_copy_from_stdin(
             "copy t(a) from STDIN with (format csv);"
         ));
