@@ -453,6 +453,15 @@ impl Reader {
                         }
                         None => {}
                     }
+                    // NOTE: `allow_connect` is false exactly when one transaction spans the file.
+                    if !self.allow_connect && super::is_rollback(&stmt.sql) {
+                        return Err(refused(
+                            stmt.loc,
+                            "ROLLBACK would end the one transaction the file runs in (psql -1 \
+                             would discard what ran and go on without one); run it with \
+                             --no-transaction",
+                        ));
+                    }
                     if super::is_copy_from_stdin(&stmt.sql) {
                         // The data starts on the next line.
                         let line = self.skip_line()?;

@@ -189,6 +189,19 @@ pub fn std_strings_setting(sql: &str) -> Option<Result<bool, ()>> {
     Some(conninfo::parse_bool(value).ok_or(()))
 }
 
+/// Whether a statement rolls the transaction back (`ROLLBACK`, `ABORT`; not `ROLLBACK TO` a
+/// savepoint, nor `ROLLBACK PREPARED`).
+pub fn is_rollback(sql: &str) -> bool {
+    let mut w = leading_words(sql);
+    match w.next() {
+        Some(f) if f.eq_ignore_ascii_case("ABORT") => true,
+        Some(f) if f.eq_ignore_ascii_case("ROLLBACK") => !w
+            .next()
+            .is_some_and(|n| n.eq_ignore_ascii_case("TO") || n.eq_ignore_ascii_case("PREPARED")),
+        _ => false,
+    }
+}
+
 /// Where a `/* */` comment starting at `i` ends (the end of `b` if it never does).
 fn block_comment_end(b: &[u8], start: usize) -> usize {
     lex::skip_block_comment(b, start).unwrap_or(b.len())
@@ -249,6 +262,26 @@ mod tests {
             ("select 1;", None),
         ] {
             assert_eq!(std_strings_setting(sql), want, "{sql}");
+        }
+    }
+
+    #[test]
+    fn rollbacks_are_recognised() {
+        for t in [
+            "ROLLBACK;",
+            "rollback work;",
+            "ABORT;",
+            "ROLLBACK AND CHAIN;",
+        ] {
+            assert!(is_rollback(t), "{t}");
+        }
+        for t in [
+            "ROLLBACK TO SAVEPOINT a;",
+            "rollback to a;",
+            "ROLLBACK PREPARED 'x';",
+            "select 1;",
+        ] {
+            assert!(!is_rollback(t), "{t}");
         }
     }
 
