@@ -95,7 +95,12 @@ pub fn parse(line: &str, vars: &Vars) -> Result<Parsed, MetaError> {
         }
         "set" => {
             let Some(var) = text(s.arg(Mode::Normal, false).map_err(why)?) else {
-                return refuse("without a name (listing the variables) is not supported");
+                s.end();
+                return Ok(Parsed {
+                    name: name.to_string(),
+                    meta: Meta::Skip("it only lists the variables".into()),
+                    used: s.used(),
+                });
             };
             if !valid_name(&var) {
                 return refuse(&format!("invalid variable name {var:?}"));
@@ -173,6 +178,7 @@ pub fn parse(line: &str, vars: &Vars) -> Result<Parsed, MetaError> {
             Some(e) if matches!(e.to_ascii_uppercase().as_str(), "UTF8" | "UTF-8" | "UNICODE") => {
                 Meta::Skip("cruddur-db always talks UTF8".into())
             }
+            None => Meta::Skip("it only shows the client encoding".into()),
             _ => return refuse("only UTF8 is supported"),
         },
         _ => {
@@ -545,6 +551,8 @@ mod tests {
             r"\set AUTOCOMMIT on",
             r"\set ON_ERROR_ROLLBACK interactive",
             r"\set SINGLE_STEP off",
+            r"\set",
+            r"\encoding",
             r"\encoding UTF8",
         ] {
             assert!(matches!(ok(line), Meta::Skip(_)), "{line}");
