@@ -348,6 +348,11 @@ impl Runner<'_> {
                 }
                 Item::Connect { database, loc } => {
                     self.flush(client).await?;
+                    // NOTE: psql closes the connection it leaves, which rolls back a transaction
+                    // the file left open there (and frees its locks); the target's connection
+                    // stays open for the load lock, so its transaction is rolled back instead.
+                    // Without one, the server only warns (a notice nobody reads).
+                    let _ = client.batch_execute("ROLLBACK").await;
                     let conn = self
                         .connector
                         .connect(&database)
