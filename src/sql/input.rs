@@ -1040,5 +1040,13 @@ mod tests {
         .unwrap();
         assert!(r.peek_statement().unwrap());
         assert!(matches!(r.next_item().unwrap(), Some(Item::Echo(_))));
+        // SQL after a meta-command on its line counts.
+        let mut r = Reader::open(
+            &Input::text("t.sql", "\\echo a \\\\ select 1;\n"),
+            Vars::new(),
+            true,
+        )
+        .unwrap();
+        assert!(r.peek_statement().unwrap());
     }
 }
