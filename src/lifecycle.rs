@@ -15,8 +15,8 @@ use crate::load::{self, DbConnector, LoadOptions, Summary};
 use crate::migrate::Checkout;
 use crate::pg::{quote_ident, ConnectOptions, Db};
 use crate::sql::input::{Prepared, Problem};
-use crate::sql::{Input, ReadError, Reader, Vars};
-use crate::target::Target;
+use crate::sql::{Input, ReadError, Reader, Server, Vars};
+use crate::target::{DbUrl, Target};
 use crate::ui;
 
 /// The built-in schema, from `sql/schema.sql`.
@@ -57,16 +57,27 @@ fn vars(pairs: &[String]) -> anyhow::Result<Vars> {
 /// Prepares a SQL input before anything is written: `file`, `-` for stdin, or the built-in
 /// text, with the `-v NAME=VALUE` variables. A file (and every file it includes) is read
 /// through once: refused meta-commands, missing files and unset variables fail here (exit 2).
-/// Stdin is read only up to its first statement.
+/// Stdin is read only up to its first statement. `server`: where `\c` is checked against.
 pub fn prepare(
     file: Option<&Path>,
     builtin_name: &str,
     builtin: &'static str,
     pairs: &[String],
     opts: LoadOptions,
+    server: Option<&Server>,
 ) -> anyhow::Result<Prepared> {
     let input = sql_input(file, builtin_name, builtin);
-    Prepared::new(&input, &vars(pairs)?, opts.allows_connect()).map_err(read_error)
+    Prepared::new_on(&input, &vars(pairs)?, opts.allows_connect(), server).map_err(read_error)
+}
+
+/// Where a file runs on `url`, which its `\c` commands are checked against.
+pub fn server_of(url: &DbUrl) -> Server {
+    Server {
+        host: url.host(),
+        port: url.port(),
+        user: url.user(),
+        database: url.database(),
+    }
 }
 
 /// Refuses an input with no statement at all (an empty file, or only comments): loaded as
@@ -103,6 +114,7 @@ pub fn describe_load(
     opts: LoadOptions,
 ) -> anyhow::Result<String> {
     let stats = Reader::open(input, vars(pairs)?, opts.allows_connect())
+        .map(|r| r.on_server(Some(server_of(&target.url))))
         .and_then(Reader::survey)
         .map_err(read_error)?;
     Ok(format!(
@@ -549,6 +561,7 @@ impl SetupFiles {
             SCHEMA_SQL,
             &req.vars,
             opts,
+            None,
         )?;
         require_statements(&schema, "schema")?;
         let seed = if req.no_seed {
@@ -560,6 +573,7 @@ impl SetupFiles {
                 SEED_SQL,
                 &req.vars,
                 opts,
+                None,
             )?;
             warn_if_empty(&seed);
             Some(seed)

@@ -191,8 +191,11 @@ fn pg_dump_output_with_copy_blocks_and_meta_commands_loads() {
     );
     let mut text = String::from_utf8(dump.stdout).unwrap();
     assert!(text.contains("FROM stdin;"), "pg_dump writes COPY blocks");
-    // Newer pg_dump versions wrap their output in \restrict ... \unrestrict.
-    text = format!("\\restrict AbCdEf123\n{text}\n\\unrestrict AbCdEf123\n");
+    // Newer pg_dump versions wrap their output in \restrict ... \unrestrict; older ones get
+    // the wrapping here. NOTE: not twice: psql refuses a \restrict inside another.
+    if !text.contains("\n\\restrict ") {
+        text = format!("\\restrict AbCdEf123\n{text}\n\\unrestrict AbCdEf123\n");
+    }
     let file = write_file(source.home.path(), "dump.sql", &text);
     let target = TestDb::new("dump_dst");
     target
@@ -201,9 +204,7 @@ fn pg_dump_output_with_copy_blocks_and_meta_commands_loads() {
         .arg(&file)
         .assert()
         .success()
-        .stderr(predicate::str::contains(
-            "dump.sql:1:1: skipped \\restrict (",
-        ))
+        .stderr(predicate::str::contains(": skipped \\restrict ("))
         .stderr(predicate::str::contains("skipped \\unrestrict ("));
     for q in [
         "SELECT count(*) FROM public.users",
@@ -325,7 +326,7 @@ fn an_unterminated_quote_runs_nothing() {
         .arg("schema")
         .arg(&file)
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains(
             "open.sql:2:23: a quoted string is never closed",
         ));

@@ -67,7 +67,7 @@ fn connect_to_another_host_or_user_is_refused_even_without_a_transaction() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("c.sql:2:"))
-        .stderr(predicate::str::contains("another user, host or port"));
+        .stderr(predicate::str::contains("another user (someone_else)"));
     assert_eq!(tables(&db), "0");
 }
 
@@ -300,13 +300,92 @@ fn connect_in_no_transaction_mode_continues_on_that_database() {
     common::psql_admin(&format!("DROP DATABASE \"{other}\" WITH (FORCE)"));
 }
 
+/// Regression: a sample database's script ends `\c dbname;`, and cruddur-db looked for a
+/// database named `dbname;` after committing the first statements. psql strips the `;`.
+#[test]
+fn connect_with_a_trailing_semicolon_and_psql_forms() {
+    let db = TestDb::new("connect_semi");
+    let other = format!("{}_other", db.name);
+    let file = write_file(
+        db.home.path(),
+        "c.sql",
+        &format!(
+            "CREATE DATABASE \"{other}\";\n\\c {other};\nCREATE TABLE there (id int);\n\
+             \\c - postgres \\echo back\n\\connect -reuse-previous=on \"dbname={other}\"\n\
+             INSERT INTO there VALUES (1); \\set n 2 \\set m 3\nINSERT INTO there VALUES (:n), (:m);\n"
+        ),
+    );
+    db.cmd()
+        .args(["schema", "--no-transaction"])
+        .arg(&file)
+        .assert()
+        .success();
+    assert_eq!(
+        common::psql(
+            &common::url_for(&other),
+            "SELECT string_agg(id::text, ',' ORDER BY id) FROM there"
+        )
+        .trim(),
+        "1,2,3"
+    );
+    common::psql_admin(&format!("DROP DATABASE \"{other}\" WITH (FORCE)"));
+}
+
+#[test]
+fn psql_argument_rules_refuse_before_anything_runs() {
+    let db = TestDb::new("slash_refusals");
+    for (text, named) in [
+        ("\\set ON_ERROR_STOP off\n", "ON_ERROR_STOP"),
+        ("\\unset ON_ERROR_STOP\n", "ON_ERROR_STOP"),
+        (
+            "\\restrict k\n\\echo hi\n\\unrestrict k\n",
+            "after \\restrict",
+        ),
+        ("\\unrestrict k\n", "\\unrestrict"),
+        (
+            "\\c postgresql://bob:s3cret@127.0.0.1:5432/postgres\n",
+            "another user (bob)",
+        ),
+        ("\\c \"dbname=postgres\"\n", "default host"),
+        ("\\c postgres postgres otherhost\n", "another host"),
+        ("\\c postgres - - 1\n", "another port"),
+        ("select 1\n\\i x.sql\n;\n", "unfinished statement"),
+        ("\\set x 'open\n", "never closed"),
+        (
+            "SET LOCAL standard_conforming_strings = off;\n",
+            "standard_conforming_strings",
+        ),
+    ] {
+        let file = write_file(
+            db.home.path(),
+            "refused.sql",
+            &format!("CREATE TABLE before_it (id int);\n{text}CREATE TABLE after_it (id int);\n"),
+        );
+        let out = db
+            .cmd()
+            .args(["schema", "--no-transaction"])
+            .arg(&file)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("refused.sql:"))
+            .stderr(predicate::str::contains(named))
+            .stderr(predicate::str::contains("nothing was run"));
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        if text.contains("s3cret") {
+            assert!(stderr.contains("bob:****@127.0.0.1"), "{stderr}");
+        }
+        assert!(!stderr.contains("s3cret"), "{stderr}");
+        assert_eq!(tables(&db), "0", "{text}");
+    }
+}
+
 #[test]
 fn echo_goes_to_stderr_and_skipped_commands_get_a_note() {
     let db = TestDb::new("echo");
     let file = write_file(
         db.home.path(),
         "e.sql",
-        "\\set who world\n\\echo hello :who\n\\timing on\n\\set ON_ERROR_STOP off\n\\encoding UTF8\nSELECT 1;\n",
+        "\\set who world\n\\echo hello :who\n\\timing on\n\\set ON_ERROR_STOP on\n\\encoding UTF8\nSELECT 1;\n",
     );
     db.cmd()
         .arg("schema")

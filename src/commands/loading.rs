@@ -53,6 +53,7 @@ pub(super) async fn load_file(
         kind.builtin,
         &args.vars.vars,
         opts,
+        Some(&lifecycle::server_of(&target.url)),
     )?;
     match kind.refuse_empty {
         Some(what) => lifecycle::require_statements(&input, what)?,

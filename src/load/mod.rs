@@ -327,6 +327,11 @@ impl Runner<'_> {
             };
             let client: &Client = other.as_ref().map_or(first, Connection::client);
             match item {
+                Item::Sql(stmt) if crate::sql::is_copy_to_stdout(&stmt.sql) => {
+                    self.flush(client).await?;
+                    self.summary.rows += copy_out(client, &stmt).await?;
+                    self.summary.statements += 1;
+                }
                 Item::Sql(stmt) => self.statement(client, stmt).await?,
                 Item::Copy { stmt, data } => {
                     self.flush(client).await?;
@@ -343,6 +348,11 @@ impl Runner<'_> {
                 }
                 Item::Connect { database, loc } => {
                     self.flush(client).await?;
+                    // NOTE: psql closes the connection it leaves, which rolls back a transaction
+                    // the file left open there (and frees its locks); the target's connection
+                    // stays open for the load lock, so its transaction is rolled back instead.
+                    // Without one, the server only warns (a notice nobody reads).
+                    let _ = client.batch_execute("ROLLBACK").await;
                     let conn = self
                         .connector
                         .connect(&database)
@@ -385,7 +395,12 @@ impl Runner<'_> {
             self.batch.text.push(';');
         }
         self.batch.text.push('\n');
+        // The server reads a whole batch with the settings it had when the batch arrived.
+        let ends_batch = crate::sql::changes_parsing(&stmt.sql);
         self.batch.parts.push((offset, stmt));
+        if ends_batch {
+            return self.flush(client).await;
+        }
         if self.batch.text.len() >= BATCH_BYTES {
             if self.opts.transaction == Transaction::Own {
                 self.send(client).await?;
@@ -537,6 +552,22 @@ impl Runner<'_> {
             err
         })
     }
+}
+
+/// Runs `COPY ... TO STDOUT`, reading the rows through. NOTE: cruddur-db prints no query
+/// results (psql would print these rows), so they are dropped; the server's work is the same.
+async fn copy_out(client: &Client, stmt: &Stmt) -> Result<u64, LoadError> {
+    let run = async {
+        let stream = client.copy_out(stmt.sql.as_str()).await?;
+        pin_mut!(stream);
+        let mut rows = 0u64;
+        while let Some(chunk) = stream.next().await {
+            rows += memchr::memchr_iter(b'\n', &chunk?).count() as u64;
+        }
+        Ok::<u64, tokio_postgres::Error>(rows)
+    };
+    run.await
+        .map_err(|e| LoadError::db(&stmt.loc, stmt.written(), &e))
 }
 
 /// The statement a failure of the batch belongs to, and its place in the file as written.

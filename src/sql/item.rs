@@ -174,9 +174,10 @@ pub enum Item {
 /// What kind of problem stops the reader, which decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Problem {
-    /// A meta-command that is not run, a missing file, an unset variable (exit 2).
+    /// A meta-command that is not run, a missing file, an unset variable, a quote left open at
+    /// the end of the input (exit 2).
     Refused,
-    /// Text that cannot be lexed: an unclosed quote, a NUL byte, invalid UTF-8 (exit 1).
+    /// Text that cannot be lexed: a NUL byte, invalid UTF-8 (exit 1).
     Lex,
     /// Reading failed (exit 1).
     Io,

@@ -47,11 +47,14 @@ pub enum Scan {
         spans: Vec<Span>,
     },
     /// A meta-command: `text` is the backslash through the end of its line (trailing space and
-    /// the newline left out); `open` is the start of an unfinished statement before it, if any.
+    /// the newline left out); `open` is the start of an unfinished statement before it, if any,
+    /// with its `spans` and the lexer's state there (`carry`, to go on after the command).
     Meta {
         text: Range<usize>,
         next: usize,
         open: Option<usize>,
+        spans: Vec<Span>,
+        carry: Carry,
     },
 }
 
@@ -60,6 +63,9 @@ pub enum Scan {
 pub struct LexError {
     pub at: usize,
     pub what: String,
+    /// A quote or comment open at the end of the input (psql would send the unfinished
+    /// statement to the server, which fails there).
+    pub unclosed: bool,
 }
 
 impl LexError {
@@ -67,6 +73,7 @@ impl LexError {
         LexError {
             at,
             what: format!("{} is never closed", what.into()),
+            unclosed: true,
         }
     }
 }
@@ -102,9 +109,17 @@ pub fn is_var_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
 }
 
+/// The lexer's state inside an unfinished statement, kept across a meta-command in its middle
+/// (psql runs the command and goes on with the statement).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Carry {
+    parens: usize,
+    words: Words,
+}
+
 /// Tracks the words at the start of a statement to recognise CREATE FUNCTION/PROCEDURE,
 /// whose `BEGIN ATOMIC ... END` bodies hold semicolons (as psql's lexer does).
-#[derive(Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Words {
     count: usize,
     create_routine: bool,
@@ -191,11 +206,26 @@ fn skip_quoted(b: &[u8], i: usize, escapes: bool, eof: bool) -> Option<usize> {
 
 /// Scans `b` from its start. `eof` says the window holds the rest of the input.
 pub fn scan(b: &[u8], eof: bool) -> Result<Scan, LexError> {
+    scan_from(b, eof, None, true)
+}
+
+/// Scans `b` from its start; with `carry`, `b` continues a statement that a meta-command
+/// interrupted (its text then starts at 0, whitespace included). `std_strings`: the
+/// session's standard_conforming_strings (off: a backslash escapes in every `'...'`, as psql
+/// reads it then).
+pub fn scan_from(
+    b: &[u8],
+    eof: bool,
+    carry: Option<&Carry>,
+    std_strings: bool,
+) -> Result<Scan, LexError> {
     let n = b.len();
     let mut i = 0;
-    let mut start: Option<usize> = None;
-    let mut words = Words::default();
-    let mut parens = 0usize;
+    let mut start: Option<usize> = carry.map(|_| 0);
+    let Carry {
+        mut words,
+        mut parens,
+    } = carry.cloned().unwrap_or_default();
     let mut spans = Vec::new();
     // Something open at the end of the window: at `eof` an error, else ask for more.
     macro_rules! open {
@@ -231,7 +261,9 @@ pub fn scan(b: &[u8], eof: bool) -> Result<Scan, LexError> {
                 continue;
             }
             b'\\' if i + 1 == n && !eof => return Ok(Scan::More),
-            b'\\' if start.is_some() && matches!(b.get(i + 1), Some(b';') | Some(b':')) => {
+            // psql's `\;` and `\:`, at a statement's start too.
+            b'\\' if matches!(b.get(i + 1), Some(b';') | Some(b':')) => {
+                start.get_or_insert(i);
                 spans.push(Span {
                     range: i..i + 2,
                     piece: Piece::Escape(b[i + 1]),
@@ -253,12 +285,15 @@ pub fn scan(b: &[u8], eof: bool) -> Result<Scan, LexError> {
                     text: i..end,
                     next: (eol + 1).min(n),
                     open: start,
+                    spans,
+                    carry: Carry { parens, words },
                 });
             }
             0 => {
                 return Err(LexError {
                     at: i,
                     what: "a NUL byte (0x00) is not allowed in SQL text".into(),
+                    unclosed: false,
                 })
             }
             _ => {}
@@ -267,7 +302,7 @@ pub fn scan(b: &[u8], eof: bool) -> Result<Scan, LexError> {
             start = Some(i);
         }
         match c {
-            b'\'' => match skip_quoted(b, i, false, eof) {
+            b'\'' => match skip_quoted(b, i, !std_strings, eof) {
                 Some(e) => i = e,
                 None => open!(i, "a quoted string"),
             },
@@ -584,6 +619,7 @@ mod tests {
             text: t,
             next,
             open,
+            ..
         } = scan(b, true).unwrap()
         else {
             panic!()
@@ -597,6 +633,7 @@ mod tests {
             text: t,
             next,
             open,
+            ..
         } = scan(&b[at..], true).unwrap()
         else {
             panic!()
@@ -608,6 +645,38 @@ mod tests {
         };
         assert_eq!(&text[at + t.start..at + t.end], "\\gexec");
         assert_eq!(open, Some(0), "the gexec follows an unfinished statement");
+    }
+
+    #[test]
+    fn a_statement_goes_on_after_a_meta_command_in_its_middle() {
+        let text = "create function f() begin atomic select 1;\n\\echo hi\n";
+        let b = text.as_bytes();
+        let Scan::Meta { open, carry, .. } = scan(b, true).unwrap() else {
+            panic!()
+        };
+        assert_eq!(open, Some(0));
+        let rest = b"\nselect 2; end;";
+        let Scan::Sql { text: t, .. } = scan_from(rest, true, Some(&carry), true).unwrap() else {
+            panic!()
+        };
+        assert_eq!(t, 0..rest.len(), "the BEGIN ATOMIC body is still open");
+    }
+
+    #[test]
+    fn without_standard_conforming_strings_a_backslash_escapes_a_quote() {
+        let text = b"select 'it\\'s; one'; select 2;";
+        let Scan::Sql { text: t, .. } = scan_from(text, true, None, false).unwrap() else {
+            panic!()
+        };
+        assert_eq!(t, 0..20);
+    }
+
+    #[test]
+    fn a_backslash_semicolon_starts_a_statement() {
+        let Scan::Sql { text: t, spans, .. } = scan(b"\\; select 1;", true).unwrap() else {
+            panic!()
+        };
+        assert_eq!((t, spans.len()), (0..12, 1));
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! psql meta-commands: which are honoured, skipped or refused, and their arguments read by
-//! psql's rules (quotes, backslash escapes, variables).
+//! psql meta-commands: which are honoured, skipped or refused, with their arguments read by
+//! psql's slash-command lexer (`slash`), as psql's command.c reads each command's.
 
-use super::vars::{quote_ident, quote_literal, valid_name, Vars};
+use super::conninfo::{parse_bool, ConnectArgs};
+use super::slash::{Arg, Mode, Slash, SlashError};
+use super::vars::{valid_name, Vars};
 
-/// What a meta-command line asks for.
+/// What a meta-command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Meta {
     /// `\i FILE` (relative to the current directory) or `\ir FILE` (to the including file).
@@ -18,13 +20,17 @@ pub enum Meta {
     Unset(String),
     /// `\echo` / `\warn`: a line for stderr.
     Echo(String),
-    /// `\c DBNAME`.
-    Connect(String),
+    /// `\c` / `\connect` with its arguments, checked against the server by the reader.
+    Connect(ConnectArgs),
     /// `\copy ... FROM ...` as the COPY statement to send and where its data comes from.
     Copy {
         sql: String,
         from: CopyFrom,
     },
+    /// `\restrict KEY`: psql refuses every meta-command but `\unrestrict KEY` until then.
+    Restrict(String),
+    /// `\unrestrict KEY`.
+    Unrestrict(String),
     /// Safe to skip; the text says why.
     Skip(String),
 }
@@ -43,220 +49,182 @@ pub enum CopyFrom {
 pub enum MetaError {
     /// The command (or this form of it) is not run by cruddur-db.
     Refused(String),
-    /// A variable its arguments use is not set.
-    Unset(String),
+}
+
+/// A meta-command read from its line: what it asks for, and how many bytes of the line it
+/// used (what follows is SQL or the next meta-command, as in psql).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub name: String,
+    pub meta: Meta,
+    pub used: usize,
 }
 
 /// Variables psql reads to change how statements run; setting them would change the result.
 const BEHAVIOUR_VARS: &[&str] = &["AUTOCOMMIT", "ON_ERROR_ROLLBACK", "SINGLE_STEP"];
 
-/// Reads the meta-command `line` (from its backslash to the end of its line).
-pub fn parse(line: &str, vars: &Vars) -> Result<Meta, MetaError> {
-    let body = &line[1..];
-    let name_len = body
-        .find(|c: char| c.is_whitespace() || c == '\\')
-        .unwrap_or(body.len());
-    let name = &body[..name_len];
-    let rest = &body[name_len..];
+/// Whether setting a behaviour variable to `value` leaves psql running a file as it runs it by
+/// default (`AUTOCOMMIT on`, `ON_ERROR_ROLLBACK off`, which `interactive` is for a file, and
+/// `SINGLE_STEP off`); an empty value reads as "on", as psql's hooks read it.
+fn is_default_behaviour(var: &str, value: &str) -> bool {
+    let on = value.is_empty() || parse_bool(value) == Some(true);
+    let off = parse_bool(value) == Some(false);
+    match var {
+        "AUTOCOMMIT" => on,
+        "ON_ERROR_ROLLBACK" => off || value.eq_ignore_ascii_case("interactive"),
+        _ => off,
+    }
+}
+
+/// Reads the meta-command at the start of `line` (from its backslash to the end of its line).
+pub fn parse(line: &str, vars: &Vars) -> Result<Parsed, MetaError> {
+    let mut s = Slash::new(line, vars);
+    let name = s.command();
+    let why = |e: SlashError| MetaError::Refused(format!("\\{name}: {e}"));
     let refuse = |why: &str| Err(MetaError::Refused(format!("\\{name}: {why}")));
-    let mut args = Args {
-        s: rest,
-        at: 0,
-        vars,
-    };
-    match name {
+    let text = |a: Option<Arg>| a.map(|a| a.text);
+    let meta = match name {
         "i" | "include" | "ir" | "include_relative" => {
-            let Some(path) = args.next(Mode::Normal)? else {
+            let Some(path) = text(s.arg(Mode::Normal, true).map_err(why)?) else {
                 return refuse("needs a file name");
             };
-            Ok(Meta::Include {
+            Meta::Include {
                 path,
                 relative: name.starts_with("ir") || name == "include_relative",
-            })
+            }
         }
         "set" => {
-            let Some(var) = args.next(Mode::Normal)? else {
-                return refuse("without a name (listing the variables) is not supported");
+            let Some(var) = text(s.arg(Mode::Normal, false).map_err(why)?) else {
+                s.end();
+                return Ok(Parsed {
+                    name: name.to_string(),
+                    meta: Meta::Skip("it only lists the variables".into()),
+                    used: s.used(),
+                });
             };
             if !valid_name(&var) {
                 return refuse(&format!("invalid variable name {var:?}"));
             }
-            if var == "ON_ERROR_STOP" {
-                return Ok(Meta::Skip(
-                    "cruddur-db always stops at the first error".into(),
-                ));
-            }
-            if BEHAVIOUR_VARS.contains(&var.as_str()) {
-                return refuse(&format!(
-                    "{var} changes how statements run, which cruddur-db does not follow"
-                ));
-            }
             let mut value = String::new();
-            while let Some(a) = args.next(Mode::Normal)? {
-                value.push_str(&a);
+            while let Some(a) = s.arg(Mode::Normal, false).map_err(why)? {
+                value.push_str(&a.text);
             }
-            Ok(Meta::Set { name: var, value })
+            if var == "ON_ERROR_STOP" {
+                // NOTE: psql's hook reads an empty value as "on".
+                match value.is_empty() || parse_bool(&value) == Some(true) {
+                    true => Meta::Skip("cruddur-db always stops at the first error".into()),
+                    false => {
+                        return refuse(&format!(
+                            "ON_ERROR_STOP {value:?}: cruddur-db always stops at the first error \
+                             (psql would go on past errors, or fail on a value that is not a boolean)"
+                        ))
+                    }
+                }
+            } else if BEHAVIOUR_VARS.contains(&var.as_str()) {
+                if !is_default_behaviour(&var, &value) {
+                    return refuse(&format!(
+                        "{var} changes how statements run, which cruddur-db does not follow"
+                    ));
+                }
+                Meta::Skip(format!("{var} {value:?} is how psql runs a file anyway"))
+            } else {
+                Meta::Set { name: var, value }
+            }
         }
-        "unset" => match args.next(Mode::Normal)? {
-            Some(var) if valid_name(&var) => Ok(Meta::Unset(var)),
-            _ => refuse("needs a variable name"),
+        "unset" => match text(s.arg(Mode::Normal, false).map_err(why)?) {
+            Some(var) if var == "ON_ERROR_STOP" => {
+                return refuse("ON_ERROR_STOP: psql would go on past errors; cruddur-db always stops")
+            }
+            Some(var) if valid_name(&var) => Meta::Unset(var),
+            _ => return refuse("needs a variable name"),
         },
         "echo" | "warn" => {
             let mut words = Vec::new();
-            while let Some(a) = args.next(Mode::Normal)? {
-                words.push(a);
+            let mut first = true;
+            while let Some(a) = s.arg(Mode::Normal, false).map_err(why)? {
+                // psql: an unquoted first `-n` drops the newline.
+                if !(first && a.quote.is_none() && a.text == "-n") {
+                    words.push(a.text);
+                }
+                first = false;
             }
-            if words.first().map(String::as_str) == Some("-n") {
-                words.remove(0);
-            }
-            Ok(Meta::Echo(words.join(" ")))
+            Meta::Echo(words.join(" "))
         }
-        "c" | "connect" => connect(&mut args).map_err(|e| match e {
-            MetaError::Refused(why) => MetaError::Refused(format!("\\{name}: {why}")),
-            other => other,
-        }),
-        "copy" => copy(rest).map_err(|why| MetaError::Refused(format!("\\copy: {why}"))),
-        "restrict" | "unrestrict" => Ok(Meta::Skip(
-            "pg_dump's guard against meta-commands in data; cruddur-db runs none from data".into(),
-        )),
-        "timing" | "pset" => Ok(Meta::Skip("it only changes psql's output".into())),
-        "encoding" => match args.next(Mode::Normal)? {
+        "c" | "connect" => Meta::Connect(connect(&mut s).map_err(why)?.map_err(|e| {
+            MetaError::Refused(format!("\\{name}: {e}"))
+        })?),
+        "copy" => {
+            // NOTE: psql reads \copy's line whole, without variables.
+            let rest = text(s.arg(Mode::WholeLine, false).map_err(why)?).unwrap_or_default();
+            copy(&rest).map_err(|why| MetaError::Refused(format!("\\copy: {why}")))?
+        }
+        "restrict" | "unrestrict" => {
+            let Some(key) = text(s.arg(Mode::Normal, false).map_err(why)?) else {
+                return refuse("needs a key");
+            };
+            if name == "restrict" {
+                Meta::Restrict(key)
+            } else {
+                Meta::Unrestrict(key)
+            }
+        }
+        "timing" | "pset" => {
+            for _ in 0..2 {
+                s.arg(Mode::Normal, false).map_err(why)?;
+            }
+            Meta::Skip("it only changes psql's output".into())
+        }
+        "encoding" => match text(s.arg(Mode::Normal, false).map_err(why)?) {
             Some(e) if matches!(e.to_ascii_uppercase().as_str(), "UTF8" | "UTF-8" | "UNICODE") => {
-                Ok(Meta::Skip("cruddur-db always talks UTF8".into()))
+                Meta::Skip("cruddur-db always talks UTF8".into())
             }
-            _ => refuse("only UTF8 is supported"),
+            None => Meta::Skip("it only shows the client encoding".into()),
+            _ => return refuse("only UTF8 is supported"),
         },
-        _ => Err(MetaError::Refused(format!(
-            "\\{name} is not supported by cruddur-db (it honours \\i, \\ir, \\set, \\unset, \\copy ... FROM, \\c DBNAME and \\echo)"
-        ))),
-    }
-}
-
-fn connect(args: &mut Args<'_>) -> Result<Meta, MetaError> {
-    let mut db = args.next(Mode::Ident)?;
-    if db
-        .as_deref()
-        .is_some_and(|d| d.starts_with("-reuse-previous"))
-    {
-        db = args.next(Mode::Ident)?;
-    }
-    let refuse = |why: &str| Err(MetaError::Refused(why.to_string()));
-    let db = match db {
-        None => return refuse("without a database name (reconnecting) is not supported"),
-        Some(d) if d == "-" => {
-            return refuse("without a database name (reconnecting) is not supported")
+        _ => {
+            return Err(MetaError::Refused(format!(
+                "\\{name} is not supported by cruddur-db (it honours \\i, \\ir, \\set, \\unset, \\copy ... FROM, \\c and \\echo)"
+            )))
         }
-        Some(d)
-            if d.contains('=')
-                || d.starts_with("postgres://")
-                || d.starts_with("postgresql://") =>
-        {
-            return refuse(
-                "connection strings are not supported, only a database name on the same server",
-            )
-        }
-        Some(d) => d,
     };
-    while let Some(other) = args.next(Mode::Ident)? {
-        if other != "-" {
-            return refuse(&format!(
-                "another user, host or port ({other:?}) is not supported, only a database name on the same server"
-            ));
-        }
-    }
-    Ok(Meta::Connect(db))
+    // psql reads what the command left (ignoring it, with a warning) up to the next backslash.
+    s.ignored().map_err(why)?;
+    s.end();
+    Ok(Parsed {
+        name: name.to_string(),
+        meta,
+        used: s.used(),
+    })
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Double quotes are kept (psql's normal arguments).
-    Normal,
-    /// Double quotes are removed, as for a database name.
-    Ident,
-}
-
-/// psql's argument reader over the rest of a meta-command line.
-struct Args<'a> {
-    s: &'a str,
-    at: usize,
-    vars: &'a Vars,
-}
-
-impl Args<'_> {
-    /// The next argument; quoted parts, variables and plain text next to each other make one.
-    fn next(&mut self, mode: Mode) -> Result<Option<String>, MetaError> {
-        let b = self.s.as_bytes();
-        while self.at < b.len() && b[self.at].is_ascii_whitespace() {
-            self.at += 1;
+/// `\c [-reuse-previous=on|off] [DBNAME [USER [HOST [PORT]]]] | [CONNINFO]`, read as psql's
+/// `exec_command_connect` reads it.
+fn connect(s: &mut Slash<'_>) -> Result<Result<ConnectArgs, String>, SlashError> {
+    // psql's read_connect_arg: an unquoted `-` or empty argument means "keep".
+    let mut next = || -> Result<Option<String>, SlashError> {
+        Ok(s.arg(Mode::SqlIdHack, true)?.and_then(|a| {
+            (a.quote.is_some() || !(a.text.is_empty() || a.text == "-")).then_some(a.text)
+        }))
+    };
+    let mut args = ConnectArgs {
+        dbname: next()?,
+        ..ConnectArgs::default()
+    };
+    if let Some(v) = args
+        .dbname
+        .as_deref()
+        .and_then(|d| d.strip_prefix("-reuse-previous="))
+    {
+        match parse_bool(v) {
+            Some(b) => args.reuse_previous = Some(b),
+            None => return Ok(Err(format!("-reuse-previous: invalid value {v:?}"))),
         }
-        if self.at >= b.len() {
-            return Ok(None);
-        }
-        let refuse = |why: &str| Err(MetaError::Refused(why.to_string()));
-        let mut out = String::new();
-        while self.at < b.len() && !b[self.at].is_ascii_whitespace() {
-            let rest = &self.s[self.at..];
-            let c = rest.chars().next().expect("BUG: not at the end");
-            match c {
-                '\'' => {
-                    let (text, used) = match single_quoted(rest) {
-                        Some(x) => x,
-                        None => return refuse("an argument's quote is never closed"),
-                    };
-                    out.push_str(&text);
-                    self.at += used;
-                }
-                '"' => {
-                    let Some(end) = double_quoted_end(rest) else {
-                        return refuse("an argument's double quote is never closed");
-                    };
-                    let inner = &rest[1..end - 1];
-                    match mode {
-                        Mode::Normal => out.push_str(&rest[..end]),
-                        Mode::Ident => out.push_str(&inner.replace("\"\"", "\"")),
-                    }
-                    self.at += end;
-                }
-                '`' => return refuse("backquotes (running a shell command) are not supported"),
-                '\\' => {
-                    return refuse("several meta-commands on one line are not supported");
-                }
-                ':' => {
-                    let (value, used) = self.variable(rest)?;
-                    out.push_str(&value);
-                    self.at += used;
-                }
-                _ => {
-                    out.push(c);
-                    self.at += c.len_utf8();
-                }
-            }
-        }
-        Ok(Some(out))
+        args.dbname = next()?;
     }
-
-    /// A `:name`, `:'name'` or `:"name"` at the start of `rest` (else a plain colon).
-    fn variable(&self, rest: &str) -> Result<(String, usize), MetaError> {
-        let b = rest.as_bytes();
-        let quote = b.get(1).copied().filter(|q| *q == b'\'' || *q == b'"');
-        let s = if quote.is_some() { 2 } else { 1 };
-        let mut e = s;
-        while e < b.len() && super::lex::is_var_char(b[e]) {
-            e += 1;
-        }
-        if e == s || (quote.is_some() && b.get(e) != quote.as_ref()) {
-            return Ok((":".into(), 1));
-        }
-        let name = &rest[s..e];
-        let Some(v) = self.vars.get(name) else {
-            return Err(MetaError::Unset(name.to_string()));
-        };
-        Ok(match quote {
-            None => (v.to_string(), e),
-            Some(b'\'') => (quote_literal(v).trim_start().to_string(), e + 1),
-            Some(_) => (quote_ident(v), e + 1),
-        })
-    }
+    args.user = next()?;
+    args.host = next()?;
+    args.port = next()?;
+    Ok(Ok(args))
 }
 
 /// A single-quoted argument at the start of `s`: its text (with `''` and psql's backslash
@@ -436,7 +404,7 @@ mod tests {
     }
 
     fn ok(line: &str) -> Meta {
-        parse(line, &vars()).unwrap()
+        parse(line, &vars()).unwrap().meta
     }
 
     fn refused(line: &str) -> String {
@@ -470,9 +438,13 @@ mod tests {
             }
         );
         assert_eq!(ok(r"\unset x"), Meta::Unset("x".into()));
+        // psql keeps a reference to a variable that is not set as written.
         assert_eq!(
-            parse(r"\set z :nope", &vars()),
-            Err(MetaError::Unset("nope".into()))
+            ok(r"\set z :nope;"),
+            Meta::Set {
+                name: "z".into(),
+                value: ":nope;".into()
+            }
         );
     }
 
@@ -499,20 +471,44 @@ mod tests {
     }
 
     #[test]
-    fn connect_takes_only_a_database_name() {
-        assert_eq!(ok(r"\c chinook"), Meta::Connect("chinook".into()));
+    fn connect_reads_its_arguments_as_psql() {
+        let c = |line: &str| match ok(line) {
+            Meta::Connect(a) => a,
+            other => panic!("{line}: {other:?}"),
+        };
+        let db = |d: &str| ConnectArgs {
+            dbname: Some(d.into()),
+            ..ConnectArgs::default()
+        };
+        assert_eq!(c(r"\c chinook"), db("chinook"));
+        // Regression: a sample database's script ends `\c dbname;`.
+        assert_eq!(c(r"\c dbname;"), db("dbname"));
+        assert_eq!(c(r#"\connect "Odd ""Db""""#), db("Odd \"Db\""));
+        assert_eq!(c(r"\c :db"), db("chi nook"));
+        assert_eq!(c(r"\c"), ConnectArgs::default());
+        assert_eq!(c(r"\c - -"), ConnectArgs::default());
         assert_eq!(
-            ok(r#"\connect "Odd ""Db""""#),
-            Meta::Connect("Odd \"Db\"".into())
+            c(r"\c -reuse-previous=on x u h 5433 extra"),
+            ConnectArgs {
+                reuse_previous: Some(true),
+                dbname: Some("x".into()),
+                user: Some("u".into()),
+                host: Some("h".into()),
+                port: Some("5433".into()),
+            }
         );
-        assert_eq!(ok(r"\c :db"), Meta::Connect("chi nook".into()));
-        assert_eq!(
-            ok(r"\c -reuse-previous=on x - -"),
-            Meta::Connect("x".into())
-        );
-        assert!(refused(r"\c x otheruser").contains("another user"));
-        assert!(refused(r"\c").contains("without a database name"));
-        assert!(refused(r"\c host=a dbname=b").contains("connection strings"));
+        assert_eq!(c(r#"\c "-""#), db("-"));
+        assert!(refused(r"\c -reuse-previous=maybe x").contains("-reuse-previous"));
+    }
+
+    #[test]
+    fn several_commands_on_one_line() {
+        let p = parse(r"\set a 1 \set b 2", &vars()).unwrap();
+        assert_eq!(&r"\set a 1 \set b 2"[p.used..], r"\set b 2");
+        let p = parse(r"\echo hi \\ select 1;", &vars()).unwrap();
+        assert_eq!(&r"\echo hi \\ select 1;"[p.used..], " select 1;");
+        let p = parse(r"\copy t from stdin \\ x", &vars()).unwrap();
+        assert_eq!(p.used, r"\copy t from stdin \\ x".len());
     }
 
     #[test]
@@ -547,11 +543,16 @@ mod tests {
     #[test]
     fn skipped_and_refused_commands() {
         for line in [
-            r"\restrict abc",
-            r"\unrestrict abc",
             r"\timing on",
             r"\pset pager off",
             r"\set ON_ERROR_STOP 1",
+            r"\set ON_ERROR_STOP",
+            r"\set ON_ERROR_STOP true",
+            r"\set AUTOCOMMIT on",
+            r"\set ON_ERROR_ROLLBACK interactive",
+            r"\set SINGLE_STEP off",
+            r"\set",
+            r"\encoding",
             r"\encoding UTF8",
         ] {
             assert!(matches!(ok(line), Meta::Skip(_)), "{line}");
@@ -564,12 +565,23 @@ mod tests {
             (r"\o file", r"\o"),
             (r"\lo_import x", r"\lo_import"),
             (r"\set AUTOCOMMIT off", "AUTOCOMMIT"),
+            (r"\set ON_ERROR_ROLLBACK on", "ON_ERROR_ROLLBACK"),
+            (r"\set SINGLE_STEP", "SINGLE_STEP"),
             (r"\encoding LATIN1", r"\encoding"),
             (r"\echo `date`", "backquotes"),
-            (r"\echo a \\ \echo b", "several"),
+            (r"\set ON_ERROR_STOP off", "ON_ERROR_STOP"),
+            (r"\unset ON_ERROR_STOP", "ON_ERROR_STOP"),
+            (r"\set x 'open", "never closed"),
         ] {
             assert!(refused(line).contains(named), "{line}: {}", refused(line));
         }
+    }
+
+    #[test]
+    fn restrict_keeps_its_key() {
+        assert_eq!(ok(r"\restrict abc"), Meta::Restrict("abc".into()));
+        assert_eq!(ok(r"\unrestrict abc"), Meta::Unrestrict("abc".into()));
+        assert!(refused(r"\restrict").contains("key"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! An input made ready to run before anything is written: the first pass over a file and
 //! its includes, or stdin read ahead to its first statement.
 
+use super::conninfo::Server;
 use super::input::{Reader, Stats};
 use super::item::{Input, ReadError};
 use super::vars::Vars;
@@ -20,11 +21,24 @@ impl Prepared {
     /// missing file or an unset variable fails here. Stdin is read only up to its first
     /// statement. `allow_connect`: whether `\c` may run (only without one transaction).
     pub fn new(input: &Input, vars: &Vars, allow_connect: bool) -> Result<Prepared, ReadError> {
+        Prepared::new_on(input, vars, allow_connect, None)
+    }
+
+    /// [`Prepared::new`] for a run on `server`, which `\c` is checked against.
+    pub fn new_on(
+        input: &Input,
+        vars: &Vars,
+        allow_connect: bool,
+        server: Option<&Server>,
+    ) -> Result<Prepared, ReadError> {
+        let open = || {
+            Reader::open(input, vars.clone(), allow_connect).map(|r| r.on_server(server.cloned()))
+        };
         let stats = match input {
             Input::Stdin => None,
-            _ => Some(Reader::open(input, vars.clone(), allow_connect)?.survey()?),
+            _ => Some(open()?.survey()?),
         };
-        let mut reader = Reader::open(input, vars.clone(), allow_connect)?;
+        let mut reader = open()?;
         let has_statements = match &stats {
             Some(s) => s.statements > 0,
             None => reader.peek_statement()?,
