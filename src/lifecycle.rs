@@ -10,13 +10,15 @@ use serde::Serialize;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
+use crate::dburl::DbUrl;
 use crate::error::{coded, usage};
 use crate::load::{self, DbConnector, LoadOptions, Summary};
 use crate::migrate::Checkout;
 use crate::pg::{quote_ident, ConnectOptions, Db};
-use crate::sql::input::{Prepared, Problem};
+use crate::sql::input::Problem;
+use crate::sql::prepared::Prepared;
 use crate::sql::{Input, ReadError, Reader, Server, Vars};
-use crate::target::{DbUrl, Target};
+use crate::target::Target;
 use crate::ui;
 
 /// The built-in schema, from `sql/schema.sql`.

@@ -16,7 +16,8 @@ use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryStream};
 
 pub use connect::{Connection, Connector, DbConnector, NoConnect};
 
-use crate::sql::input::{first_line, Data, Prepared, Problem};
+use crate::sql::input::{first_line, Data, Problem};
+use crate::sql::prepared::Prepared;
 use crate::sql::{is_transaction_control, Input, Item, Loc, ReadError, Reader, Stmt, Vars};
 use crate::ui;
 

@@ -20,7 +20,7 @@ use crate::error::{coded, exit, usage};
 use crate::load::{self, LoadError, LoadOptions};
 use crate::load::{NoConnect, Transaction};
 use crate::pg::Db;
-use crate::sql::input::Prepared;
+use crate::sql::prepared::Prepared;
 use crate::sql::{Input, Vars};
 use crate::ui;
 use indicatif::ProgressBar;

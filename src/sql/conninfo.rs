@@ -33,7 +33,7 @@ impl ConnectArgs {
         }
         for a in [&self.dbname, &self.user, &self.host, &self.port] {
             let a = a.as_deref().unwrap_or("-");
-            let masked = crate::target::mask_secrets(a);
+            let masked = crate::mask::mask_secrets(a);
             words.push(match masked.find("password") {
                 Some(at) if !a.contains("://") => format!("{}password=****", &masked[..at]),
                 _ => masked,
@@ -155,12 +155,8 @@ fn parse_keywords(s: &str) -> Result<Params, String> {
 
 /// A `postgresql://` URI.
 fn parse_uri(s: &str) -> Result<Params, String> {
-    let url = url::Url::parse(s).map_err(|e| {
-        format!(
-            "cannot read the URI {}: {e}",
-            crate::target::mask_secrets(s)
-        )
-    })?;
+    let url = url::Url::parse(s)
+        .map_err(|e| format!("cannot read the URI {}: {e}", crate::mask::mask_secrets(s)))?;
     let decode = |v: &str| {
         url::form_urlencoded::parse(format!("x={}", v.replace('+', "%2B")).as_bytes())
             .next()
