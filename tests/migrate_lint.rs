@@ -227,7 +227,7 @@ fn an_unreachable_database_means_a_static_lint() {
         &[
             "--offline",
             fixtures()
-                .join("20240108000000_email_not_null.sql")
+                .join("20240113000000_email_not_null_split.sql")
                 .to_str()
                 .unwrap(),
         ],

@@ -122,6 +122,14 @@ pub const RULES: &[Rule] = &[
               EXCLUSIVE: reads and writes go on)",
     },
     Rule {
+        id: "validate-in-same-transaction",
+        level: Level::Error,
+        lock: AX,
+        why: "ADD CONSTRAINT ... NOT VALID took ACCESS EXCLUSIVE, held until the commit: \
+              validating in the same transaction scans every row under it",
+        fix: "VALIDATE CONSTRAINT in a later migration (or in a transaction:false one)",
+    },
+    Rule {
         id: "add-unique-without-index",
         level: Level::Error,
         lock: AX,

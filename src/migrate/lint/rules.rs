@@ -31,6 +31,10 @@ pub struct Walk<'a> {
     checks: HashMap<String, (String, String)>,
     /// The current migration set lock_timeout itself; a guard finding was already made.
     guarded: bool,
+    /// Constraints (table key, name) added NOT VALID by the current migration.
+    not_valid_here: HashSet<(String, String)>,
+    /// The current migration runs in a transaction.
+    in_tx: bool,
 }
 
 impl<'a> Walk<'a> {
@@ -44,6 +48,7 @@ impl<'a> Walk<'a> {
     /// A new migration starts: its own lock_timeout guard is still to be seen.
     pub fn next_migration(&mut self) {
         self.guarded = false;
+        self.not_valid_here.clear();
     }
 
     /// Created earlier in the pending set.
@@ -186,6 +191,7 @@ impl<'a> Walk<'a> {
             }
             OpKind::Alter { table, action } => {
                 locks_existing = !self.empty(table);
+                self.in_tx = in_tx;
                 hits.extend(self.alter(op.at, table, action));
             }
         }
@@ -335,6 +341,9 @@ impl<'a> Walk<'a> {
                 if let (Some(c), false) = (not_null_of, not_valid) {
                     self.not_null_ok.insert((table.key(), c.clone()));
                 }
+                if let (Some(n), true) = (name, not_valid) {
+                    self.not_valid_here.insert((table.key(), n.clone()));
+                }
                 let label = name.as_deref().unwrap_or("(unnamed)");
                 match kind {
                     Constraint::ForeignKey if !not_valid && !empty => hit(
@@ -369,6 +378,22 @@ impl<'a> Walk<'a> {
             Action::ValidateConstraint { name } => {
                 if let Some(v) = self.checks.remove(name) {
                     self.not_null_ok.insert(v);
+                }
+                // NOTE: ADD ... NOT VALID took ACCESS EXCLUSIVE, held to the commit: validating
+                // in the same transaction scans the table under it, which NOT VALID was for
+                // avoiding.
+                if self.in_tx
+                    && !empty
+                    && self.not_valid_here.contains(&(table.key(), name.clone()))
+                {
+                    hit(
+                        "validate-in-same-transaction",
+                        None,
+                        format!(
+                            "VALIDATE CONSTRAINT {name} on {table} in the transaction that \
+                             added it NOT VALID"
+                        ),
+                    );
                 }
             }
             // NOTE: renames and drops break the running app whatever the table holds, so an
@@ -469,8 +494,9 @@ mod tests {
             (
                 "ALTER TABLE users ADD CONSTRAINT c CHECK (c IS NOT NULL) NOT VALID; \
                  ALTER TABLE users VALIDATE CONSTRAINT c; ALTER TABLE users ALTER c SET NOT NULL",
-                &[],
+                &["validate-in-same-transaction"],
             ),
+            ("ALTER TABLE users VALIDATE CONSTRAINT c", &[]),
             (
                 "ALTER TABLE a ADD CONSTRAINT f FOREIGN KEY (b) REFERENCES b (id)",
                 &["add-foreign-key-validating"],
@@ -521,6 +547,14 @@ mod tests {
         for (sql, want) in cases {
             assert_eq!(ids(sql), *want, "{sql}");
         }
+        // Outside a transaction, NOT VALID then VALIDATE then SET NOT NULL is the fix.
+        assert!(ids_with(
+            None,
+            false,
+            "ALTER TABLE users ADD CONSTRAINT c CHECK (c IS NOT NULL) NOT VALID; \
+             ALTER TABLE users VALIDATE CONSTRAINT c; ALTER TABLE users ALTER c SET NOT NULL"
+        )
+        .is_empty());
         // Outside a transaction, CONCURRENTLY is the fix.
         assert!(ids_with(None, false, "CREATE INDEX CONCURRENTLY i ON users (a)").is_empty());
         assert!(ids_with(None, false, "DROP INDEX CONCURRENTLY i").is_empty());
