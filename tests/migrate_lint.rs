@@ -265,3 +265,30 @@ fn a_protected_targets_plan_shows_the_lint_before_the_confirmation() {
         "t"
     );
 }
+
+/// The lint step of examples/ci/github-actions.yml, on the files a pull request would add.
+#[test]
+fn the_ci_examples_lint_step_fails_on_an_error_and_passes_a_safe_migration() {
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/github-actions.yml"),
+    )
+    .unwrap();
+    assert!(
+        example.contains("cruddur-db migrate lint --offline $files\n"),
+        "{example}"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let step = |file: &str| {
+        let mut c = common::bin(home.path());
+        c.args(["migrate", "lint", "--offline"])
+            .arg(fixtures().join(file));
+        c
+    };
+    step("20240102000000_users_handle_index.sql")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("error: 1 lint error(s)"));
+    step("20240113000000_email_not_null_split.sql")
+        .assert()
+        .success();
+}

@@ -135,7 +135,8 @@ pub struct MigrateLintArgs {
     #[arg(long, conflicts_with = "files")]
     pub all: bool,
 
-    /// Do not connect: lint the files alone (every migration of --dir, table sizes unknown)
+    /// Do not connect: lint the files alone (those given, else every migration of --dir; table
+    /// sizes unknown)
     #[arg(long)]
     pub offline: bool,
 
