@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{write_file, TestDb};
+use predicates::prelude::*;
 
 /// A psql session that holds `LOCK TABLE users IN ACCESS EXCLUSIVE MODE` in an open
 /// transaction until [`Blocker::commit`].
@@ -241,4 +242,32 @@ fn a_transaction_false_migration_is_guarded_with_set_and_tried_again() {
         "t"
     );
     assert_eq!(recorded(&db), "1");
+}
+
+#[test]
+fn a_statement_timeout_stops_a_long_statement_without_retries() {
+    let db = TestDb::new("stmttimeout");
+    let dir = setup(
+        &db,
+        "",
+        "ALTER TABLE public.users ADD COLUMN bio text;\nSELECT pg_sleep(3);",
+    );
+    db.cmd()
+        .env("CRUDDUR_MIGRATIONS_DIR", &dir)
+        .args([
+            "migrate",
+            "up",
+            "--lock-guard",
+            "--statement-timeout",
+            "200ms",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("statement timeout"))
+        .stderr(predicates::str::contains("try 2").not());
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM information_schema.columns WHERE column_name = 'bio'"),
+        "0"
+    );
+    assert_eq!(recorded(&db), "0");
 }

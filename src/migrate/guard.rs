@@ -34,14 +34,16 @@ pub struct LockGuard {
 impl LockGuard {
     /// The settings as SQL: `SET LOCAL` inside the migration's transaction, `SET` for the
     /// session when it runs without one (and [`LockGuard::reset_sql`] after).
+    /// NOTE: statement_timeout is left alone unless asked for, so that a limit the server or
+    /// the role sets stays in force.
     pub fn set_sql(&self, local: bool) -> String {
         let scope = if local { "SET LOCAL" } else { "SET" };
         let ms = |d: Duration| d.as_millis().max(1);
-        format!(
-            "{scope} lock_timeout = '{}ms'; {scope} statement_timeout = '{}ms'",
-            ms(self.lock_timeout),
-            self.statement_timeout.map_or(0, ms)
-        )
+        let mut sql = format!("{scope} lock_timeout = '{}ms'", ms(self.lock_timeout));
+        if let Some(d) = self.statement_timeout {
+            sql.push_str(&format!("; {scope} statement_timeout = '{}ms'", ms(d)));
+        }
+        sql
     }
 
     pub fn reset_sql() -> &'static str {
@@ -282,11 +284,15 @@ mod tests {
             statement_timeout: None,
             retries: 5,
         };
+        assert_eq!(g.set_sql(true), "SET LOCAL lock_timeout = '200ms'");
+        let limited = LockGuard {
+            statement_timeout: Some(Duration::from_secs(30)),
+            ..g.clone()
+        };
         assert_eq!(
-            g.set_sql(true),
-            "SET LOCAL lock_timeout = '200ms'; SET LOCAL statement_timeout = '0ms'"
+            limited.set_sql(false),
+            "SET lock_timeout = '200ms'; SET statement_timeout = '30000ms'"
         );
-        assert!(g.set_sql(false).starts_with("SET lock_timeout = '200ms'"));
         let pauses: Vec<u128> = (2..=8).map(|n| LockGuard::pause(n).as_millis()).collect();
         assert_eq!(pauses, [200, 400, 800, 1600, 3200, 6400, 10000]);
     }
