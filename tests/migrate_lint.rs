@@ -292,3 +292,23 @@ fn the_ci_examples_lint_step_fails_on_an_error_and_passes_a_safe_migration() {
         .assert()
         .success();
 }
+
+/// A misspelt rule id in an allow comment silences nothing, and says so.
+#[test]
+fn an_allow_comment_naming_no_rule_is_reported() {
+    let db = TestDb::unmade("lintallow");
+    let dir = db.home.path().join("m");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_file(
+        &dir,
+        "20240101000000_a.sql",
+        "-- migrate:up\n-- cruddur-db:allow drop-colum typo\nALTER TABLE users DROP COLUMN a;\n",
+    );
+    lint(&db, &dir, &["--offline"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "20240101000000_a.sql:2: `-- cruddur-db:allow drop-colum` names no lint rule",
+        ))
+        .stdout(predicate::str::contains("error[drop-column]"));
+}

@@ -154,6 +154,16 @@ pub fn lint(
                 _ => continue,
             };
             let written = stmt.written();
+            for (r, _) in allows_above(&lines, stmt.loc.line) {
+                if !RULES.iter().any(|x| x.id == r) {
+                    let (line, _) = section.file_pos(stmt.loc.line.saturating_sub(1), 1);
+                    crate::ui::warn(&format!(
+                        "{}:{line}: `-- cruddur-db:allow {r}` names no lint rule (see `migrate \
+                         lint` in the README); it silences nothing",
+                        m.path.display()
+                    ));
+                }
+            }
             for op in parse::ops(written) {
                 for hit in walk.check(&op, section.transaction) {
                     let loc = stmt.loc.advanced(written, hit.at);
