@@ -131,8 +131,11 @@ pub struct Guard {
     pid: i32,
 }
 
-/// How often the watching connection asks who blocks the migration.
-const POLL: Duration = Duration::from_millis(200);
+/// How often the watching connection asks who blocks the migration: every 200 ms, more often
+/// when the lock timeout is shorter, so that a wait is named before it times out.
+fn poll_every(lock_timeout: Duration) -> Duration {
+    (lock_timeout / 2).clamp(Duration::from_millis(20), Duration::from_millis(200))
+}
 
 impl Guard {
     pub async fn new(db: &Db, client: &Client, settings: LockGuard) -> anyhow::Result<Guard> {
@@ -156,8 +159,9 @@ impl Guard {
         let seen: Mutex<Vec<Blocker>> = Mutex::new(Vec::new());
         let watch = async {
             let mut named: Vec<i32> = Vec::new();
+            let every = poll_every(self.settings.lock_timeout);
             loop {
-                tokio::time::sleep(POLL).await;
+                tokio::time::sleep(every).await;
                 // NOTE: a failed look is no reason to stop the migration; the next one may work.
                 let Ok(now) = blockers(&self.monitor, self.pid).await else {
                     continue;
@@ -292,6 +296,18 @@ mod tests {
         assert_eq!(
             limited.set_sql(false),
             "SET lock_timeout = '200ms'; SET statement_timeout = '30000ms'"
+        );
+        assert_eq!(
+            poll_every(Duration::from_secs(5)),
+            Duration::from_millis(200)
+        );
+        assert_eq!(
+            poll_every(Duration::from_millis(100)),
+            Duration::from_millis(50)
+        );
+        assert_eq!(
+            poll_every(Duration::from_millis(10)),
+            Duration::from_millis(20)
         );
         let pauses: Vec<u128> = (2..=8).map(|n| LockGuard::pause(n).as_millis()).collect();
         assert_eq!(pauses, [200, 400, 800, 1600, 3200, 6400, 10000]);
