@@ -258,6 +258,19 @@ mod tests {
     }
 
     #[test]
+    fn a_py_migration_points_into_the_py_file() {
+        let t = tempfile::tempdir().unwrap();
+        let m = migration(
+            t.path(),
+            "16812294605993273_index.py",
+            "class AddIndex:\n  def migrate_sql():\n    data = \"\"\"\n      CREATE INDEX i\n        ON users (handle);\n    \"\"\"\n    return data\n",
+        );
+        let f = lint(&[(&m, &m.up)], None).unwrap();
+        assert_eq!(f[0].rule, "create-index-non-concurrent");
+        assert_eq!((f[0].line, f[0].column), (4, 7), "{f:?}");
+    }
+
+    #[test]
     fn allow_comments_are_read() {
         assert_eq!(
             allow_comment("  --  cruddur-db:allow drop-column  gone since v2"),
