@@ -654,6 +654,8 @@ async fn setup_steps(
         let opts = crate::migrate::Options {
             dir: dir.clone(),
             lock_timeout: std::time::Duration::from_secs(10),
+            guard: None,
+            lint: false,
             dry_run: false,
         };
         // NOTE: already confirmed as a whole by the caller.

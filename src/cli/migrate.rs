@@ -1,6 +1,7 @@
 //! The flags of `migrate` and its subcommands.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
@@ -27,6 +28,9 @@ pub enum MigrateCommand {
     Down(MigrateDownArgs),
     /// Show each migration: version, name, state (applied, pending, changed, missing), applied at
     Status(MigrateStatusArgs),
+    /// Report the statements of pending migrations that lock a live table for long or break the
+    /// running app (exit 1 on an error not allowed by a `-- cruddur-db:allow RULE reason` line)
+    Lint(MigrateLintArgs),
 }
 
 /// Where the migration files are.
@@ -51,6 +55,25 @@ pub struct MigrateRunArgs {
     /// Seconds to wait for another migration run on the same database to finish
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub lock_timeout: u64,
+
+    /// Run each migration under a lock_timeout and retry it when a lock is not granted
+    /// (always on for a protected target)
+    #[arg(long)]
+    pub lock_guard: bool,
+
+    /// Seconds (fractions allowed: 0.5) one statement may wait for a table lock before the
+    /// migration is rolled back and tried again (with --lock-guard or a protected target)
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub ddl_lock_timeout: Duration,
+
+    /// Seconds one statement may run at most (with --lock-guard or a protected target)
+    /// [default: no limit]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub statement_timeout: Option<Duration>,
+
+    /// How many times a migration that timed out waiting for a lock is tried again
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub retries: u32,
 
     #[command(flatten)]
     pub confirm: ConfirmArgs,
@@ -100,4 +123,61 @@ pub struct MigrateNewArgs {
 
     #[command(flatten)]
     pub dir: MigrateDirArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateLintArgs {
+    /// Migration files to lint, in this order [default: the pending migrations of --dir]
+    #[arg(value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+
+    /// Lint every migration of --dir, applied or not
+    #[arg(long, conflicts_with = "files")]
+    pub all: bool,
+
+    /// Do not connect: lint the files alone (those given, else every migration of --dir; table
+    /// sizes unknown)
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Print the findings as a JSON array on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub dir: MigrateDirArgs,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+/// Seconds as a duration: `5`, `0.2`, or with a unit, `200ms`.
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, scale) = match s.strip_suffix("ms") {
+        Some(n) => (n, 0.001),
+        None => (s.strip_suffix('s').unwrap_or(s), 1.0),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds (e.g. 5, 0.2, 200ms)"))?;
+    if !v.is_finite() || v < 0.0 || v * scale > 86_400.0 {
+        return Err(format!("{s:?} is not between 0 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(v * scale))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_take_fractions_and_milliseconds() {
+        assert_eq!(parse_secs("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_secs("0.2"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_secs("200ms"), Ok(Duration::from_millis(200)));
+        assert!(parse_secs("-1").is_err());
+        assert!(parse_secs("soon").is_err());
+    }
 }

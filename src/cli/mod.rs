@@ -101,7 +101,9 @@ impl Command {
                 None => !a.up.run.confirm.dry_run,
                 Some(MigrateCommand::Up(u)) => !u.run.confirm.dry_run,
                 Some(MigrateCommand::Down(d)) => !d.run.confirm.dry_run,
-                Some(MigrateCommand::New(_) | MigrateCommand::Status(_)) => false,
+                Some(
+                    MigrateCommand::New(_) | MigrateCommand::Status(_) | MigrateCommand::Lint(_),
+                ) => false,
             },
             Command::Create(_)
             | Command::Sessions(_)

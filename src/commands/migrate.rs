@@ -1,5 +1,5 @@
-//! `migrate [up]|down|status|new`: turns the flags into plain values and calls
-//! [`crate::migrate`]; only `new` runs without a database (and without a runtime).
+//! `migrate [up]|down|status|new|lint`: turns the flags into plain values and calls
+//! [`crate::migrate`]; only `new` (and `lint --offline`) run without a database.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,9 +7,13 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cli::{
-    MigrateArgs, MigrateCommand, MigrateDirArgs, MigrateNewArgs, MigrateRunArgs, MigrateStatusArgs,
+    MigrateArgs, MigrateCommand, MigrateDirArgs, MigrateLintArgs, MigrateNewArgs, MigrateRunArgs,
+    MigrateStatusArgs,
 };
-use crate::migrate::{self, Direction, Options, Plan};
+use crate::error::{coded, exit};
+use crate::migrate::guard::LockGuard;
+use crate::migrate::lint::{self, Live};
+use crate::migrate::{self, Direction, Migration, Options, Plan};
 use crate::pg::Db;
 use crate::target::{Target, TargetRequest};
 use crate::ui;
@@ -21,6 +25,7 @@ pub fn run(req: &TargetRequest, args: MigrateArgs) -> anyhow::Result<()> {
         Some(MigrateCommand::Down(a)) => super::block_on(up_or_down(req, a.run, Some(a.steps))),
         Some(MigrateCommand::Status(a)) => super::block_on(status(req, a)),
         Some(MigrateCommand::New(a)) => new(a),
+        Some(MigrateCommand::Lint(a)) => super::block_on(lint_cmd(req, a)),
     }
 }
 
@@ -54,10 +59,17 @@ async fn up_or_down(
     steps: Option<u64>,
 ) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
+    let guarded = target.protected || args.lock_guard;
     let opts = Options {
         dir: dir(&args.dir)?,
         lock_timeout: Duration::from_secs(args.lock_timeout),
         dry_run: args.confirm.dry_run,
+        guard: guarded.then_some(LockGuard {
+            lock_timeout: args.ddl_lock_timeout,
+            statement_timeout: args.statement_timeout,
+            retries: args.retries,
+        }),
+        lint: target.protected,
     };
     let db = Db::connect(&target, &args.conn.options()).await?;
     let confirm = |plan: &Plan| {
@@ -132,4 +144,93 @@ fn summary(status: &migrate::Status, dir: &Path) {
              it covers show as applied and are recorded by the next `migrate`",
         );
     }
+}
+
+/// `migrate lint`: the files given, else the pending migrations (every one with `--all`, or
+/// when the database cannot be read), with the live tables when it can.
+async fn lint_cmd(req: &TargetRequest, args: MigrateLintArgs) -> anyhow::Result<()> {
+    let dir = dir(&args.dir)?;
+    let given: Vec<Migration> = args
+        .files
+        .iter()
+        .map(|p| migrate::file::read(p))
+        .collect::<anyhow::Result<_>>()?;
+    let all = if given.is_empty() {
+        migrate::file::discover(&dir)?
+    } else {
+        given
+    };
+    let (migrations, live) = if args.offline {
+        ui::status("lint: offline: every migration given is linted, table sizes unknown");
+        (all, None)
+    } else {
+        let target = Target::from_env(req)?;
+        match read_live(&target, &args, &all).await {
+            Ok((applied, live)) => {
+                let pick = args.all || !args.files.is_empty();
+                let m = all
+                    .into_iter()
+                    .filter(|m| pick || !applied.contains(&m.version.stamp))
+                    .collect();
+                (m, Some(live))
+            }
+            Err(e) => {
+                ui::warn(&format!(
+                    "lint: {e:#}; linting without the database (every migration given, table \
+                     sizes unknown)"
+                ));
+                (all, None)
+            }
+        }
+    };
+    let sections: Vec<(&Migration, &migrate::Section)> =
+        migrations.iter().map(|m| (m, &m.up)).collect();
+    let findings = lint::lint(&sections, live.as_ref())?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&findings).context("failed to write JSON")?
+        );
+    } else {
+        for f in &findings {
+            print!("{f}");
+        }
+    }
+    ui::status(&lint::summary(&findings, migrations.len()));
+    let errors = findings.iter().filter(|f| f.is_blocking()).count();
+    if errors > 0 {
+        return Err(coded(
+            exit::FAILED,
+            format!(
+                "{errors} lint error(s); rewrite the statements as the fix lines say, or allow \
+                 one with `-- cruddur-db:allow RULE reason` on the line before it"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The applied versions and the live tables.
+async fn read_live(
+    target: &Target,
+    args: &MigrateLintArgs,
+    all: &[Migration],
+) -> anyhow::Result<(Vec<String>, Live)> {
+    let db = Db::connect(target, &args.conn.options()).await?;
+    let client = db.get().await?;
+    let state = migrate::store::read(&client, all).await?;
+    let live = lint::live::read(&client).await?;
+    ui::status(&format!(
+        "lint: {} table(s) read from {}",
+        live.tables.len(),
+        db.url
+    ));
+    Ok((
+        state
+            .applied
+            .iter()
+            .map(|a| a.version.stamp.clone())
+            .collect(),
+        live,
+    ))
 }

@@ -4,6 +4,8 @@
 //! Everything here takes plain values; `commands::migrate` turns flags into them.
 
 pub mod file;
+pub mod guard;
+pub mod lint;
 pub mod plan;
 pub mod py;
 pub mod store;
@@ -38,6 +40,10 @@ pub struct Options {
     pub lock_timeout: Duration,
     /// Print the plan and the SQL on stdout; change nothing.
     pub dry_run: bool,
+    /// Run each migration under a lock timeout, retrying it (a protected target, --lock-guard).
+    pub guard: Option<guard::LockGuard>,
+    /// Lint the plan's migrations and show the findings in the plan (a protected target).
+    pub lint: bool,
 }
 
 /// What `up` or `down` did.
@@ -207,7 +213,10 @@ async fn run(
     let client = db.get().await?;
     let state = store::read(&client, &migrations).await?;
     plan::check_unchanged(&migrations, &state)?;
-    let plan = make_plan(&migrations, &state, &database, direction, steps)?;
+    let mut plan = make_plan(&migrations, &state, &database, direction, steps)?;
+    if opts.lint && direction == Direction::Up && !plan.is_empty() {
+        plan.lint = lint_plan(&client, &plan).await?;
+    }
     if opts.dry_run {
         ui::status(&format!("dry run on {}", db.url));
         if !state.tracking {
@@ -233,9 +242,14 @@ async fn run(
         .iter()
         .map(|s| s.migration.version.stamp.clone())
         .collect();
+    let guard = match &opts.guard {
+        Some(g) => Some(guard::Guard::new(db, &client, g.clone()).await?),
+        None => None,
+    };
     store::lock(&client, &database, opts.lock_timeout).await?;
     let result = locked(
         &client,
+        guard.as_ref(),
         &migrations,
         &database,
         direction,
@@ -272,6 +286,7 @@ fn nothing_to_do(direction: Direction, database: &str) -> String {
 /// moved it while this one waited.
 async fn locked(
     client: &Client,
+    guard: Option<&guard::Guard>,
     migrations: &[Migration],
     database: &str,
     direction: Direction,
@@ -331,6 +346,7 @@ async fn locked(
             .then(|| store::pointer_value(applied.iter().map(|(v, f)| (v, f.as_str()))));
         let took = apply(
             client,
+            guard,
             step,
             direction,
             pointer.as_deref(),
@@ -366,6 +382,7 @@ async fn locked(
 /// `transaction:false`. Returns how long it took.
 async fn apply(
     client: &Client,
+    guard: Option<&guard::Guard>,
     step: &plan::Step<'_>,
     direction: Direction,
     pointer: Option<&str>,
@@ -402,7 +419,7 @@ async fn apply(
             "(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint",
             pointer,
         );
-        return match run_sql(client, &file, step.section, Some(&books)).await {
+        return match guard::run(client, guard, &file, step.section, Some(&books)).await {
             Ok(_) => Ok(started.elapsed()),
             Err(SqlFailure::Migration(mut e)) => {
                 e.outcome = format!(
@@ -416,7 +433,7 @@ async fn apply(
         };
     }
     if let Err(SqlFailure::Migration(mut e) | SqlFailure::Bookkeeping(mut e)) =
-        run_sql(client, &file, step.section, None).await
+        guard::run(client, guard, &file, step.section, None).await
     {
         e.outcome = format!(
             "{} runs without a transaction (transaction:false): the statements before this \
@@ -435,6 +452,37 @@ async fn apply(
     Ok(took)
 }
 
+pub(super) fn plain_error(file: &str, e: &tokio_postgres::Error) -> LoadError {
+    LoadError {
+        file: file.to_string(),
+        line: 1,
+        column: 1,
+        chain: Vec::new(),
+        statement: String::new(),
+        message: crate::pg::describe(e),
+        code: e.code().map(|c| c.code().to_string()),
+        outcome: String::new(),
+        exit: exit::FAILED,
+    }
+}
+
+/// The plan's migrations linted, with the live tables when they can be read.
+async fn lint_plan(client: &Client, plan: &Plan<'_>) -> anyhow::Result<Vec<lint::Finding>> {
+    let live = match lint::live::read(client).await {
+        Ok(l) => Some(l),
+        Err(e) => {
+            ui::warn(&format!("lint without table sizes: {e:#}"));
+            None
+        }
+    };
+    let sections: Vec<(&Migration, &Section)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.migration, s.section))
+        .collect();
+    lint::lint(&sections, live.as_ref())
+}
+
 /// Why [`run_sql`] failed: in the migration's SQL, or in the bookkeeping run after it.
 #[derive(Debug)]
 pub enum SqlFailure {
@@ -443,7 +491,8 @@ pub enum SqlFailure {
 }
 
 /// Runs one section's SQL on `client`. With `epilogue` (the bookkeeping), the section and the
-/// epilogue run in one transaction; without, statement by statement in autocommit.
+/// epilogue run in one transaction, `settings` first in it; without, statement by statement
+/// in autocommit.
 /// NOTE: the one place that calls the SQL runner, so that a change of the runner's API is
 /// adapted here only. Positions in its errors are mapped back to the file as written.
 pub async fn run_sql(
@@ -451,6 +500,7 @@ pub async fn run_sql(
     file: &str,
     section: &Section,
     epilogue: Option<&str>,
+    settings: Option<&str>,
 ) -> Result<load::Summary, SqlFailure> {
     // A `.sql` section is counted from its own line of the file by the runner (its warnings
     // too); a `.py` section's positions are mapped back here.
@@ -476,21 +526,17 @@ pub async fn run_sql(
             .await
             .map_err(|e| SqlFailure::Migration(to_file(e)));
     };
-    let plain = |e: tokio_postgres::Error| LoadError {
-        file: file.to_string(),
-        line: 1,
-        column: 1,
-        chain: Vec::new(),
-        statement: String::new(),
-        message: crate::pg::describe(&e),
-        code: e.code().map(|c| c.code().to_string()),
-        outcome: String::new(),
-        exit: exit::FAILED,
-    };
+    let plain = |e: tokio_postgres::Error| plain_error(file, &e);
     client
         .batch_execute("BEGIN")
         .await
         .map_err(|e| SqlFailure::Bookkeeping(plain(e)))?;
+    if let Some(settings) = settings {
+        if let Err(e) = client.batch_execute(settings).await {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(SqlFailure::Bookkeeping(plain(e)));
+        }
+    }
     let line = first_line.unwrap_or(1);
     let summary = match load::run_text(client, file, &section.sql, line, &vars).await {
         Ok(s) => s,

@@ -146,6 +146,8 @@ pub struct Plan<'a> {
     pub direction: Direction,
     pub database: String,
     pub steps: Vec<Step<'a>>,
+    /// The lint's findings on the steps, shown before the confirmation (a protected target).
+    pub lint: Vec<super::lint::Finding>,
 }
 
 impl Plan<'_> {
@@ -204,6 +206,19 @@ impl fmt::Display for Plan<'_> {
         if flagged > 0 {
             writeln!(f, "  {flagged} destructive statement(s) flagged")?;
         }
+        if !self.lint.is_empty() {
+            writeln!(
+                f,
+                "  lock lint ({}):",
+                super::lint::summary(&self.lint, self.steps.len())
+            )?;
+            for finding in &self.lint {
+                writeln!(f, "    {}", finding.headline())?;
+                if finding.allowed.is_none() {
+                    writeln!(f, "      fix: {}", finding.fix)?;
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -235,6 +250,7 @@ pub fn up<'a>(
         direction: Direction::Up,
         database: database.to_string(),
         steps,
+        lint: Vec::new(),
     })
 }
 
@@ -275,6 +291,7 @@ pub fn down<'a>(
         direction: Direction::Down,
         database: database.to_string(),
         steps,
+        lint: Vec::new(),
     })
 }
 
