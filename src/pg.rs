@@ -217,7 +217,7 @@ impl Db {
             }
             other => return anyhow!("failed to connect to {}: {other}", self.url),
         };
-        if let Some(problem) = crate::tls::explain(pg, &self.tls, &self.url.host()) {
+        if let Some(problem) = crate::tls::explain::explain(pg, &self.tls, &self.url.host()) {
             return anyhow!("could not connect to {target}: {problem}");
         }
         if let Some(db) = pg.as_db_error() {

@@ -45,7 +45,7 @@ pub fn run(req: &TargetRequest, args: ConnectArgs) -> anyhow::Result<()> {
     // cannot work fails like every other command (explained, exit 1), not with libpq's text.
     let opts = args.conn.options();
     let mut login = None;
-    super::block_on(async {
+    super::runtime::block_on(async {
         crate::pg::Db::connect(&target, &opts).await?;
         // NOTE: the same login as the check's (a secret is read once); with --iam a token
         // signed now, for psql's first 15 minutes.

@@ -20,12 +20,14 @@ use crate::ui;
 
 pub fn run(req: &TargetRequest, args: MigrateArgs) -> anyhow::Result<()> {
     match args.command {
-        None => super::block_on(up_or_down(req, args.up.run, None)),
-        Some(MigrateCommand::Up(a)) => super::block_on(up_or_down(req, a.run, None)),
-        Some(MigrateCommand::Down(a)) => super::block_on(up_or_down(req, a.run, Some(a.steps))),
-        Some(MigrateCommand::Status(a)) => super::block_on(status(req, a)),
+        None => super::runtime::block_on(up_or_down(req, args.up.run, None)),
+        Some(MigrateCommand::Up(a)) => super::runtime::block_on(up_or_down(req, a.run, None)),
+        Some(MigrateCommand::Down(a)) => {
+            super::runtime::block_on(up_or_down(req, a.run, Some(a.steps)))
+        }
+        Some(MigrateCommand::Status(a)) => super::runtime::block_on(status(req, a)),
         Some(MigrateCommand::New(a)) => new(a),
-        Some(MigrateCommand::Lint(a)) => super::block_on(lint_cmd(req, a)),
+        Some(MigrateCommand::Lint(a)) => super::runtime::block_on(lint_cmd(req, a)),
     }
 }
 

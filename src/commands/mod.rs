@@ -1,12 +1,10 @@
 //! One module per subcommand, each with one `run`; this file only dispatches. Resources open
 //! late: only commands that need a runtime build one.
 
-use std::future::Future;
-
-use anyhow::Context;
-
 use crate::cli::{Cli, Command, RdsCommand, TlsCommand};
 use crate::target::{Target, TargetRequest};
+
+use runtime::block_on;
 
 mod add_user;
 mod audit;
@@ -21,6 +19,7 @@ mod migrate;
 mod post_crud;
 mod rds;
 mod reset;
+mod runtime;
 mod schema;
 mod seed;
 mod sessions;
@@ -81,13 +80,4 @@ fn dispatch(req: TargetRequest, command: Command) -> anyhow::Result<()> {
         Command::Migrate(a) => migrate::run(&req, a),
         Command::IamToken => block_on(iam_token::run(&req)),
     }
-}
-
-/// Runs a future on a new multi-threaded runtime.
-fn block_on<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?
-        .block_on(f)
 }

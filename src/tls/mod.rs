@@ -14,11 +14,9 @@ use crate::dburl::DbUrl;
 use crate::error::usage;
 use crate::files::expand_home;
 
-mod explain;
+pub(crate) mod explain;
 pub(crate) mod probe;
 mod verify;
-
-pub use explain::{explain, no_tls, TlsProblem};
 
 /// An HTTP client builder for the tool's own requests (public-IP services, the RDS CA
 /// download, EC2): rustls on ring, the one crypto provider the tool builds, and its user agent.

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 
-use super::{explain, no_tls, SslMode, TlsProblem, TlsSettings};
+use super::explain::{explain, no_tls, TlsProblem};
+use super::{SslMode, TlsSettings};
 
 /// What a failed step says.
 fn fail(reason: impl Into<String>, fix: impl Into<String>) -> TlsProblem {

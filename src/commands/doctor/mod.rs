@@ -3,6 +3,7 @@
 //! This file is the checklist and its report; `probes` holds the checks themselves.
 
 mod probes;
+mod step;
 
 use std::io::Write;
 use std::time::Duration;
@@ -12,6 +13,8 @@ use serde::Serialize;
 use crate::cli::DoctorArgs;
 use crate::error::{coded, exit};
 use crate::target::TargetRequest;
+
+use step::Step;
 
 use probes::{
     auth_step, dns_step, locator, schema_step, security_group, tcp_step, tls_step, url_step,
@@ -96,23 +99,6 @@ impl Outcome {
         line
     }
 }
-
-/// Why a check failed and what to do.
-#[derive(Debug)]
-pub struct Failure {
-    pub reason: String,
-    pub fix: String,
-}
-
-pub(super) fn fail(reason: impl Into<String>, fix: impl Into<String>) -> Failure {
-    Failure {
-        reason: reason.into(),
-        fix: fix.into(),
-    }
-}
-
-/// A check's value for the next checks and its detail line, or why it failed.
-pub(super) type Step<T> = Result<(T, String), Failure>;
 
 #[derive(Serialize)]
 struct JsonReport<'a> {

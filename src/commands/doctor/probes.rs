@@ -14,7 +14,7 @@ use crate::pg::{ConnectOptions, Db};
 use crate::target::{Target, TargetRequest};
 use crate::tls::{SslMode, TlsSettings};
 
-use super::{fail, Failure, Step};
+use super::step::{fail, Failure, Step};
 
 /// What a login found: the credentials were accepted, and the target's database is there or
 /// not (the server checks the password before it looks for the database).
@@ -339,7 +339,7 @@ pub(super) async fn auth_step(
         ));
     }
     if let PoolError::Backend(e) = &err {
-        if let Some(p) = crate::tls::explain(e, tls, &target.url.host()) {
+        if let Some(p) = crate::tls::explain::explain(e, tls, &target.url.host()) {
             return Err(fail(p.reason, p.fix));
         }
     }
