@@ -15,6 +15,7 @@ mod connect;
 mod create;
 mod doctor;
 mod drop;
+mod dump;
 mod iam_token;
 mod loading;
 mod migrate;
@@ -80,6 +81,7 @@ fn dispatch(req: TargetRequest, command: Command) -> anyhow::Result<()> {
         Command::Audit(a) => audit::run(a),
         Command::Migrate(a) => migrate::run(&req, a),
         Command::IamToken => block_on(iam_token::run(&req)),
+        Command::Dump(a) => block_on(dump::run(&req, a)),
     }
 }
 
