@@ -87,6 +87,9 @@ pub enum Command {
     /// Write the target's schema as SQL that loads into an empty database (read-only; no
     /// pg_dump needed, so no version mismatch with RDS)
     Dump(DumpArgs),
+    /// Show what differs between two schemas (local, prod, setup, a URL or a .sql file);
+    /// --sql prints the statements that turn FROM into TO
+    Diff(DiffArgs),
 }
 
 impl Command {
@@ -119,6 +122,7 @@ impl Command {
             | Command::Man
             | Command::Audit(_)
             | Command::Dump(_)
+            | Command::Diff(_)
             | Command::IamToken => false,
         }
     }

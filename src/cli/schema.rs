@@ -15,3 +15,41 @@ pub struct DumpArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
 }
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// What to compare from: local, prod, setup (what `setup` builds from this checkout, without
+    /// the seed), a postgresql:// URL, or a .sql file
+    #[arg(value_name = "FROM")]
+    pub from: String,
+
+    /// What to compare to, in the same forms as FROM
+    #[arg(value_name = "TO")]
+    pub to: String,
+
+    /// Print the differences as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print the SQL that turns FROM into TO; destructive statements are preceded by a
+    /// `-- destructive:` comment
+    #[arg(long)]
+    pub sql: bool,
+
+    /// Exit 1 when the sides differ (for CI: `cruddur-db diff setup prod --exit-code`)
+    #[arg(long)]
+    pub exit_code: bool,
+
+    /// Server to make scratch databases on for .sql and setup sides
+    /// [default: the local target's server]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CRUDDUR_SCRATCH_URL",
+        hide_env_values = true
+    )]
+    pub scratch_url: Option<String>,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}

@@ -13,6 +13,7 @@ mod audit;
 mod completions;
 mod connect;
 mod create;
+mod diff;
 mod doctor;
 mod drop;
 mod dump;
@@ -82,6 +83,7 @@ fn dispatch(req: TargetRequest, command: Command) -> anyhow::Result<()> {
         Command::Migrate(a) => migrate::run(&req, a),
         Command::IamToken => block_on(iam_token::run(&req)),
         Command::Dump(a) => block_on(dump::run(&req, a)),
+        Command::Diff(a) => block_on(diff::run(&req, a)),
     }
 }
 
