@@ -601,8 +601,7 @@ async fn table_objects(client: &Client, cat: &mut Catalog) -> anyhow::Result<()>
 
 /// Every comment on an object of the user's schemas, named the way `COMMENT ON` takes it.
 async fn comments(client: &Client, cat: &mut Catalog) -> anyhow::Result<()> {
-    let sql = format!(
-        "SELECT o.type, o.identity, d.description, rn.nspname::text, rc.relname::text \
+    let sql =         "SELECT o.type, o.identity, d.description, rn.nspname::text, rc.relname::text \
          FROM pg_catalog.pg_description d \
          CROSS JOIN LATERAL pg_identify_object(d.classoid, d.objoid, d.objsubid) o \
          LEFT JOIN pg_catalog.pg_class rc ON rc.oid = CASE d.classoid \
@@ -627,9 +626,8 @@ async fn comments(client: &Client, cat: &mut Catalog) -> anyhow::Result<()> {
                !~ '^pg_(toast|temp_)' \
            AND NOT (o.type = 'extension' AND o.identity = 'plpgsql') \
            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e \
-                           WHERE e.classid = d.classoid AND e.objid = d.objoid AND e.deptype = 'e')"
-    );
-    for r in client.query(&sql, &[]).await? {
+                           WHERE e.classid = d.classoid AND e.objid = d.objoid AND e.deptype = 'e')";
+    for r in client.query(sql, &[]).await? {
         let kind: String = r.get(0);
         let identity: String = r.get(1);
         if let Some(object) = comment_target(&kind, &identity) {
