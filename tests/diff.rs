@@ -332,3 +332,99 @@ fn a_side_that_is_neither_is_a_usage_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("is not a side of a diff"), "{err}");
 }
+
+fn migration_files(dir: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd.flatten().map(|e| e.path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn migrate_new_from_diff_writes_up_and_down_from_the_diff() {
+    let local = TestDb::seeded("mig_local");
+    local.psql(
+        "ALTER TABLE public.users ADD COLUMN bio text; \
+         CREATE INDEX users_bio_idx ON public.users (bio)",
+    );
+    let out = local
+        .cmd()
+        .args(["migrate", "new", "add_bio", "--from-diff"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let path = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    let path = local.home.path().join(path);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (up, down) = text.split_once("-- migrate:down\n").unwrap();
+    assert!(up.starts_with("-- migrate:up\n"), "{text}");
+    assert!(up.contains("ADD COLUMN \"bio\" text;"), "{text}");
+    assert!(up.contains("CREATE INDEX users_bio_idx"), "{text}");
+    assert!(
+        down.contains("DROP INDEX IF EXISTS \"public\".\"users_bio_idx\";"),
+        "{text}"
+    );
+    assert!(
+        down.contains("-- destructive: drops column public.users.bio and its data\n"),
+        "{text}"
+    );
+
+    // Up on a database setup made gives the local schema; down gives setup's again.
+    let fresh = TestDb::seeded("mig_fresh");
+    let before = pg_dump_schema(&fresh);
+    let up_file = common::write_file(fresh.home.path(), "up.sql", up);
+    psql_file(&fresh, &up_file);
+    assert_eq!(pg_dump_schema(&fresh), pg_dump_schema(&local));
+    let down_file = common::write_file(fresh.home.path(), "down.sql", down);
+    psql_file(&fresh, &down_file);
+    assert_eq!(pg_dump_schema(&fresh), before);
+}
+
+#[test]
+fn migrate_new_from_diff_refuses_nothing_to_do_and_irreversible_changes() {
+    let local = TestDb::seeded("mig_refuse");
+    let dir = local.home.path().join("db/migrations");
+    let out = local
+        .cmd()
+        .args(["migrate", "new", "nothing", "--from-diff"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("nothing to do"), "{err}");
+    assert!(migration_files(&dir).is_empty());
+
+    local.psql("ALTER TABLE public.activities DROP COLUMN expires_at");
+    let out = local
+        .cmd()
+        .args(["migrate", "new", "lossy", "--from-diff"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("DROP COLUMN \"expires_at\"") && err.contains("cannot be reversed"),
+        "{err}"
+    );
+    assert!(migration_files(&dir).is_empty());
+}
+
+#[test]
+fn doctor_shows_drift_from_setup_without_failing() {
+    let db = TestDb::seeded("drift");
+    let out = db.cmd().arg("doctor").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("schema drift: none"), "{err}");
+
+    db.psql("ALTER TABLE public.users ADD COLUMN bio text");
+    let out = db.cmd().arg("doctor").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("schema drift: 1 difference(s)")
+            && err.contains("    table public.users: column bio text only in TO"),
+        "{err}"
+    );
+}

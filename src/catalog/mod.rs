@@ -147,6 +147,20 @@ pub async fn drift(
     })
 }
 
+/// Doctor's drift step, when `show`: the drift (or why it was not checked) on stderr.
+/// NOTE: informational: schema drift never fails doctor on its own.
+pub async fn print_drift(
+    req: &crate::target::TargetRequest,
+    timeout: std::time::Duration,
+    show: bool,
+) {
+    if show {
+        for line in drift_lines(req, timeout).await {
+            crate::ui::status(&line);
+        }
+    }
+}
+
 /// Doctor's drift step as lines: the drift, or why it was not checked.
 pub async fn drift_lines(
     req: &crate::target::TargetRequest,
