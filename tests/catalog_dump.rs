@@ -146,3 +146,19 @@ fn dump_skips_extension_members_and_system_schemas() {
         "{text}"
     );
 }
+
+/// Reading is one READ ONLY transaction: a protected target needs no confirmation, and a
+/// server that only allows reads is fine.
+#[test]
+fn dump_is_read_only_and_needs_no_confirmation() {
+    let db = TestDb::new("dump_ro");
+    db.psql("CREATE TABLE t (id int PRIMARY KEY)");
+    db.psql(&format!(
+        "ALTER DATABASE \"{}\" SET default_transaction_read_only = on",
+        db.name
+    ));
+    let out = db.cmd().args(["--protected", "dump"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CREATE TABLE \"public\".\"t\""));
+}

@@ -428,3 +428,26 @@ fn doctor_shows_drift_from_setup_without_failing() {
         "{err}"
     );
 }
+
+#[test]
+fn owners_and_grants_are_compared_only_when_asked() {
+    let (from, to) = pair(
+        "owners",
+        "ALTER TABLE users OWNER TO root; GRANT SELECT ON activities TO root",
+    );
+    let (code, out, err) = diff(&from, &["--exit-code", &from.url, &to.url]);
+    assert_eq!(code, 0, "owners and grants compared unasked: {out}{err}");
+
+    let (code, out, _) = diff(&from, &["--owners", &from.url, &to.url]);
+    assert_eq!(code, 0);
+    assert_eq!(out, "table public.users: owner postgres -> root\n");
+    let (_, sql, _) = diff(&from, &["--owners", "--sql", &from.url, &to.url]);
+    assert_eq!(sql, "ALTER TABLE \"public\".\"users\" OWNER TO \"root\";\n");
+
+    let (_, out, _) = diff(&from, &["--grants", &from.url, &to.url]);
+    assert!(
+        out.starts_with("table public.activities: grants default -> {")
+            && out.contains("root=r/postgres"),
+        "{out}"
+    );
+}

@@ -16,9 +16,15 @@ pub use side::{Side, Sides};
 
 /// Reads both sides and compares them. Scratch databases made on the way are dropped at the
 /// end: after success, after a failure, and after Ctrl-C (which then fails the command).
-pub async fn compare(sides: &Sides, from: &Side, to: &Side) -> anyhow::Result<Diff> {
+/// Owners and grants are compared as `opts` asks.
+pub async fn compare(
+    sides: &Sides,
+    from: &Side,
+    to: &Side,
+    opts: diff::Options,
+) -> anyhow::Result<Diff> {
     let (a, b) = read_both(sides, from, to).await?;
-    Ok(diff::diff(&a, &b))
+    Ok(diff::diff_with(&a, &b, opts))
 }
 
 /// Reads both sides' catalogs, dropping the scratch databases at the end whatever happens.

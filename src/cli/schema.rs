@@ -36,6 +36,14 @@ pub struct DiffArgs {
     #[arg(long)]
     pub sql: bool,
 
+    /// Compare owners too (left out unless asked); --sql writes ALTER ... OWNER TO
+    #[arg(long)]
+    pub owners: bool,
+
+    /// Compare grants too (left out unless asked); reported, not written as SQL
+    #[arg(long)]
+    pub grants: bool,
+
     /// Exit 1 when the sides differ (for CI: `cruddur-db diff setup prod --exit-code`)
     #[arg(long)]
     pub exit_code: bool,

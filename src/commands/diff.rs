@@ -19,7 +19,11 @@ pub async fn run(req: &TargetRequest, args: DiffArgs) -> anyhow::Result<()> {
         scratch_url: args.scratch_url,
         conn: args.conn.options(),
     };
-    let diff = catalog::compare(&sides, &from, &to).await?;
+    let opts = catalog::diff::Options {
+        owners: args.owners,
+        grants: args.grants,
+    };
+    let diff = catalog::compare(&sides, &from, &to, opts).await?;
     if args.json {
         let value = serde_json::json!({
             "from": from.label(),

@@ -8,7 +8,10 @@ use std::fmt;
 
 use serde::Serialize;
 
+mod access;
 mod table;
+
+pub use access::Options;
 
 use super::model::*;
 use super::sql::{self, literal, sequence_options, Object, Phase};
@@ -205,11 +208,17 @@ fn dropped_last(kind: &str) -> bool {
 
 /// The differences between `from` and `to`, and the SQL that turns `from` into `to`.
 pub fn diff(from: &Catalog, to: &Catalog) -> Diff {
+    diff_with(from, to, Options::default())
+}
+
+/// [`diff`], with owners and grants compared as `opts` asks.
+pub fn diff_with(from: &Catalog, to: &Catalog, opts: Options) -> Diff {
     let mut b = Builder {
         diffs: Vec::new(),
         stmts: Vec::new(),
     };
     let tables = table::tables(&mut b, from, to);
+    access::compare(&mut b, from, to, opts);
     let f_objects = sql::objects(from);
     let t_objects = sql::objects(to);
     let key_map = |objs: &[Object]| -> BTreeMap<_, usize> {
