@@ -278,6 +278,15 @@ fn setup_side_matches_a_database_made_by_setup() {
     let (code, out, _) = diff(&db, &["--exit-code", "setup", "local"]);
     assert_eq!(code, 1);
     assert_eq!(out, "table public.users: column bio text only in TO\n");
+    // `--url` names the local target too.
+    let out = common::bin(db.home.path())
+        .args(["--url", &db.url, "diff", "setup", "local"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "table public.users: column bio text only in TO\n"
+    );
 }
 
 /// Ctrl-C while a scratch database is being loaded: the command stops and the scratch

@@ -17,7 +17,7 @@ use crate::target::{Target, TargetRequest};
 /// One side of a diff, as the user named it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Side {
-    /// The local target: CONNECTION_URL, DATABASE_URL or the built-in default.
+    /// The local target: `--url`, CONNECTION_URL, DATABASE_URL or the built-in default.
     Local,
     /// PROD_CONNECTION_URL, with the credential flags (`--iam`, `--password-secret`).
     Prod,
@@ -66,7 +66,7 @@ impl Side {
 pub struct Sides {
     /// The command line's target request: its credential and AWS flags apply to `prod`.
     pub request: TargetRequest,
-    /// The server for scratch databases; `None`: the local target's.
+    /// The server for scratch databases; `None`: the local target's (`--url` included).
     pub scratch_url: Option<String>,
     pub conn: ConnectOptions,
 }
@@ -96,7 +96,11 @@ impl Sides {
     fn target(&self, side: &Side) -> anyhow::Result<Target> {
         let plain = TargetRequest::default();
         let req = match side {
-            Side::Local => plain,
+            // NOTE: `--url` names the local target here too; only `prod` takes --prod's URL.
+            Side::Local => TargetRequest {
+                url: self.request.url.clone(),
+                ..plain
+            },
             Side::Prod => TargetRequest {
                 prod: true,
                 ..self.request.clone()
@@ -115,7 +119,10 @@ impl Sides {
     /// A new scratch database's target (not created yet), remembered in `scratches`.
     fn scratch(&self, scratches: &mut Scratches) -> anyhow::Result<Target> {
         let server = Target::from_env(&TargetRequest {
-            url: self.scratch_url.clone(),
+            url: self
+                .scratch_url
+                .clone()
+                .or_else(|| self.request.url.clone()),
             ..TargetRequest::default()
         })
         .context("failed to choose the server for the scratch database (--scratch-url)")?;
