@@ -7,6 +7,7 @@
 //! exit codes ([`error`]).
 
 pub mod app;
+pub mod catalog;
 pub mod cli;
 pub mod creds;
 pub mod dburl;

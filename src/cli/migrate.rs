@@ -121,6 +121,11 @@ pub struct MigrateNewArgs {
     #[arg(value_name = "NAME")]
     pub name: String,
 
+    /// Fill the migration from `diff setup local --sql` (down: the reverse diff); refused when
+    /// there is nothing to do or a statement cannot be reversed
+    #[arg(long)]
+    pub from_diff: bool,
+
     #[command(flatten)]
     pub dir: MigrateDirArgs,
 }

@@ -8,12 +8,14 @@ mod app;
 mod aws;
 mod lifecycle;
 mod migrate;
+mod schema;
 mod target;
 
 pub use app::*;
 pub use aws::*;
 pub use lifecycle::*;
 pub use migrate::*;
+pub use schema::*;
 pub use target::*;
 
 /// The Cruddur database tool: local and production PostgreSQL, SQL files, RDS access.
@@ -82,6 +84,12 @@ pub enum Command {
     IamToken,
     /// Show the audit log of writes on protected targets
     Audit(AuditArgs),
+    /// Write the target's schema as SQL that loads into an empty database (read-only; no
+    /// pg_dump needed, so no version mismatch with RDS)
+    Dump(DumpArgs),
+    /// Show what differs between two schemas (local, prod, setup, a URL or a .sql file);
+    /// --sql prints the statements that turn FROM into TO
+    Diff(DiffArgs),
 }
 
 impl Command {
@@ -115,6 +123,8 @@ impl Command {
             | Command::Completions(_)
             | Command::Man
             | Command::Audit(_)
+            | Command::Dump(_)
+            | Command::Diff(_)
             | Command::IamToken => false,
         }
     }

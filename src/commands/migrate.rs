@@ -26,6 +26,9 @@ pub fn run(req: &TargetRequest, args: MigrateArgs) -> anyhow::Result<()> {
             super::runtime::block_on(up_or_down(req, a.run, Some(a.steps)))
         }
         Some(MigrateCommand::Status(a)) => super::runtime::block_on(status(req, a)),
+        Some(MigrateCommand::New(a)) if a.from_diff => {
+            super::runtime::block_on(new_from_diff(req, a))
+        }
         Some(MigrateCommand::New(a)) => new(a),
         Some(MigrateCommand::Lint(a)) => super::runtime::block_on(lint_cmd(req, a)),
     }
@@ -50,6 +53,29 @@ fn new(args: MigrateNewArgs) -> anyhow::Result<()> {
         None => migrate::new_dir(&cwd()?),
     };
     let path = migrate::new_file(&dir, &args.name, chrono::Utc::now())?;
+    println!("{}", path.display());
+    Ok(())
+}
+
+/// `new NAME --from-diff`: the migration from `setup` to the local database.
+async fn new_from_diff(req: &TargetRequest, args: MigrateNewArgs) -> anyhow::Result<()> {
+    let sides = crate::catalog::Sides {
+        request: req.clone(),
+        scratch_url: None,
+        conn: crate::pg::ConnectOptions::default(),
+    };
+    // NOTE: the diff (and its refusals) comes first, so a refused migration writes no file.
+    let sql = crate::catalog::migration_from_diff(&sides).await?;
+    let dir = match &args.dir.dir {
+        Some(d) => d.clone(),
+        None => migrate::new_dir(&cwd()?),
+    };
+    let path = migrate::new_file(&dir, &args.name, chrono::Utc::now())?;
+    std::fs::write(
+        &path,
+        format!("-- migrate:up\n{}\n-- migrate:down\n{}", sql.up, sql.down),
+    )
+    .with_context(|| format!("failed to write {}", path.display()))?;
     println!("{}", path.display());
     Ok(())
 }

@@ -11,8 +11,10 @@ mod audit;
 mod completions;
 mod connect;
 mod create;
+mod diff;
 mod doctor;
 mod drop;
+mod dump;
 mod iam_token;
 mod loading;
 mod migrate;
@@ -79,5 +81,7 @@ fn dispatch(req: TargetRequest, command: Command) -> anyhow::Result<()> {
         Command::Audit(a) => audit::run(a),
         Command::Migrate(a) => migrate::run(&req, a),
         Command::IamToken => block_on(iam_token::run(&req)),
+        Command::Dump(a) => block_on(dump::run(&req, a)),
+        Command::Diff(a) => block_on(diff::run(&req, a)),
     }
 }

@@ -140,6 +140,7 @@ pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
         };
         println!("{}", serde_json::to_string_pretty(&json)?);
     }
+    crate::catalog::print_drift(req, timeout, failed.is_none() && !args.output.json).await;
     match failed {
         None => Ok(()),
         Some(title) => Err(coded(

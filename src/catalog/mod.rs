@@ -1,0 +1,188 @@
+//! What a database is: the catalog reader ([`read`]) fills a plain model ([`model`]) from
+//! `pg_catalog`; [`sql`] turns it into SQL that loads into an empty database (`dump`);
+//! `diff` compares two of them. Later work (copy, migration lint) builds on the same reader.
+
+pub mod diff;
+pub mod model;
+pub mod read;
+pub mod sql;
+
+pub use model::{Catalog, QName};
+pub use read::read;
+pub mod side;
+
+pub use diff::Diff;
+pub use side::{Side, Sides};
+
+/// Reads both sides and compares them. Scratch databases made on the way are dropped at the
+/// end: after success, after a failure, and after Ctrl-C (which then fails the command).
+/// Owners and grants are compared as `opts` asks.
+pub async fn compare(
+    sides: &Sides,
+    from: &Side,
+    to: &Side,
+    opts: diff::Options,
+) -> anyhow::Result<Diff> {
+    let (a, b) = read_both(sides, from, to).await?;
+    Ok(diff::diff_with(&a, &b, opts))
+}
+
+/// Reads both sides' catalogs, dropping the scratch databases at the end whatever happens.
+async fn read_both(sides: &Sides, from: &Side, to: &Side) -> anyhow::Result<(Catalog, Catalog)> {
+    let mut scratches = side::Scratches::default();
+    let work = async {
+        let a = sides.read(from, &mut scratches).await?;
+        let b = sides.read(to, &mut scratches).await?;
+        Ok((a, b))
+    };
+    let result = tokio::select! {
+        r = work => r,
+        _ = tokio::signal::ctrl_c() => Err(crate::error::coded(
+            crate::error::exit::FAILED,
+            "interrupted (Ctrl-C); the scratch databases are dropped",
+        )),
+    };
+    scratches.drop_all(&sides.conn).await;
+    result
+}
+
+/// A migration's two sections.
+#[derive(Debug, Clone)]
+pub struct MigrationSql {
+    pub up: String,
+    pub down: String,
+}
+
+/// `migrate new --from-diff`: up is `diff setup local --sql`, down the reverse diff.
+/// Refused (exit 2, as for a migration file that cannot be written) when there is nothing to do, or when an up statement cannot be reversed
+/// (it drops or converts data); the refusal names them.
+pub async fn migration_from_diff(sides: &Sides) -> anyhow::Result<MigrationSql> {
+    let (setup, local) = read_both(sides, &Side::Setup, &Side::Local).await?;
+    let up = diff::diff(&setup, &local);
+    if up.is_empty() {
+        return Err(crate::error::coded(
+            crate::error::exit::USAGE,
+            "nothing to do: the local database has the schema that setup builds from this \
+             checkout; no migration was written",
+        ));
+    }
+    let lossy: Vec<String> = up
+        .destructive()
+        .map(|s| {
+            format!(
+                "  {} ({})",
+                s.sql.lines().next().unwrap_or(""),
+                s.destructive.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    if !lossy.is_empty() {
+        return Err(crate::error::coded(
+            crate::error::exit::USAGE,
+            format!(
+                "the change from setup to local has {} statement(s) that cannot be reversed \
+                 (they drop or convert data):\n{}\nwrite this migration by hand \
+                 (`cruddur-db diff setup local --sql` shows all of it); no migration was written",
+                lossy.len(),
+                lossy.join("\n")
+            ),
+        ));
+    }
+    let down = diff::diff(&local, &setup);
+    Ok(MigrationSql {
+        up: up.sql(),
+        down: down.sql(),
+    })
+}
+
+/// What [`drift`] found: how many differences between `setup` and the target, and the first
+/// few of them.
+#[derive(Debug, Clone)]
+pub struct Drift {
+    pub count: usize,
+    pub first: Vec<String>,
+}
+
+impl Drift {
+    /// Lines for doctor: the count, then the first differences indented.
+    pub fn lines(&self) -> Vec<String> {
+        if self.count == 0 {
+            return vec!["schema drift: none (the target has the schema setup builds)".into()];
+        }
+        let mut lines = vec![format!(
+            "schema drift: {} difference(s) from setup to the target (`cruddur-db diff setup \
+             local` shows them all)",
+            self.count
+        )];
+        lines.extend(self.first.iter().map(|l| format!("    {l}")));
+        lines
+    }
+}
+
+/// The target's schema against what `setup` builds from the current checkout (built in a
+/// scratch database on the local server), for doctor: never fails doctor on its own.
+pub async fn drift(
+    target: &crate::target::Target,
+    conn: &crate::pg::ConnectOptions,
+    show: usize,
+) -> anyhow::Result<Drift> {
+    let sides = Sides {
+        request: crate::target::TargetRequest::default(),
+        scratch_url: None,
+        conn: conn.clone(),
+    };
+    let mut scratches = side::Scratches::default();
+    let result = async {
+        let expected = sides.read(&Side::Setup, &mut scratches).await?;
+        let db = crate::pg::Db::connect(target, conn).await?;
+        let client = db.get().await?;
+        let actual = read(&client).await?;
+        Ok::<_, anyhow::Error>(diff::diff(&expected, &actual))
+    }
+    .await;
+    scratches.drop_all(conn).await;
+    let d = result?;
+    Ok(Drift {
+        count: d.differences.len(),
+        first: d
+            .differences
+            .iter()
+            .take(show)
+            .map(|x| x.to_string())
+            .collect(),
+    })
+}
+
+/// Doctor's drift step, when `show`: the drift (or why it was not checked) on stderr.
+/// NOTE: informational: schema drift never fails doctor on its own.
+pub async fn print_drift(
+    req: &crate::target::TargetRequest,
+    timeout: std::time::Duration,
+    show: bool,
+) {
+    if show {
+        for line in drift_lines(req, timeout).await {
+            crate::ui::status(&line);
+        }
+    }
+}
+
+/// Doctor's drift step as lines: the drift, or why it was not checked.
+pub async fn drift_lines(
+    req: &crate::target::TargetRequest,
+    timeout: std::time::Duration,
+) -> Vec<String> {
+    let conn = crate::pg::ConnectOptions {
+        connect_timeout: timeout,
+        ..crate::pg::ConnectOptions::default()
+    };
+    let result = async {
+        let target = crate::target::Target::from_env(req)?;
+        drift(&target, &conn, 5).await
+    }
+    .await;
+    match result {
+        Ok(d) => d.lines(),
+        Err(e) => vec![format!("schema drift: not checked: {e:#}")],
+    }
+}

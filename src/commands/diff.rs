@@ -1,0 +1,65 @@
+//! `diff FROM TO [--json] [--sql] [--exit-code]`: what differs between two schemas, and the
+//! SQL that turns one into the other.
+
+use anyhow::Context;
+
+use crate::catalog::{self, Side, Sides};
+use crate::cli::DiffArgs;
+use crate::error::{coded, exit};
+use crate::target::TargetRequest;
+
+pub async fn run(req: &TargetRequest, args: DiffArgs) -> anyhow::Result<()> {
+    let from = Side::parse(&args.from)?;
+    let to = Side::parse(&args.to)?;
+    if from == Side::File("-".into()) && to == Side::File("-".into()) {
+        return Err(crate::error::usage("FROM and TO cannot both read stdin"));
+    }
+    let sides = Sides {
+        request: req.clone(),
+        scratch_url: args.scratch_url,
+        conn: args.conn.options(),
+    };
+    let opts = catalog::diff::Options {
+        owners: args.owners,
+        grants: args.grants,
+    };
+    let diff = catalog::compare(&sides, &from, &to, opts).await?;
+    if args.json {
+        let value = serde_json::json!({
+            "from": from.label(),
+            "to": to.label(),
+            "equal": diff.is_empty(),
+            "differences": diff.differences,
+            "statements": if args.sql { Some(&diff.statements) } else { None },
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).context("failed to write JSON")?
+        );
+    } else if args.sql {
+        print!("{}", diff.sql());
+    } else {
+        for d in &diff.differences {
+            println!("{d}");
+        }
+    }
+    let summary = if diff.is_empty() {
+        format!("{} and {} have the same schema", from.label(), to.label())
+    } else {
+        format!(
+            "{} difference(s) from {} to {}{}",
+            diff.differences.len(),
+            from.label(),
+            to.label(),
+            match diff.destructive().count() {
+                0 => String::new(),
+                n => format!("; {n} destructive statement(s) in --sql"),
+            }
+        )
+    };
+    if args.exit_code && !diff.is_empty() {
+        return Err(coded(exit::FAILED, summary));
+    }
+    crate::ui::status(&summary);
+    Ok(())
+}
