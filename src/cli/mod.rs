@@ -1,11 +1,12 @@
 //! The command line: `Cli` is the one entry point; the flags live beside it, one file per
-//! group of subcommands (`target`: shared flags; `lifecycle`, `aws`, `migrate`, `app`). A `///` on
-//! each field is its help text.
+//! group of subcommands (`target`: shared flags; `lifecycle`, `aws`, `migrate`, `app`,
+//! `copy`). A `///` on each field is its help text.
 
 use clap::{Parser, Subcommand};
 
 mod app;
 mod aws;
+mod copy;
 mod lifecycle;
 mod migrate;
 mod schema;
@@ -13,6 +14,7 @@ mod target;
 
 pub use app::*;
 pub use aws::*;
+pub use copy::*;
 pub use lifecycle::*;
 pub use migrate::*;
 pub use schema::*;
@@ -87,6 +89,9 @@ pub enum Command {
     /// Write the target's schema as SQL that loads into an empty database (read-only; no
     /// pg_dump needed, so no version mismatch with RDS)
     Dump(DumpArgs),
+    /// Copy the data of one database into another (e.g. prod to local) in one consistent
+    /// snapshot, masked: no real email, name or Cognito id leaves the source
+    Copy(CopyArgs),
 }
 
 impl Command {
@@ -102,6 +107,7 @@ impl Command {
             Command::AddUser(a) => !a.confirm.dry_run,
             Command::Connect(a) => a.write && !a.confirm.dry_run,
             Command::SyncCognito(a) => !a.confirm.dry_run,
+            Command::Copy(a) => !a.confirm.dry_run,
             Command::Migrate(a) => match &a.command {
                 None => !a.up.run.confirm.dry_run,
                 Some(MigrateCommand::Up(u)) => !u.run.confirm.dry_run,
