@@ -170,10 +170,13 @@ fn a_subset_brings_the_rows_it_references() {
 #[test]
 fn an_unmasked_text_column_is_refused_with_a_block_to_paste() {
     let src = TestDb::seeded("copy_strict");
-    src.psql("CREATE TABLE notes (id serial PRIMARY KEY, body text, owner_email text)");
+    // A serial column, and a default on a sequence no column owns.
+    let notes = "CREATE SEQUENCE note_numbers; CREATE TABLE notes (id serial PRIMARY KEY, \
+                 body text, owner_email text, n int DEFAULT nextval('note_numbers'))";
+    src.psql(notes);
     src.psql("INSERT INTO notes (body, owner_email) SELECT 'n' || g, 'o@x.org' FROM generate_series(1, 5) g");
     let dst = TestDb::seeded("copy_strict_dst");
-    dst.psql("CREATE TABLE notes (id serial PRIMARY KEY, body text, owner_email text)");
+    dst.psql(notes);
     let before = dump(&dst);
     let out = dst
         .cmd()
@@ -201,8 +204,8 @@ fn an_unmasked_text_column_is_refused_with_a_block_to_paste() {
         "5"
     );
     assert_eq!(
-        dst.scalar("INSERT INTO notes (body) VALUES ('new') RETURNING id"),
-        "6"
+        dst.scalar("INSERT INTO notes (body) VALUES ('new') RETURNING id || '/' || n"),
+        "6/6"
     );
     // A malformed rule names file, table and column.
     common::write_file(

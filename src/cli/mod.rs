@@ -240,6 +240,60 @@ mod tests {
     }
 
     #[test]
+    fn copy_takes_its_flags_and_writes_unless_a_dry_run() {
+        let cli = Cli::try_parse_from([
+            "cruddur-db",
+            "copy",
+            "--from=prod",
+            "--to",
+            "local",
+            "--where",
+            "activities: true",
+            "--where",
+            "users: handle <> 'x'",
+            "--limit=activities:5",
+        ])
+        .unwrap();
+        assert!(cli.command.writes());
+        let Command::Copy(c) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            (c.from.as_str(), c.to.as_str(), c.jobs),
+            ("prod", "local", 2)
+        );
+        assert_eq!(c.where_.len(), 2);
+        let dry = Cli::try_parse_from([
+            "cruddur-db",
+            "copy",
+            "--from=a://",
+            "--to=local",
+            "--dry-run",
+        ]);
+        assert!(!dry.unwrap().command.writes());
+        for bad in [
+            &[
+                "cruddur-db",
+                "copy",
+                "--from=prod",
+                "--to=local",
+                "--jobs=0",
+            ][..],
+            &[
+                "cruddur-db",
+                "copy",
+                "--from=prod",
+                "--to=local",
+                "--no-mask",
+                "--mask=m.toml",
+            ],
+            &["cruddur-db", "copy", "--from=prod"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn wait_takes_an_optional_value() {
         let cli = Cli::try_parse_from(["cruddur-db", "create", "--wait"]).unwrap();
         let Command::Create(c) = cli.command else {

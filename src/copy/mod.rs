@@ -190,7 +190,14 @@ pub async fn run(req: Request) -> anyhow::Result<()> {
     } else {
         None
     };
-    let snapshot = Snapshot::open(&src, if req.confirm.dry_run { 1 } else { req.jobs }).await?;
+    // NOTE: a subset's conditions may call now(), which is each transaction's own start time;
+    // one session evaluates every table's condition at the same instant, so the closure holds.
+    let sessions = if req.confirm.dry_run || !req.filters.is_empty() {
+        1
+    } else {
+        req.jobs
+    };
+    let snapshot = Snapshot::open(&src, sessions).await?;
     let result = copy_in_snapshot(&req, &snapshot, schema_sql, started).await;
     snapshot.close().await;
     result
@@ -326,19 +333,29 @@ async fn load_in_transaction(
     Ok(moved)
 }
 
-/// Sets the sequences the copied tables own (serial and identity columns) to the largest
-/// copied value, so the next insert does not collide.
+/// Moves the sequences of the copied tables' columns (serial and identity columns, and
+/// defaults calling `nextval`) past the largest copied value, so the next insert does not
+/// collide. Only forwards: a sequence two columns share ends past both.
 async fn set_sequences(dst: &Client, tables: &[catalog::QName]) -> anyhow::Result<()> {
     let names: Vec<String> = tables.iter().map(|t| t.sql()).collect();
     let rows = dst
         .query(
-            "SELECT s.oid::regclass::text, d.refobjid::regclass::text, a.attname::text \
+            "WITH t AS (SELECT to_regclass(n) AS oid FROM unnest($1::text[]) n) \
+             SELECT s.oid::regclass::text, d.refobjid::regclass::text, a.attname::text \
              FROM pg_catalog.pg_depend d \
              JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' \
              JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
              WHERE d.classid = 'pg_catalog.pg_class'::regclass \
                AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i') \
-               AND d.refobjid = ANY(SELECT to_regclass(t) FROM unnest($1::text[]) t)",
+               AND d.refobjid IN (SELECT oid FROM t) \
+             UNION \
+             SELECT s.oid::regclass::text, ad.adrelid::regclass::text, a.attname::text \
+             FROM pg_catalog.pg_attrdef ad \
+             JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass \
+               AND d.objid = ad.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass \
+             JOIN pg_catalog.pg_class s ON s.oid = d.refobjid AND s.relkind = 'S' \
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum \
+             WHERE ad.adrelid IN (SELECT oid FROM t) ORDER BY 1, 2, 3",
             &[&names],
         )
         .await
@@ -347,14 +364,17 @@ async fn set_sequences(dst: &Client, tables: &[catalog::QName]) -> anyhow::Resul
         let (seq, table, column): (String, String, String) = (r.get(0), r.get(1), r.get(2));
         dst.query(
             &format!(
-                "SELECT pg_catalog.setval($1::text::regclass, m) FROM (SELECT max({}) AS m FROM {table}) x \
-                 WHERE m IS NOT NULL",
+                "SELECT pg_catalog.setval($1::text::regclass, x.m) \
+                 FROM (SELECT max({}) AS m FROM {table}) x, {seq} s \
+                 WHERE x.m IS NOT NULL AND (x.m > s.last_value OR NOT s.is_called)",
                 quote_ident(&column)
             ),
             &[&seq],
         )
         .await
-        .map_err(|e| anyhow::anyhow!("failed to set sequence {seq}: {}", crate::pg::describe(&e)))?;
+        .map_err(|e| {
+            anyhow::anyhow!("failed to set sequence {seq}: {}", crate::pg::describe(&e))
+        })?;
     }
     Ok(())
 }
