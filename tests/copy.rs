@@ -80,6 +80,23 @@ fn prod_to_local_is_masked_audited_and_leaves_the_source_unchanged() {
     assert!(log.contains("\"detail\":\"copy from"), "{log}");
     assert!(log.contains("masked (built-in rules)"), "{log}");
     assert!(log.contains("\"outcome\":\"ok\""), "{log}");
+    // A URL is shown masked: first the masked form, then no secret.
+    let out = dst
+        .cmd()
+        .args([
+            "copy",
+            "--from",
+            &src.verified_url(),
+            "--to",
+            "local",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    let plan = String::from_utf8_lossy(&out.stdout).to_string() + &stderr(&out);
+    assert!(out.status.success(), "{plan}");
+    assert!(plan.contains(":****@"), "{plan}");
+    assert!(!plan.contains(&prod::prod_password()), "{plan}");
 }
 
 /// Rows committed on the source while a copy holds its snapshot are not copied, by any of
@@ -352,4 +369,44 @@ fn copy_refuses_its_own_source_as_target() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(counts(|s| db.psql(s)), "3/3");
+}
+
+/// Tables referencing each other load when one of the keys of the cycle is DEFERRABLE (it is
+/// deferred to the commit), and are refused (exit 2, nothing written) when none is.
+#[test]
+fn a_foreign_key_cycle_is_deferred_or_refused() {
+    let cycle = |deferrable: &str| {
+        format!(
+            "CREATE TABLE teams (id int PRIMARY KEY, captain int); \
+             CREATE TABLE players (id int PRIMARY KEY, team int NOT NULL REFERENCES teams); \
+             ALTER TABLE teams ADD CONSTRAINT teams_captain FOREIGN KEY (captain) \
+               REFERENCES players {deferrable}"
+        )
+    };
+    let src = TestDb::new("copy_cycle");
+    src.psql(&cycle("DEFERRABLE"));
+    src.psql(
+        "BEGIN; SET CONSTRAINTS ALL DEFERRED; INSERT INTO teams VALUES (1, 10); \
+         INSERT INTO players VALUES (10, 1); COMMIT",
+    );
+    let dst = TestDb::new("copy_cycle_dst");
+    let out = dst
+        .cmd()
+        .args(["copy", "--from", &src.url, "--to", "local", "--schema"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        dst.scalar("SELECT captain || '/' || (SELECT team FROM players) FROM teams"),
+        "10/1"
+    );
+    let fixed = TestDb::new("copy_cycle_fixed");
+    fixed.psql(&cycle(""));
+    let out = dst
+        .cmd()
+        .args(["copy", "--from", &fixed.url, "--to", "local", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("teams_captain"), "{}", stderr(&out));
 }
