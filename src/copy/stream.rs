@@ -2,7 +2,7 @@
 //! source's `COPY ... TO STDOUT` into the target's `COPY ... FROM STDIN`, chunk by chunk, so
 //! memory stays bounded whatever the size.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use anyhow::Context;
@@ -11,6 +11,7 @@ use deadpool_postgres::Object;
 use futures_util::{pin_mut, SinkExt, StreamExt};
 use indicatif::ProgressBar;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
 use tokio_postgres::Client;
 
 use crate::catalog::sql::literal;
@@ -244,18 +245,25 @@ async fn unspool(dst: &Client, job: &Job, mut spooled: Spooled) -> anyhow::Resul
 
 type Spooling = Mutex<Vec<Option<tokio::sync::oneshot::Sender<anyhow::Result<Spooled>>>>>;
 
-/// One source session's share of the reading: the next table no one reads yet, until none is
-/// left or the load stopped.
+/// One source session's share of the reading: the next table no one reads yet, once fewer
+/// than `ahead`'s permits are read and not loaded, until none is left or the load stopped
+/// (`ahead` closed).
 async fn spool_ahead(
     src: &Client,
     jobs: &[Job],
     next: &AtomicUsize,
-    stop: &AtomicBool,
+    ahead: &Semaphore,
     senders: &Spooling,
 ) {
     loop {
+        // NOTE: the permit is taken before the table is claimed, so the tables read ahead are
+        // always the next ones to load: the loader never waits for a table no one may read.
+        match ahead.acquire().await {
+            Ok(permit) => permit.forget(),
+            Err(_) => break,
+        }
         let i = next.fetch_add(1, Ordering::SeqCst);
-        if i >= jobs.len() || stop.load(Ordering::SeqCst) {
+        if i >= jobs.len() {
             break;
         }
         let result = spool(src, &jobs[i]).await;
@@ -269,7 +277,8 @@ async fn spool_ahead(
 /// Copies every job, in order, into `dst` (one session, the caller's transaction).
 ///
 /// With one source session each table streams straight through. With more, the sessions read
-/// the next tables side by side (each into a temporary file, so memory stays bounded) while
+/// the next tables side by side (each into a temporary file, so memory stays bounded; at most
+/// one table per session is read and not yet loaded, so the disk used is bounded too) while
 /// the target loads them one by one in dependency order. NOTE: the target has one session on
 /// purpose: the whole load is one transaction, so a failed copy leaves it as it was; the
 /// parallel part is the source side, usually the remote and slow one.
@@ -282,7 +291,7 @@ pub async fn copy_all(srcs: &[Object], dst: &Client, jobs: &[Job]) -> anyhow::Re
         return Ok(out);
     }
     let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
+    let ahead = Semaphore::new(srcs.len());
     let mut senders = Vec::with_capacity(jobs.len());
     let mut receivers = Vec::with_capacity(jobs.len());
     for _ in jobs {
@@ -293,7 +302,7 @@ pub async fn copy_all(srcs: &[Object], dst: &Client, jobs: &[Job]) -> anyhow::Re
     let senders = Mutex::new(senders);
     let workers = futures_util::future::join_all(
         srcs.iter()
-            .map(|src| spool_ahead(src, jobs, &next, &stop, &senders)),
+            .map(|src| spool_ahead(src, jobs, &next, &ahead, &senders)),
     );
     let loader = async {
         let mut out = Vec::with_capacity(jobs.len());
@@ -304,13 +313,17 @@ pub async fn copy_all(srcs: &[Object], dst: &Client, jobs: &[Job]) -> anyhow::Re
                 Err(_) => Err(anyhow::anyhow!("BUG: {} was never read", job.label)),
             };
             match result {
-                Ok(m) => out.push(m),
+                Ok(m) => {
+                    out.push(m);
+                    ahead.add_permits(1);
+                }
                 Err(e) => {
-                    stop.store(true, Ordering::SeqCst);
+                    ahead.close();
                     return Err(e);
                 }
             }
         }
+        ahead.close();
         Ok(out)
     };
     let ((), result) = futures_util::future::join(
