@@ -33,6 +33,10 @@ pub struct Entry {
     pub outcome: String,
     pub exit_code: i32,
     pub duration_ms: u64,
+    /// What the command says about the write beyond its arguments (`copy`: from where, to
+    /// where, masked or not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// The target of a line: the masked URL and its parts.
@@ -62,6 +66,7 @@ struct Pending {
     started: Instant,
     command: Vec<String>,
     target: EntryTarget,
+    detail: Option<String>,
 }
 
 /// NOTE: one pending line per process, so that `connect --write` can write its line just
@@ -96,9 +101,17 @@ pub fn begin(dir: &Path, target: &Target, args: &[String]) -> anyhow::Result<()>
             host: target.url.host(),
             database: target.url.database(),
         },
+        detail: None,
     };
     *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(pending);
     Ok(())
+}
+
+/// Adds a detail to the pending line (if any).
+pub fn detail(text: String) {
+    if let Some(p) = PENDING.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        p.detail = Some(text);
+    }
 }
 
 /// Writes the pending line (if any) with the outcome of `result`.
@@ -129,6 +142,7 @@ pub fn finish_with(code: i32) -> anyhow::Result<()> {
         .to_string(),
         exit_code: code,
         duration_ms: u64::try_from(p.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        detail: p.detail,
     };
     let mut line = serde_json::to_vec(&entry)?;
     line.push(b'\n');

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod catalog;
 pub mod cli;
+pub mod copy;
 pub mod creds;
 pub mod dburl;
 pub mod error;

@@ -1,11 +1,12 @@
 //! The command line: `Cli` is the one entry point; the flags live beside it, one file per
-//! group of subcommands (`target`: shared flags; `lifecycle`, `aws`, `migrate`, `app`). A `///` on
-//! each field is its help text.
+//! group of subcommands (`target`: shared flags; `lifecycle`, `aws`, `migrate`, `app`,
+//! `copy`). A `///` on each field is its help text.
 
 use clap::{Parser, Subcommand};
 
 mod app;
 mod aws;
+mod copy;
 mod lifecycle;
 mod migrate;
 mod schema;
@@ -13,6 +14,7 @@ mod target;
 
 pub use app::*;
 pub use aws::*;
+pub use copy::*;
 pub use lifecycle::*;
 pub use migrate::*;
 pub use schema::*;
@@ -90,6 +92,9 @@ pub enum Command {
     /// Show what differs between two schemas (local, prod, setup, a URL or a .sql file);
     /// --sql prints the statements that turn FROM into TO
     Diff(DiffArgs),
+    /// Copy the data of one database into another (e.g. prod to local) in one consistent
+    /// snapshot, masked: no real email, name or Cognito id leaves the source
+    Copy(CopyArgs),
 }
 
 impl Command {
@@ -105,6 +110,7 @@ impl Command {
             Command::AddUser(a) => !a.confirm.dry_run,
             Command::Connect(a) => a.write && !a.confirm.dry_run,
             Command::SyncCognito(a) => !a.confirm.dry_run,
+            Command::Copy(a) => !a.confirm.dry_run,
             Command::Migrate(a) => match &a.command {
                 None => !a.up.run.confirm.dry_run,
                 Some(MigrateCommand::Up(u)) => !u.run.confirm.dry_run,
@@ -237,6 +243,60 @@ mod tests {
         };
         assert!(matches!(m.command, Some(MigrateCommand::Down(d)) if d.steps == 2));
         assert!(Cli::try_parse_from(["cruddur-db", "migrate", "down", "--steps", "0"]).is_err());
+    }
+
+    #[test]
+    fn copy_takes_its_flags_and_writes_unless_a_dry_run() {
+        let cli = Cli::try_parse_from([
+            "cruddur-db",
+            "copy",
+            "--from=prod",
+            "--to",
+            "local",
+            "--where",
+            "activities: true",
+            "--where",
+            "users: handle <> 'x'",
+            "--limit=activities:5",
+        ])
+        .unwrap();
+        assert!(cli.command.writes());
+        let Command::Copy(c) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            (c.from.as_str(), c.to.as_str(), c.jobs),
+            ("prod", "local", 2)
+        );
+        assert_eq!(c.where_.len(), 2);
+        let dry = Cli::try_parse_from([
+            "cruddur-db",
+            "copy",
+            "--from=a://",
+            "--to=local",
+            "--dry-run",
+        ]);
+        assert!(!dry.unwrap().command.writes());
+        for bad in [
+            &[
+                "cruddur-db",
+                "copy",
+                "--from=prod",
+                "--to=local",
+                "--jobs=0",
+            ][..],
+            &[
+                "cruddur-db",
+                "copy",
+                "--from=prod",
+                "--to=local",
+                "--no-mask",
+                "--mask=m.toml",
+            ],
+            &["cruddur-db", "copy", "--from=prod"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

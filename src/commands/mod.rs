@@ -10,6 +10,7 @@ mod add_user;
 mod audit;
 mod completions;
 mod connect;
+mod copy;
 mod create;
 mod diff;
 mod doctor;
@@ -43,7 +44,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         aws_region: cli.aws.region,
         aws_profile: cli.aws.profile,
     };
-    if cli.command.writes() {
+    // NOTE: `copy` audits itself: its target is --to, not the global target.
+    if cli.command.writes() && !matches!(cli.command, Command::Copy(_)) {
         // NOTE: a target that does not resolve fails in the command itself, as it always did.
         if let Some(target) = Target::from_env(&req).ok().filter(|t| t.protected) {
             let dir = crate::audit::state_dir(|k| std::env::var(k).ok())?;
@@ -83,5 +85,6 @@ fn dispatch(req: TargetRequest, command: Command) -> anyhow::Result<()> {
         Command::IamToken => block_on(iam_token::run(&req)),
         Command::Dump(a) => block_on(dump::run(&req, a)),
         Command::Diff(a) => block_on(diff::run(&req, a)),
+        Command::Copy(a) => block_on(copy::run(&req, a)),
     }
 }

@@ -1,0 +1,451 @@
+//! `copy`: one database's data into another in one consistent snapshot of the source, masked
+//! on the source side, loaded into the target in one transaction in foreign-key order.
+//!
+//! [`plan`] reads the source's tables and orders them, [`mask`] decides each column's rule,
+//! [`subset`] turns `--where`/`--limit` into each table's rows, [`stream`] moves the data.
+
+pub mod mask;
+pub mod plan;
+pub mod stream;
+pub mod subset;
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio_postgres::Client;
+
+use crate::catalog;
+use crate::pg::{quote_ident, ConnectOptions, Db};
+use crate::protect::Confirm;
+use crate::target::Target;
+use crate::ui;
+
+use mask::{MaskFile, Masks, Origin, Rule};
+use plan::{Order, Source};
+use stream::{Job, Moved, Snapshot};
+use subset::{Filters, Selection};
+
+/// A copy, as plain values.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub from: Target,
+    pub to: Target,
+    /// Create the source's schema on the target first.
+    pub schema: bool,
+    pub mask: Option<MaskFile>,
+    pub no_mask: bool,
+    pub salt: String,
+    pub filters: Filters,
+    pub jobs: usize,
+    pub confirm: Confirm,
+    pub conn: ConnectOptions,
+}
+
+/// Everything decided before a row moves.
+pub struct Plan {
+    pub source: Source,
+    pub order: Order,
+    pub masks: Masks,
+    pub selection: Selection,
+}
+
+impl Plan {
+    /// Reads the source inside the snapshot and decides order, rules and rows; every refusal
+    /// (an unmasked text column, a bad filter, a cycle) comes here, before anything is written.
+    pub async fn make(client: &Client, req: &Request) -> anyhow::Result<Plan> {
+        let source = plan::read_source(client).await?;
+        let order = plan::order(&source)?;
+        let masks = mask::resolve(&source, req.mask.as_ref(), req.no_mask, req.salt.clone())?;
+        let selection = subset::select(&source, &order, &req.filters)?;
+        Ok(Plan {
+            source,
+            order,
+            masks,
+            selection,
+        })
+    }
+
+    /// Each table's queries, in load order.
+    pub fn jobs(&self) -> Vec<Job> {
+        self.order
+            .tables
+            .iter()
+            .map(|name| {
+                let t = self.source.table(name).expect("BUG: ordered tables exist");
+                let columns = t
+                    .columns
+                    .iter()
+                    .map(|c| quote_ident(&c.name))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Job {
+                    label: name.to_string(),
+                    copy_out: format!(
+                        "COPY (SELECT {} FROM {}{}) TO STDOUT",
+                        self.masks.select_list(&self.source, name),
+                        name.sql(),
+                        self.selection.where_clause(name)
+                    ),
+                    copy_in: format!("COPY {} ({columns}) FROM STDIN", name.sql()),
+                    row_estimate: t.row_estimate,
+                }
+            })
+            .collect()
+    }
+
+    /// The plan as `--dry-run` prints it.
+    pub fn describe(&self, req: &Request) -> String {
+        let mut out = format!(
+            "copy from {} to {}\n  source: read in one REPEATABLE READ, READ ONLY snapshot over \
+             {} connection(s); nothing is written there\n",
+            req.from.url, req.to.url, req.jobs
+        );
+        if req.schema {
+            out.push_str("  target: first gets the source's schema (catalog dump)\n");
+        }
+        out.push_str(&format!(
+            "  target: in one transaction: TRUNCATE the {} table(s), COPY them in this order, set \
+             their sequences past the copied values\n",
+            self.order.tables.len()
+        ));
+        if !self.order.deferred.is_empty() {
+            out.push_str(&format!(
+                "  deferred to the commit (a foreign-key cycle): {}\n",
+                self.order
+                    .deferred
+                    .iter()
+                    .map(|f| format!("{} on {}", f.name, f.from))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if req.no_mask {
+            out.push_str("  masking: NONE (--no-mask): every value is copied as it is\n");
+        }
+        for (i, name) in self.order.tables.iter().enumerate() {
+            let t = self.source.table(name).expect("BUG: ordered tables exist");
+            let rows = match (
+                self.selection.own.get(name),
+                self.selection.rows.contains_key(name),
+            ) {
+                (_, false) => "all rows".to_string(),
+                (Some(own), true) => format!("rows where {own}, and the rows referenced"),
+                (None, true) => "only the rows referenced by the rows selected".to_string(),
+            };
+            out.push_str(&format!(
+                "{:>3}. {name} (~{} rows): {rows}\n",
+                i + 1,
+                t.row_estimate
+            ));
+            for (c, (rule, origin)) in t.columns.iter().zip(&self.masks.by_table[name]) {
+                let from = match origin {
+                    Origin::File => "mask file",
+                    Origin::BuiltIn => "built-in",
+                    Origin::NotText | Origin::NoMask => continue,
+                };
+                out.push_str(&format!("       {}: {rule} ({from})\n", c.name));
+            }
+        }
+        out.push_str("dry run: nothing was written");
+        out
+    }
+
+    /// How many columns get another value than their own.
+    fn masked_columns(&self) -> usize {
+        self.masks
+            .by_table
+            .values()
+            .flatten()
+            .filter(|(r, _)| *r != Rule::Keep)
+            .count()
+    }
+}
+
+/// Runs a copy: plan inside the source snapshot, confirmation, then the load.
+pub async fn run(req: Request) -> anyhow::Result<()> {
+    let started = Instant::now();
+    crate::protect::check_confirm_db(&req.to, &req.confirm)?;
+    // NOTE: every session on the source is read-only twice over: the server refuses writes in
+    // these sessions (default_transaction_read_only) and in the snapshot's transactions.
+    let src_opts = ConnectOptions {
+        options: Some("-c default_transaction_read_only=on".to_string()),
+        pool_size: req.jobs + 1,
+        ..req.conn.clone()
+    };
+    let src = Db::connect(&req.from, &src_opts)
+        .await
+        .context("failed to connect to the source")?;
+    // NOTE: the catalog reader runs its own read-only transaction, so the schema is read just
+    // before the snapshot opens, not inside it; the copy itself reads columns and keys again
+    // inside the snapshot, and a schema changed in between fails the load (rolled back).
+    let schema_sql = if req.schema && !req.confirm.dry_run {
+        let client = src.get().await?;
+        let cat = catalog::read(&client)
+            .await
+            .with_context(|| format!("failed to read the schema of {}", req.from.url))?;
+        for s in &cat.skipped {
+            ui::warn(&format!("not in the copied schema: {s}"));
+        }
+        Some(catalog::sql::dump(&cat))
+    } else {
+        None
+    };
+    // NOTE: a subset's conditions may call now(), which is each transaction's own start time;
+    // one session evaluates every table's condition at the same instant, so the closure holds.
+    let sessions = if req.confirm.dry_run || !req.filters.is_empty() {
+        1
+    } else {
+        req.jobs
+    };
+    let snapshot = Snapshot::open(&src, sessions).await?;
+    let result = copy_in_snapshot(&req, &snapshot, schema_sql, started).await;
+    snapshot.close().await;
+    result
+}
+
+async fn copy_in_snapshot(
+    req: &Request,
+    snapshot: &Snapshot,
+    schema_sql: Option<String>,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let plan = Plan::make(&snapshot.clients[0], req).await?;
+    if req.confirm.dry_run {
+        println!("{}", plan.describe(req));
+        return Ok(());
+    }
+    crate::protect::confirm(
+        &req.to,
+        &req.confirm,
+        &format!(
+            "replace the rows of {} table(s) with a copy of {}",
+            plan.order.tables.len(),
+            req.from.url.short()
+        ),
+    )?;
+    test_pause().await?;
+    let jobs = plan.jobs();
+    let moved = load(req, &plan, snapshot, &jobs, schema_sql).await?;
+    let selected = if req.filters.is_empty() {
+        Vec::new()
+    } else {
+        count_selected(&snapshot.clients[0], &plan).await?
+    };
+    summary(req, &plan, &moved, &selected, started.elapsed());
+    Ok(())
+}
+
+/// The target side, in one transaction: schema, emptying, data, sequences.
+async fn load(
+    req: &Request,
+    plan: &Plan,
+    snapshot: &Snapshot,
+    jobs: &[Job],
+    schema_sql: Option<String>,
+) -> anyhow::Result<Vec<Moved>> {
+    let db = Db::connect(&req.to, &req.conn)
+        .await
+        .context("failed to connect to the target")?;
+    let dst = db.get().await?;
+    crate::load::lock(&dst, &req.to.url.database())
+        .await
+        .context("failed to take the load lock on the target")?;
+    dst.batch_execute("BEGIN")
+        .await
+        .context("failed to begin the target's transaction")?;
+    let result = load_in_transaction(&dst, plan, snapshot, jobs, schema_sql).await;
+    let result = match result {
+        Ok(moved) => dst
+            .batch_execute("COMMIT")
+            .await
+            .context("failed to commit the copy on the target")
+            .map(|()| moved),
+        Err(e) => {
+            let _ = dst.batch_execute("ROLLBACK").await;
+            Err(e.context(format!(
+                "the copy into {} was rolled back; the target is as it was",
+                req.to.url.short()
+            )))
+        }
+    };
+    let _ = crate::load::unlock(&dst).await;
+    result
+}
+
+async fn load_in_transaction(
+    dst: &Client,
+    plan: &Plan,
+    snapshot: &Snapshot,
+    jobs: &[Job],
+    schema_sql: Option<String>,
+) -> anyhow::Result<Vec<Moved>> {
+    if let Some(sql) = schema_sql {
+        crate::load::run_text(dst, "the source's schema", &sql, 1, &Default::default())
+            .await
+            .map_err(|e| {
+                anyhow::Error::new(e).context(
+                    "failed to create the source's schema on the target (--schema needs a \
+                     target without these tables; without --schema it must have them)",
+                )
+            })?;
+    }
+    let names: Vec<String> = plan.order.tables.iter().map(|t| t.sql()).collect();
+    let missing: Vec<String> = dst
+        .query(
+            "SELECT t FROM unnest($1::text[]) t WHERE to_regclass(t) IS NULL",
+            &[&names],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !missing.is_empty() {
+        return Err(crate::error::usage(format!(
+            "the target has no table(s) {}: run `cruddur-db setup` on it, or pass --schema to \
+             create the source's schema there",
+            missing.join(", ")
+        )));
+    }
+    if !names.is_empty() {
+        dst.batch_execute(&format!("TRUNCATE {} RESTART IDENTITY", names.join(", ")))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "failed to empty the target's tables: {}",
+                    crate::pg::describe(&e)
+                )
+            })?;
+    }
+    if !plan.order.deferred.is_empty() {
+        let constraints = plan
+            .order
+            .deferred
+            .iter()
+            .map(|f| format!("{}.{}", quote_ident(&f.from.schema), quote_ident(&f.name)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        dst.batch_execute(&format!("SET CONSTRAINTS {constraints} DEFERRED"))
+            .await
+            .context("failed to defer the foreign keys of a cycle")?;
+    }
+    let moved = stream::copy_all(&snapshot.clients, dst, jobs).await?;
+    set_sequences(dst, &plan.order.tables).await?;
+    Ok(moved)
+}
+
+/// Moves the sequences of the copied tables' columns (serial and identity columns, and
+/// defaults calling `nextval`) past the largest copied value, so the next insert does not
+/// collide. Only forwards: a sequence two columns share ends past both.
+async fn set_sequences(dst: &Client, tables: &[catalog::QName]) -> anyhow::Result<()> {
+    let names: Vec<String> = tables.iter().map(|t| t.sql()).collect();
+    let rows = dst
+        .query(
+            "WITH t AS (SELECT to_regclass(n) AS oid FROM unnest($1::text[]) n) \
+             SELECT s.oid::regclass::text, d.refobjid::regclass::text, a.attname::text \
+             FROM pg_catalog.pg_depend d \
+             JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' \
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+             WHERE d.classid = 'pg_catalog.pg_class'::regclass \
+               AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i') \
+               AND d.refobjid IN (SELECT oid FROM t) \
+             UNION \
+             SELECT s.oid::regclass::text, ad.adrelid::regclass::text, a.attname::text \
+             FROM pg_catalog.pg_attrdef ad \
+             JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass \
+               AND d.objid = ad.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass \
+             JOIN pg_catalog.pg_class s ON s.oid = d.refobjid AND s.relkind = 'S' \
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum \
+             WHERE ad.adrelid IN (SELECT oid FROM t) ORDER BY 1, 2, 3",
+            &[&names],
+        )
+        .await
+        .context("failed to find the sequences of the copied tables")?;
+    for r in rows {
+        let (seq, table, column): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        dst.query(
+            &format!(
+                "SELECT pg_catalog.setval($1::text::regclass, x.m) \
+                 FROM (SELECT max({}) AS m FROM {table}) x, {seq} s \
+                 WHERE x.m IS NOT NULL AND (x.m > s.last_value OR NOT s.is_called)",
+                quote_ident(&column)
+            ),
+            &[&seq],
+        )
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("failed to set sequence {seq}: {}", crate::pg::describe(&e))
+        })?;
+    }
+    Ok(())
+}
+
+/// For a subset: how many of each table's copied rows its own filter selected (the others
+/// came because selected rows reference them).
+async fn count_selected(client: &Client, plan: &Plan) -> anyhow::Result<Vec<Option<u64>>> {
+    let mut out = Vec::new();
+    for name in &plan.order.tables {
+        let n = match plan.selection.own.get(name) {
+            Some(own) => {
+                let sql = format!(
+                    "SELECT count(*) FILTER (WHERE {own}) FROM {}{}",
+                    name.sql(),
+                    plan.selection.where_clause(name)
+                );
+                let n: i64 = client.query_one(&sql, &[]).await?.get(0);
+                Some(u64::try_from(n).unwrap_or(0))
+            }
+            None => Some(0),
+        };
+        out.push(n);
+    }
+    Ok(out)
+}
+
+fn human_bytes(n: u64) -> String {
+    indicatif::HumanBytes(n).to_string()
+}
+
+/// The summary on stderr: one line, and a line per table for a subset.
+fn summary(req: &Request, plan: &Plan, moved: &[Moved], selected: &[Option<u64>], took: Duration) {
+    let rows: u64 = moved.iter().map(|m| m.rows).sum();
+    let bytes: u64 = moved.iter().map(|m| m.bytes).sum();
+    let masked = if req.no_mask {
+        "NOT masked (--no-mask)".to_string()
+    } else {
+        format!("masked: {} column(s)", plan.masked_columns())
+    };
+    ui::status(&format!(
+        "copied {} table(s), {rows} rows, {} from {} to {} in {:.2}s ({masked})",
+        moved.len(),
+        human_bytes(bytes),
+        req.from.url.short(),
+        req.to.url.short(),
+        took.as_secs_f64()
+    ));
+    for ((name, m), sel) in plan.order.tables.iter().zip(moved).zip(selected) {
+        let why = match sel {
+            Some(s) => format!("{s} selected, {} referenced", m.rows.saturating_sub(*s)),
+            None => "all".to_string(),
+        };
+        ui::status(&format!("  {name}: {} rows ({why})", m.rows));
+    }
+}
+
+/// NOTE: a test-only hook, so that a test can change the source while a copy holds its
+/// snapshot: with CRUDDUR_TEST_COPY_PAUSE=DIR the copy creates DIR/paused once its snapshot is
+/// taken and waits (up to a minute) for DIR/resume before it reads a row.
+async fn test_pause() -> anyhow::Result<()> {
+    let Some(dir) = std::env::var_os("CRUDDUR_TEST_COPY_PAUSE") else {
+        return Ok(());
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::write(dir.join("paused"), "")?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.join("resume").exists() {
+        if Instant::now() > deadline {
+            anyhow::bail!("CRUDDUR_TEST_COPY_PAUSE: no resume file after 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
