@@ -17,7 +17,12 @@ pub fn admin_url() -> String {
 
 /// `admin_url` with another database.
 pub fn url_for(db: &str) -> String {
-    let mut u = url::Url::parse(&admin_url()).expect("CRUDDUR_TEST_ADMIN_URL is a URL");
+    url_on(&admin_url(), db)
+}
+
+/// A server's admin URL with another database.
+pub fn url_on(admin: &str, db: &str) -> String {
+    let mut u = url::Url::parse(admin).expect("an admin URL is a URL");
     u.set_path(&format!("/{db}"));
     u.to_string()
 }
@@ -39,6 +44,8 @@ pub fn unique_name(prefix: &str) -> String {
 pub struct TestDb {
     pub name: String,
     pub url: String,
+    /// The admin URL of the server it is on (created and dropped through it).
+    pub admin: String,
     /// A fresh HOME and working directory, so no user files or .env leak in.
     pub home: tempfile::TempDir,
 }
@@ -53,11 +60,24 @@ impl TestDb {
 
     /// A unique name (and URL) with no database behind it yet.
     pub fn unmade(prefix: &str) -> TestDb {
+        TestDb::unmade_on(&admin_url(), prefix)
+    }
+
+    /// A new, empty database on another server, named by its admin URL.
+    pub fn new_on(admin: &str, prefix: &str) -> TestDb {
+        let db = TestDb::unmade_on(admin, prefix);
+        psql(admin, &format!("CREATE DATABASE \"{}\"", db.name));
+        db
+    }
+
+    /// [`TestDb::unmade`] on another server, named by its admin URL.
+    pub fn unmade_on(admin: &str, prefix: &str) -> TestDb {
         let name = unique_name(prefix);
-        let url = url_for(&name);
+        let url = url_on(admin, &name);
         TestDb {
             name,
             url,
+            admin: admin.to_string(),
             home: tempfile::tempdir().unwrap(),
         }
     }
@@ -96,7 +116,7 @@ impl TestDb {
 
     pub fn exists(&self) -> bool {
         psql(
-            &admin_url(),
+            &self.admin,
             &format!(
                 "SELECT count(*) FROM pg_database WHERE datname = '{}'",
                 self.name
@@ -113,13 +133,21 @@ impl Drop for TestDb {
             eprintln!("kept database {} for inspection", self.name);
             return;
         }
-        let _ = std::process::Command::new("psql")
-            .args(["-X", "-q", "-d", &admin_url(), "-c"])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name.replace('"', "\"\"")
-            ))
-            .output();
+        let drop = format!(
+            "DROP DATABASE IF EXISTS \"{}\"",
+            self.name.replace('"', "\"\"")
+        );
+        // NOTE: WITH (FORCE) is PostgreSQL 13+; on 12 the plain form (nothing is connected
+        // once the test is done).
+        for sql in [format!("{drop} WITH (FORCE)"), drop] {
+            let done = std::process::Command::new("psql")
+                .args(["-X", "-q", "-d", &self.admin, "-c", &sql])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if done {
+                break;
+            }
+        }
     }
 }
 
