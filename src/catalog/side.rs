@@ -116,8 +116,9 @@ impl Sides {
         Target::from_env(&req)
     }
 
-    /// A new scratch database's target (not created yet), remembered in `scratches`.
-    fn scratch(&self, scratches: &mut Scratches) -> anyhow::Result<Target> {
+    /// A new scratch database's target (not created yet; remembered in [`Scratches`] just
+    /// before it is, so that an input refused before that leaves nothing to drop).
+    fn scratch(&self) -> anyhow::Result<Target> {
         let server = Target::from_env(&TargetRequest {
             url: self
                 .scratch_url
@@ -132,7 +133,6 @@ impl Sides {
             url: Some(url.expose().to_string()),
             ..TargetRequest::default()
         })?;
-        scratches.made.push(target.clone());
         Ok(target)
     }
 
@@ -140,7 +140,7 @@ impl Sides {
     pub async fn read(&self, side: &Side, scratches: &mut Scratches) -> anyhow::Result<Catalog> {
         let target = match side {
             Side::File(path) => {
-                let target = self.scratch(scratches)?;
+                let target = self.scratch()?;
                 let server = lifecycle::server_of(&target.url);
                 let input = lifecycle::prepare(
                     Some(path),
@@ -151,18 +151,20 @@ impl Sides {
                     Some(&server),
                 )?;
                 lifecycle::require_statements(&input, "schema")?;
+                scratches.made.push(target.clone());
                 lifecycle::create_if_missing(&target, &self.conn).await?;
                 let db = Db::connect(&target, &self.conn).await?;
                 lifecycle::load(&db, input, LoadOptions::default(), &self.conn).await?;
                 target
             }
             Side::Setup => {
-                let target = self.scratch(scratches)?;
+                let target = self.scratch()?;
                 let request = SetupRequest {
                     no_seed: true,
                     ..SetupRequest::default()
                 };
                 let files = SetupFiles::prepare(&request).await?;
+                scratches.made.push(target.clone());
                 lifecycle::setup(&target, files, &self.conn)
                     .await
                     .context("failed to build `setup` in a scratch database")?;
