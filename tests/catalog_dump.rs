@@ -13,54 +13,6 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Loads a SQL file with psql (ON_ERROR_STOP, one transaction).
-fn psql_file(db: &TestDb, file: &Path) {
-    let out = std::process::Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-1",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &db.url,
-            "-f",
-        ])
-        .arg(file)
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql -f {} failed: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `pg_dump -s --no-owner --no-privileges`, normalised only as far as it must be: comment
-/// lines (they carry pg_dump's own version and the database name) and the random
-/// `\restrict` / `\unrestrict` keys of newer pg_dump releases are left out. Everything else
-/// (every statement, its text and its order) is compared as it is.
-pub fn pg_dump_schema(db: &TestDb) -> String {
-    let out = std::process::Command::new("pg_dump")
-        .args(["-s", "--no-owner", "--no-privileges", "-d", &db.url])
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        out.status.success(),
-        "pg_dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn dump(db: &TestDb) -> String {
     let out = db.cmd().arg("dump").output().unwrap();
     assert!(
@@ -74,7 +26,7 @@ fn dump(db: &TestDb) -> String {
 #[test]
 fn a_rich_schema_survives_dump_and_load() {
     let source = TestDb::new("dump_src");
-    psql_file(&source, &fixture("rich.sql"));
+    common::psql_file(&source.url, &fixture("rich.sql"));
     let file = source.home.path().join("dump.sql");
     source
         .cmd()
@@ -88,15 +40,15 @@ fn a_rich_schema_survives_dump_and_load() {
     copy.cmd().arg("schema").arg(&file).assert().success();
     // ... and with psql -1 -f.
     let copy_psql = TestDb::new("dump_copy_psql");
-    psql_file(&copy_psql, &file);
+    common::psql_file(&copy_psql.url, &file);
 
-    let expected = pg_dump_schema(&source);
+    let expected = common::pg_dump_schema(&source.url);
     assert!(
         expected.contains("CREATE TABLE public.measurements_2025"),
         "{expected}"
     );
     for db in [&copy, &copy_psql] {
-        let got = pg_dump_schema(db);
+        let got = common::pg_dump_schema(&db.url);
         if got != expected {
             let first = expected
                 .lines()
@@ -116,7 +68,7 @@ fn a_rich_schema_survives_dump_and_load() {
 #[test]
 fn dumps_are_deterministic() {
     let db = TestDb::new("dump_det");
-    psql_file(&db, &fixture("rich.sql"));
+    common::psql_file(&db.url, &fixture("rich.sql"));
     let a = dump(&db);
     let b = dump(&db);
     assert_eq!(a, b, "two dumps of one database differ");

@@ -57,31 +57,6 @@ fn rich_sql(major: u32) -> String {
     )
 }
 
-/// Runs a SQL file with psql (ON_ERROR_STOP, one transaction).
-fn psql_file(db: &TestDb, file: &Path) {
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-1",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &db.url,
-            "-f",
-        ])
-        .arg(file)
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql -f {} on {} failed: {}",
-        file.display(),
-        db.url,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn dump(db: &TestDb) -> String {
     let out = db.std_cmd().arg("dump").output().unwrap();
     assert!(
@@ -100,44 +75,6 @@ fn pg_dump_major() -> Option<u32> {
     let text = String::from_utf8(out.stdout).ok()?;
     let version = text.split_whitespace().nth(2)?;
     version.split('.').next()?.parse().ok()
-}
-
-/// `pg_dump -s --no-owner --no-privileges` without comment lines (pg_dump's version, the
-/// database name) and the random `\restrict` / `\unrestrict` keys of newer releases.
-fn pg_dump_schema(db: &TestDb) -> String {
-    let out = Command::new("pg_dump")
-        .args(["-s", "--no-owner", "--no-privileges", "-d", &db.url])
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        out.status.success(),
-        "pg_dump of {} failed: {}",
-        db.url,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The first line where two texts differ, for a readable failure.
-fn first_difference(a: &str, b: &str) -> String {
-    let line = a
-        .lines()
-        .zip(b.lines())
-        .position(|(x, y)| x != y)
-        .unwrap_or_else(|| a.lines().count().min(b.lines().count()));
-    format!(
-        "first difference at line {}:\n  source: {:?}\n  copy:   {:?}",
-        line + 1,
-        a.lines().nth(line),
-        b.lines().nth(line)
-    )
 }
 
 /// Names the dump of rich.sql must show: one of each kind of object.
@@ -187,7 +124,7 @@ fn round_trip(major: u32, admin: &str) {
 
     let source = TestDb::new_on(admin, &format!("ver{major}_src"));
     let sql = common::write_file(source.home.path(), "rich.sql", &rich_sql(major));
-    psql_file(&source, &sql);
+    common::psql_file(&source.url, &sql);
     let text = dump(&source);
     for name in EXPECTED {
         assert!(
@@ -208,18 +145,18 @@ fn round_trip(major: u32, admin: &str) {
     assert!(
         again == text,
         "PostgreSQL {major}: the copy's dump differs from the source's; {}",
-        first_difference(&text, &again)
+        common::first_difference(&text, &again, ("source", "copy"))
     );
 
     // NOTE: the npm package ships no pg_dump, so the system's is the independent judge, on
     // the servers it can dump (its own major and older).
     if pg_dump_major().is_some_and(|m| m >= major) {
-        let expected = pg_dump_schema(&source);
-        let got = pg_dump_schema(&copy);
+        let expected = common::pg_dump_schema(&source.url);
+        let got = common::pg_dump_schema(&copy.url);
         assert!(
             got == expected,
             "PostgreSQL {major}: pg_dump of the copy differs from the source's; {}",
-            first_difference(&expected, &got)
+            common::first_difference(&expected, &got, ("source", "copy"))
         );
     } else {
         eprintln!("PostgreSQL {major}: no pg_dump of {major} or newer here; compared dumps only");

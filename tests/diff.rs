@@ -14,56 +14,12 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn psql_file(db: &TestDb, file: &Path) {
-    let out = std::process::Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-1",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &db.url,
-            "-f",
-        ])
-        .arg(file)
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql -f {} failed: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `pg_dump -s --no-owner --no-privileges` without its comment lines and `\restrict` keys.
-fn pg_dump_schema(db: &TestDb) -> String {
-    let out = std::process::Command::new("pg_dump")
-        .args(["-s", "--no-owner", "--no-privileges", "-d", &db.url])
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Two databases: FROM with the base schema, TO with the base schema and then `change`.
 fn pair(prefix: &str, change: &str) -> (TestDb, TestDb) {
     let from = TestDb::new(&format!("{prefix}_from"));
     let to = TestDb::new(&format!("{prefix}_to"));
-    psql_file(&from, &fixture("base.sql"));
-    psql_file(&to, &fixture("base.sql"));
+    common::psql_file(&from.url, &fixture("base.sql"));
+    common::psql_file(&to.url, &fixture("base.sql"));
     to.psql(change);
     (from, to)
 }
@@ -130,10 +86,10 @@ fn check_sql_carries_over(prefix: &str, change: &str) {
     assert!(!sql.trim().is_empty(), "{prefix}: no SQL for a change");
     let file = from.home.path().join("change.sql");
     std::fs::write(&file, &sql).unwrap();
-    psql_file(&from, &file);
+    common::psql_file(&from.url, &file);
     assert_eq!(
-        pg_dump_schema(&from),
-        pg_dump_schema(&to),
+        common::pg_dump_schema(&from.url),
+        common::pg_dump_schema(&to.url),
         "{prefix}: FROM after the --sql differs from TO; the SQL was:\n{sql}"
     );
     // And nothing is left to do.
@@ -235,7 +191,7 @@ fn database_exists(name: &str) -> bool {
 #[test]
 fn a_sql_file_side_is_loaded_into_a_scratch_database_that_is_dropped() {
     let db = TestDb::new("file_side");
-    psql_file(&db, &fixture("rich.sql"));
+    common::psql_file(&db.url, &fixture("rich.sql"));
     let rich = fixture("rich.sql");
     let (code, out, err) = diff(&db, &["--exit-code", rich.to_str().unwrap(), &db.url]);
     assert_eq!(code, 0, "{out}\n{err}");
@@ -381,13 +337,16 @@ fn migrate_new_from_diff_writes_up_and_down_from_the_diff() {
 
     // Up on a database setup made gives the local schema; down gives setup's again.
     let fresh = TestDb::seeded("mig_fresh");
-    let before = pg_dump_schema(&fresh);
+    let before = common::pg_dump_schema(&fresh.url);
     let up_file = common::write_file(fresh.home.path(), "up.sql", up);
-    psql_file(&fresh, &up_file);
-    assert_eq!(pg_dump_schema(&fresh), pg_dump_schema(&local));
+    common::psql_file(&fresh.url, &up_file);
+    assert_eq!(
+        common::pg_dump_schema(&fresh.url),
+        common::pg_dump_schema(&local.url)
+    );
     let down_file = common::write_file(fresh.home.path(), "down.sql", down);
-    psql_file(&fresh, &down_file);
-    assert_eq!(pg_dump_schema(&fresh), before);
+    common::psql_file(&fresh.url, &down_file);
+    assert_eq!(common::pg_dump_schema(&fresh.url), before);
 }
 
 #[test]

@@ -15,48 +15,6 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/psql")
 }
 
-/// `pg_dump --schema-only` without what differs between two loads of the same file: comments,
-/// the random `\restrict` key, blank lines.
-fn schema_of(url: &str) -> String {
-    let out = Command::new("pg_dump")
-        .args(["--schema-only", "--no-owner", "--no-privileges", "-d", url])
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            !l.is_empty()
-                && !l.starts_with("--")
-                && !l.starts_with("\\restrict")
-                && !l.starts_with("\\unrestrict")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Every user table with its row count and a digest of its rows.
-fn rows_of(url: &str) -> String {
-    let tables = common::psql(
-        url,
-        "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables \
-         WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
-    );
-    let mut out = String::new();
-    for t in tables.lines() {
-        let q = format!(
-            "SELECT count(*) || ' ' || coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), '-') FROM {t} r"
-        );
-        out.push_str(&format!("{t}: {}", common::psql(url, &q)));
-    }
-    out
-}
-
 /// Loads `file` with psql into one database and with cruddur-db (`args` before the file) into
 /// another, both from the fixtures directory, and compares them. `vars` go to both as `-v`.
 fn same_as_psql(file: &str, args: &[&str], vars: &[(&str, &str)]) {
@@ -89,10 +47,17 @@ fn same_as_psql(file: &str, args: &[&str], vars: &[(&str, &str)]) {
         cmd.arg("-v").arg(format!("{k}={v}"));
     }
     cmd.arg(file).assert().success();
-    let (a, b) = (schema_of(&theirs.url), schema_of(&ours.url));
+    let (a, b) = (
+        common::pg_dump_schema(&theirs.url),
+        common::pg_dump_schema(&ours.url),
+    );
     assert!(a.lines().count() > 3, "psql loaded nothing from {file}");
     assert_eq!(b, a, "schema of {file}");
-    assert_eq!(rows_of(&ours.url), rows_of(&theirs.url), "rows of {file}");
+    assert_eq!(
+        common::rows_of(&ours.url),
+        common::rows_of(&theirs.url),
+        "rows of {file}"
+    );
 }
 
 #[test]
@@ -148,8 +113,11 @@ fn the_same_dump_from_stdin_streams_alike() {
         .write_stdin(std::fs::read(&file).unwrap())
         .assert()
         .success();
-    assert_eq!(schema_of(&ours.url), schema_of(&theirs.url));
-    assert_eq!(rows_of(&ours.url), rows_of(&theirs.url));
+    assert_eq!(
+        common::pg_dump_schema(&ours.url),
+        common::pg_dump_schema(&theirs.url)
+    );
+    assert_eq!(common::rows_of(&ours.url), common::rows_of(&theirs.url));
 }
 
 #[test]
@@ -186,8 +154,8 @@ fn create_database_and_connect_to_it() {
         (theirs.url.clone(), ours.url.clone()),
         (common::url_for(&their_new), common::url_for(&our_new)),
     ] {
-        assert_eq!(schema_of(&b), schema_of(&a));
-        assert_eq!(rows_of(&b), rows_of(&a));
+        assert_eq!(common::pg_dump_schema(&b), common::pg_dump_schema(&a));
+        assert_eq!(common::rows_of(&b), common::rows_of(&a));
     }
     // The album table went to the new database, not to the target.
     assert_eq!(

@@ -103,48 +103,6 @@ struct Observed {
     dbs: BTreeMap<String, (String, String)>,
 }
 
-/// `pg_dump --schema-only` without what differs between two loads of the same file: comments,
-/// the random `\restrict` key, blank lines.
-fn schema_of(url: &str) -> String {
-    let out = Command::new("pg_dump")
-        .args(["--schema-only", "--no-owner", "--no-privileges", "-d", url])
-        .output()
-        .expect("pg_dump runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            !l.is_empty()
-                && !l.starts_with("--")
-                && !l.starts_with("\\restrict")
-                && !l.starts_with("\\unrestrict")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Every user table with its row count and a digest of its rows.
-fn rows_of(url: &str) -> String {
-    let tables = common::psql(
-        url,
-        "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables \
-         WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
-    );
-    let mut out = String::new();
-    for t in tables.lines() {
-        let q = format!(
-            "SELECT count(*) || ' ' || coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), '-') FROM {t} r"
-        );
-        let _ = write!(out, "{t}: {}", common::psql(url, &q));
-    }
-    out
-}
-
 fn db_exists(name: &str) -> bool {
     common::psql_admin(&format!(
         "SELECT count(*) FROM pg_database WHERE datname = '{}'",
@@ -166,12 +124,15 @@ fn observe(f: &Fixture, class: Class, main: &TestDb) -> Observed {
     let mut dbs = BTreeMap::new();
     dbs.insert(
         "main".to_string(),
-        (schema_of(&main.url), rows_of(&main.url)),
+        (
+            common::pg_dump_schema(&main.url),
+            common::rows_of(&main.url),
+        ),
     );
     for db in &f.creates {
         let state = if db_exists(db) {
             let url = common::url_for(db);
-            let s = (schema_of(&url), rows_of(&url));
+            let s = (common::pg_dump_schema(&url), common::rows_of(&url));
             drop_db(db);
             s
         } else {
@@ -242,23 +203,6 @@ fn run_ours(f: &Fixture) -> (Observed, String) {
     (observe(f, class, &db), stderr)
 }
 
-/// The first line where two texts differ, both sides.
-fn first_difference(a: &str, b: &str) -> String {
-    let (la, lb): (Vec<_>, Vec<_>) = (a.lines().collect(), b.lines().collect());
-    for i in 0..la.len().max(lb.len()) {
-        let (x, y) = (la.get(i), lb.get(i));
-        if x != y {
-            return format!(
-                "line {}: psql {:?} / cruddur-db {:?}",
-                i + 1,
-                x.unwrap_or(&"(end)"),
-                y.unwrap_or(&"(end)")
-            );
-        }
-    }
-    "(same lines)".into()
-}
-
 /// What differs for one fixture, empty when it passes.
 fn check(f: &Fixture, empty: &(String, String)) -> Vec<String> {
     let mut problems = Vec::new();
@@ -283,7 +227,7 @@ fn check(f: &Fixture, empty: &(String, String)) -> Vec<String> {
             if !unchanged {
                 problems.push(format!(
                     "refused, but database {db} was changed: {}",
-                    first_difference(&empty.0, &state.0)
+                    common::first_difference(&empty.0, &state.0, ("before", "after"))
                 ));
             }
         }
@@ -308,13 +252,13 @@ fn check(f: &Fixture, empty: &(String, String)) -> Vec<String> {
         if our_schema != schema {
             problems.push(format!(
                 "schema of {db}: {}",
-                first_difference(schema, our_schema)
+                common::first_difference(schema, our_schema, ("psql", "cruddur-db"))
             ));
         }
         if our_rows != rows {
             problems.push(format!(
                 "rows of {db}: {}",
-                first_difference(rows, our_rows)
+                common::first_difference(rows, our_rows, ("psql", "cruddur-db"))
             ));
         }
     }
@@ -336,7 +280,10 @@ fn every_fixture_ends_as_psql_ends_it() {
     }
     // What a fresh database looks like: a refused file must leave its own so.
     let pristine = TestDb::new("pdiff_empty");
-    let empty = (schema_of(&pristine.url), rows_of(&pristine.url));
+    let empty = (
+        common::pg_dump_schema(&pristine.url),
+        common::rows_of(&pristine.url),
+    );
     let mut report = String::new();
     let mut failed = 0;
     for path in &paths {

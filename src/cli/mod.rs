@@ -73,7 +73,7 @@ pub enum Command {
     AddUser(AddUserArgs),
     /// List users with their number of activities
     Users(UsersArgs),
-    /// Database migrations: new, up (the default), down, status
+    /// Database migrations: new, up (the default), down, status, lint
     Migrate(MigrateArgs),
     /// Set users' Cognito ids from the user pool (handle = preferred_username, cognito_user_id = sub)
     SyncCognito(SyncCognitoArgs),

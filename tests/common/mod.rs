@@ -280,3 +280,81 @@ pub fn url_with_password(db: &TestDb) -> (url::Url, String) {
     };
     (url, password)
 }
+
+/// `pg_dump --schema-only --no-owner --no-privileges` of `url`, without what differs between
+/// two databases of the same schema and nothing else: comment lines (pg_dump's version, the
+/// database name), the random `\restrict` / `\unrestrict` keys, and blank lines. Every
+/// statement, its text and its order are compared as they are.
+pub fn pg_dump_schema(url: &str) -> String {
+    let out = std::process::Command::new("pg_dump")
+        .args(["--schema-only", "--no-owner", "--no-privileges", "-d", url])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        out.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with("--")
+                && !l.starts_with("\\restrict")
+                && !l.starts_with("\\unrestrict")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every user table of `url` with its row count and a digest of its rows.
+pub fn rows_of(url: &str) -> String {
+    let tables = psql(
+        url,
+        "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables \
+         WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+    );
+    let mut out = String::new();
+    for t in tables.lines() {
+        let q = format!(
+            "SELECT count(*) || ' ' || coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), '-') FROM {t} r"
+        );
+        out.push_str(&format!("{t}: {}", psql(url, &q)));
+    }
+    out
+}
+
+/// Loads a SQL file into `url` with the real psql (ON_ERROR_STOP, one transaction).
+pub fn psql_file(url: &str, file: &Path) {
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"])
+        .arg(file)
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql -f {} on {url} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The first line where two texts differ, both sides named, for a readable failure.
+pub fn first_difference(a: &str, b: &str, names: (&str, &str)) -> String {
+    let (la, lb): (Vec<_>, Vec<_>) = (a.lines().collect(), b.lines().collect());
+    for i in 0..la.len().max(lb.len()) {
+        let (x, y) = (la.get(i), lb.get(i));
+        if x != y {
+            return format!(
+                "line {}: {} {:?} / {} {:?}",
+                i + 1,
+                names.0,
+                x.unwrap_or(&"(end)"),
+                names.1,
+                y.unwrap_or(&"(end)")
+            );
+        }
+    }
+    "(same lines)".into()
+}
