@@ -67,14 +67,14 @@ fn each_bad_answer_is_rejected_with_its_source_and_exit_4() {
 #[test]
 fn the_services_are_asked_at_once_and_the_first_valid_answer_wins() {
     let s = IpServer::start();
-    // `/slow` answers a valid address after 4 s: past this lookup's 1 s timeout, so it can
-    // only lose; the later valid answer wins over the earlier-listed one that comes later.
+    // `/slow` answers a valid address after 4 s, past this lookup's 1 s timeout, so it can
+    // only lose; the answer at 400 ms wins over the one listed before it that comes at 900 ms.
     let urls = vec![
         s.url("/slow"),
         s.url("/500"),
         s.url("/ipv6"),
-        s.url("/after/600/ip/52.95.110.7"),
-        s.url("/after/100/ip/52.95.110.8"),
+        s.url("/after/900/ip/52.95.110.7"),
+        s.url("/after/400/ip/52.95.110.8"),
     ];
     let found = run(&services(urls.clone())).unwrap();
     assert_eq!(found.ip, Ipv4Addr::new(52, 95, 110, 8));
@@ -84,7 +84,7 @@ fn the_services_are_asked_at_once_and_the_first_valid_answer_wins() {
             s.hits("/slow"),
             s.hits("/500"),
             s.hits("/ipv6"),
-            s.hits("/after/600/ip/52.95.110.7")
+            s.hits("/after/900/ip/52.95.110.7")
         ),
         (1, 1, 1, 1),
         "every service is asked at once"

@@ -405,9 +405,9 @@ fn every_bad_ip_answer_writes_nothing_and_exits_4() {
 fn the_services_are_asked_at_once_and_the_first_valid_answer_wins() {
     let (moto, sg, rule, rec, h) = fixture();
     let ips = IpServer::start();
-    let good = format!("/after/300/ip/{NEW_IP}");
+    let good = format!("/after/1500/ip/{NEW_IP}");
     // `/slow` would answer a valid address after 4 s, inside the 10 s timeout: asked one after
-    // the other it would win, listed first; asked at once, the answer at 300 ms wins.
+    // the other it would win, listed first; asked at once, the answer at 1.5 s wins.
     let urls = [
         ips.url("/slow"),
         ips.url("/html"),
