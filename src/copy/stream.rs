@@ -108,50 +108,23 @@ fn newlines(chunk: &[u8]) -> u64 {
 /// Streams one table straight from the source into the target.
 pub async fn direct(src: &Client, dst: &Client, job: &Job) -> anyhow::Result<Moved> {
     let bar = row_bar(job);
-    let stream = src.copy_out(job.copy_out.as_str()).await.map_err(|e| {
-        anyhow::anyhow!(
-            "failed to read {} on the source: {}",
-            job.label,
-            describe(&e)
-        )
-    })?;
+    let stream = src
+        .copy_out(job.copy_out.as_str())
+        .await
+        .map_err(on_source(job))?;
     let sink = dst
         .copy_in::<_, Bytes>(job.copy_in.as_str())
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "failed to load {} into the target: {}",
-                job.label,
-                describe(&e)
-            )
-        })?;
+        .map_err(on_target(job))?;
     pin_mut!(stream, sink);
     let mut moved = Moved::default();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            anyhow::anyhow!(
-                "failed to read {} on the source: {}",
-                job.label,
-                describe(&e)
-            )
-        })?;
+        let chunk = chunk.map_err(on_source(job))?;
         moved.bytes += chunk.len() as u64;
         bar.inc(newlines(&chunk));
-        sink.send(chunk).await.map_err(|e| {
-            anyhow::anyhow!(
-                "failed to load {} into the target: {}",
-                job.label,
-                describe(&e)
-            )
-        })?;
+        sink.send(chunk).await.map_err(on_target(job))?;
     }
-    moved.rows = sink.as_mut().finish().await.map_err(|e| {
-        anyhow::anyhow!(
-            "failed to load {} into the target: {}",
-            job.label,
-            describe(&e)
-        )
-    })?;
+    moved.rows = sink.as_mut().finish().await.map_err(on_target(job))?;
     bar.finish_and_clear();
     Ok(moved)
 }
@@ -166,23 +139,14 @@ struct Spooled {
 async fn spool(src: &Client, job: &Job) -> anyhow::Result<Spooled> {
     let file = tempfile::tempfile().context("failed to create a temporary file for the copy")?;
     let mut file = tokio::fs::File::from_std(file);
-    let stream = src.copy_out(job.copy_out.as_str()).await.map_err(|e| {
-        anyhow::anyhow!(
-            "failed to read {} on the source: {}",
-            job.label,
-            describe(&e)
-        )
-    })?;
+    let stream = src
+        .copy_out(job.copy_out.as_str())
+        .await
+        .map_err(on_source(job))?;
     pin_mut!(stream);
     let mut bytes = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            anyhow::anyhow!(
-                "failed to read {} on the source: {}",
-                job.label,
-                describe(&e)
-            )
-        })?;
+        let chunk = chunk.map_err(on_source(job))?;
         bytes += chunk.len() as u64;
         file.write_all(&chunk)
             .await
@@ -193,6 +157,28 @@ async fn spool(src: &Client, job: &Job) -> anyhow::Result<Spooled> {
     Ok(Spooled { file, bytes })
 }
 
+/// A failure reading `job`'s table on the source, named.
+fn on_source(job: &Job) -> impl Fn(tokio_postgres::Error) -> anyhow::Error + '_ {
+    move |e| {
+        anyhow::anyhow!(
+            "failed to read {} on the source: {}",
+            job.label,
+            describe(&e)
+        )
+    }
+}
+
+/// A failure loading `job`'s table into the target, named.
+fn on_target(job: &Job) -> impl Fn(tokio_postgres::Error) -> anyhow::Error + '_ {
+    move |e| {
+        anyhow::anyhow!(
+            "failed to load {} into the target: {}",
+            job.label,
+            describe(&e)
+        )
+    }
+}
+
 /// Loads a spooled table into the target.
 async fn unspool(dst: &Client, job: &Job, mut spooled: Spooled) -> anyhow::Result<Moved> {
     let bar = ui::byte_bar(spooled.bytes);
@@ -200,13 +186,7 @@ async fn unspool(dst: &Client, job: &Job, mut spooled: Spooled) -> anyhow::Resul
     let sink = dst
         .copy_in::<_, Bytes>(job.copy_in.as_str())
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "failed to load {} into the target: {}",
-                job.label,
-                describe(&e)
-            )
-        })?;
+        .map_err(on_target(job))?;
     pin_mut!(sink);
     let mut buf = vec![0u8; CHUNK];
     loop {
@@ -221,21 +201,9 @@ async fn unspool(dst: &Client, job: &Job, mut spooled: Spooled) -> anyhow::Resul
         bar.inc(n as u64);
         sink.send(Bytes::copy_from_slice(&buf[..n]))
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "failed to load {} into the target: {}",
-                    job.label,
-                    describe(&e)
-                )
-            })?;
+            .map_err(on_target(job))?;
     }
-    let rows = sink.as_mut().finish().await.map_err(|e| {
-        anyhow::anyhow!(
-            "failed to load {} into the target: {}",
-            job.label,
-            describe(&e)
-        )
-    })?;
+    let rows = sink.as_mut().finish().await.map_err(on_target(job))?;
     bar.finish_and_clear();
     Ok(Moved {
         rows,

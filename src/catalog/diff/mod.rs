@@ -147,6 +147,24 @@ impl Builder {
         });
     }
 
+    /// Drops an object of FROM, flagged when that loses data.
+    fn drop_object(&mut self, f: &Object) {
+        let loses = drop_loses(f.kind, &f.name);
+        self.push(Pass::Drop, f.phase, f.depth, &f.name, f.drop.clone(), loses);
+    }
+
+    /// Creates an object as TO has it.
+    fn create_object(&mut self, t: &Object) {
+        self.push(
+            Pass::Create,
+            t.phase,
+            t.depth,
+            &t.name,
+            t.create.clone(),
+            None,
+        );
+    }
+
     pub(super) fn push(
         &mut self,
         pass: Pass,
@@ -300,14 +318,7 @@ pub fn diff_with(from: &Catalog, to: &Catalog, opts: Options) -> Diff {
             }
             (None, Some(t)) => {
                 b.differ(label, "only in TO", None, None);
-                b.push(
-                    Pass::Create,
-                    t.phase,
-                    t.depth,
-                    &t.name,
-                    t.create.clone(),
-                    None,
-                );
+                b.create_object(t);
             }
             (Some(f), Some(t)) if f.create != t.create => {
                 b.differ(label, "differs", Some(&f.create), Some(&t.create));
@@ -317,31 +328,10 @@ pub fn diff_with(from: &Catalog, to: &Catalog, opts: Options) -> Diff {
                 // The same, but dropped with what it hangs on (or a view made again because
                 // what it reads changes): made again.
                 if forced_view(f) {
-                    b.push(
-                        Pass::Drop,
-                        f.phase,
-                        f.depth,
-                        &f.name,
-                        f.drop.clone(),
-                        drop_loses(f.kind, &f.name),
-                    );
-                    b.push(
-                        Pass::Create,
-                        t.phase,
-                        t.depth,
-                        &t.name,
-                        t.create.clone(),
-                        None,
-                    );
+                    b.drop_object(f);
+                    b.create_object(t);
                 } else if hangs_on_gone(f) && !f.create.is_empty() {
-                    b.push(
-                        Pass::Create,
-                        t.phase,
-                        t.depth,
-                        &t.name,
-                        t.create.clone(),
-                        None,
-                    );
+                    b.create_object(t);
                 }
             }
             (None, None) => {}
@@ -377,14 +367,7 @@ fn changed(b: &mut Builder, from: &Catalog, to: &Catalog, f: &Object, t: &Object
                 b.push(Pass::Drop, f.phase, f.depth, &f.name, f.drop.clone(), None);
             }
             // NOTE: pg_get_functiondef writes CREATE OR REPLACE.
-            b.push(
-                Pass::Create,
-                t.phase,
-                t.depth,
-                &t.name,
-                t.create.clone(),
-                None,
-            );
+            b.create_object(t);
             return;
         }
         "enum type" => {
@@ -419,36 +402,15 @@ fn changed(b: &mut Builder, from: &Catalog, to: &Catalog, f: &Object, t: &Object
             }
         }
         "comment" | "sequence owner" => {
-            b.push(
-                Pass::Create,
-                t.phase,
-                t.depth,
-                &t.name,
-                t.create.clone(),
-                None,
-            );
+            b.create_object(t);
             return;
         }
         _ => {}
     }
     if !gone {
-        b.push(
-            Pass::Drop,
-            f.phase,
-            f.depth,
-            &f.name,
-            f.drop.clone(),
-            drop_loses(f.kind, &f.name),
-        );
+        b.drop_object(f);
     }
-    b.push(
-        Pass::Create,
-        t.phase,
-        t.depth,
-        &t.name,
-        t.create.clone(),
-        None,
-    );
+    b.create_object(t);
 }
 
 /// `ALTER TYPE ... ADD VALUE` for each new label, when every old label stays in its order;

@@ -326,27 +326,9 @@ fn default_kind(t: &[Tok]) -> Default {
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse::{ops, Name, OpKind};
+    use super::super::parse::tests::{n, one};
+    use super::super::parse::{ops, OpKind};
     use super::*;
-
-    fn one(sql: &str) -> OpKind {
-        let mut o = ops(sql);
-        assert_eq!(o.len(), 1, "{sql}: {o:?}");
-        o.remove(0).kind
-    }
-
-    fn n(s: &str) -> Name {
-        match s.split_once('.') {
-            Some((a, b)) => Name {
-                schema: Some(a.into()),
-                name: b.into(),
-            },
-            None => Name {
-                schema: None,
-                name: s.into(),
-            },
-        }
-    }
 
     #[test]
     fn alter_table_with_several_actions() {

@@ -270,16 +270,18 @@ fn alter_table(toks: &[Tok]) -> Vec<Op> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn one(sql: &str) -> OpKind {
+    /// The one operation of a statement (shared with the ALTER TABLE tests).
+    pub(in crate::migrate::lint) fn one(sql: &str) -> OpKind {
         let mut o = ops(sql);
         assert_eq!(o.len(), 1, "{sql}: {o:?}");
         o.remove(0).kind
     }
 
-    fn n(s: &str) -> Name {
+    /// A name, `schema.name` or bare.
+    pub(in crate::migrate::lint) fn n(s: &str) -> Name {
         match s.split_once('.') {
             Some((a, b)) => Name {
                 schema: Some(a.into()),
