@@ -52,6 +52,8 @@ struct Fixture {
     vars: Vec<String>,
     creates: Vec<String>,
     stdin: bool,
+    /// cruddur-db must run statements of it by a prepared shape.
+    shaped: bool,
 }
 
 impl Fixture {
@@ -65,6 +67,7 @@ impl Fixture {
             vars: Vec::new(),
             creates: Vec::new(),
             stdin: false,
+            shaped: false,
         };
         let mut expect = None;
         for line in text
@@ -86,6 +89,7 @@ impl Fixture {
                 ("var", v) if v.contains('=') => f.vars.push(v.to_string()),
                 ("creates", db) if db.starts_with("pdiff_") => f.creates.push(db.to_string()),
                 ("stdin", "") => f.stdin = true,
+                ("shaped", "") => f.shaped = true,
                 _ => return Err(format!("unknown header line {line:?}")),
             }
         }
@@ -183,9 +187,12 @@ fn run_psql(f: &Fixture) -> (Observed, String) {
     (observe(f, class, &db), stderr)
 }
 
-fn run_ours(f: &Fixture) -> (Observed, String) {
+fn run_ours(f: &Fixture, prepare: bool) -> (Observed, String) {
     let db = TestDb::new("pdiff_ours");
     let mut cmd = db.std_cmd();
+    if !prepare {
+        cmd.env("CRUDDUR_PREPARE", "off");
+    }
     cmd.arg("seed");
     if !f.single {
         cmd.arg("--no-transaction");
@@ -209,8 +216,11 @@ fn check(f: &Fixture, empty: &(String, String)) -> Vec<String> {
     for db in &f.creates {
         drop_db(db);
     }
-    let (ours, our_err) = run_ours(f);
+    let (ours, our_err) = run_ours(f, true);
     let our_err = our_err.trim();
+    if f.shaped {
+        problems.extend(check_shaped(f, &ours, our_err));
+    }
     if f.expect == Class::Refused {
         if ours.class != Class::Refused {
             problems.push(format!(
@@ -259,6 +269,42 @@ fn check(f: &Fixture, empty: &(String, String)) -> Vec<String> {
             problems.push(format!(
                 "rows of {db}: {}",
                 common::first_difference(rows, our_rows, ("psql", "cruddur-db"))
+            ));
+        }
+    }
+    problems
+}
+
+/// A `shaped` fixture: cruddur-db ran statements by a prepared shape, and ends exactly as it
+/// does running every statement as written (the same error, at the same place).
+fn check_shaped(f: &Fixture, ours: &Observed, our_err: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let said = match ours.class {
+        Class::Ok => our_err.contains(" prepared shape"),
+        _ => our_err.contains("it ran as a prepared statement"),
+    };
+    if !said {
+        problems.push(format!(
+            "no statement ran by a prepared shape (cruddur-db said: {our_err})"
+        ));
+    }
+    for db in &f.creates {
+        drop_db(db);
+    }
+    let (written, written_err) = run_ours(f, false);
+    if written != *ours {
+        problems.push(format!(
+            "with CRUDDUR_PREPARE=off the run ends otherwise: {:?} / {:?}",
+            written.class, ours.class
+        ));
+    }
+    if ours.class != Class::Ok {
+        let first = |s: &str| s.trim().lines().next().unwrap_or("").to_string();
+        if first(&written_err) != first(our_err) {
+            problems.push(format!(
+                "the error differs from the one run as written:\n    as written: {}\n    by shape:   {}",
+                first(&written_err),
+                first(our_err)
             ));
         }
     }

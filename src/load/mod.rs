@@ -4,20 +4,28 @@
 //! `file:line:column` of the file as written, through includes and variables.
 
 mod connect;
+mod shaped;
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::io::Read;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{pin_mut, SinkExt, StreamExt};
 use indicatif::ProgressBar;
-use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryStream};
+use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryStream, Statement};
 
 pub use connect::{Connection, Connector, DbConnector, NoConnect};
+pub use shaped::ENV as PREPARE_ENV;
+use shaped::{Plan, Shapes};
 
 use crate::sql::input::{first_line, Data, Problem};
 use crate::sql::prepared::Prepared;
+use crate::sql::shape::{self, Shape};
 use crate::sql::{is_transaction_control, Input, Item, Loc, ReadError, Reader, Stmt, Vars};
 use crate::ui;
 
@@ -25,6 +33,8 @@ use crate::ui;
 /// measured faster than large ones (the server parses a whole batch before it runs any of it),
 /// and with one batch always waiting behind the running one, round trips cost nothing.
 const BATCH_BYTES: usize = 16 * 1024;
+/// Statements run by shape (and batches) sent ahead of the one being read back.
+const WINDOW: usize = 1024;
 /// A client-side `\copy` file is read in chunks of this size.
 const COPY_CHUNK: usize = 256 * 1024;
 /// The advisory lock key that serialises schema and seed runs on one database.
@@ -76,6 +86,9 @@ pub struct Summary {
     pub statements: usize,
     pub rows: u64,
     pub skipped: usize,
+    /// Statements run by a prepared shape, and the shapes prepared.
+    pub by_shape: usize,
+    pub shapes: usize,
     /// The databases `\c` moved to, in order.
     pub databases: Vec<String>,
     pub elapsed: Duration,
@@ -90,6 +103,15 @@ impl fmt::Display for Summary {
             self.rows,
             self.elapsed.as_secs_f64()
         )?;
+        if self.by_shape > 0 {
+            write!(
+                f,
+                " ({} run by {} prepared shape{})",
+                self.by_shape,
+                self.shapes,
+                if self.shapes == 1 { "" } else { "s" }
+            )?;
+        }
         if self.skipped > 0 {
             write!(f, " ({} psql meta-commands skipped)", self.skipped)?;
         }
@@ -115,6 +137,8 @@ pub struct LoadError {
     pub outcome: String,
     /// The exit code: 2 for a refusal (a meta-command, an unset variable), else 1.
     pub exit: i32,
+    /// The statement ran by its prepared shape (said in the message, with the way out).
+    pub by_shape: bool,
 }
 
 impl fmt::Display for LoadError {
@@ -129,6 +153,14 @@ impl fmt::Display for LoadError {
         }
         if !self.statement.is_empty() {
             write!(f, "\n  statement: {}", self.statement)?;
+        }
+        if self.by_shape {
+            write!(
+                f,
+                "\n  note: it ran as a prepared statement with its literals as parameters \
+                 ({}=off runs every statement as written)",
+                shaped::ENV
+            )?;
         }
         write!(f, "\n  {}", self.outcome)
     }
@@ -148,6 +180,7 @@ impl LoadError {
             code: None,
             outcome: String::new(),
             exit: crate::error::exit::FAILED,
+            by_shape: false,
         }
     }
 
@@ -208,24 +241,36 @@ pub async fn run(
         column: 1,
         chain: std::sync::Arc::from([]),
     };
+    let kept = "the transaction was rolled back; nothing from this file was kept";
+    let mut shapes = Shapes::default();
+    if opts.transaction == Transaction::Own {
+        let nothing = |e| LoadError {
+            outcome: "nothing was run".into(),
+            ..LoadError::db(&start_loc, "", &e)
+        };
+        client.batch_execute("BEGIN").await.map_err(nothing)?;
+        shapes = match Shapes::for_run(client).await {
+            Ok(shapes) => shapes,
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(nothing(e));
+            }
+        };
+    }
     let mut runner = Runner {
+        first: client,
         reader: input.into_reader(),
         opts,
         bar,
         connector,
         batch: Batch::default(),
-        in_flight: None,
+        queue: VecDeque::new(),
+        queued_batches: 0,
+        shapes,
         summary: Summary::default(),
         warned_tx: false,
     };
-    let kept = "the transaction was rolled back; nothing from this file was kept";
-    if opts.transaction == Transaction::Own {
-        client.batch_execute("BEGIN").await.map_err(|e| LoadError {
-            outcome: "nothing was run".into(),
-            ..LoadError::db(&start_loc, "", &e)
-        })?;
-    }
-    match runner.run_all(client).await {
+    match runner.run_all().await {
         Ok(()) => {
             if opts.transaction == Transaction::Own {
                 client
@@ -236,7 +281,9 @@ pub async fn run(
                         ..LoadError::db(&start_loc, "", &e)
                     })?;
             }
-            let mut summary = runner.summary;
+            let mut summary = std::mem::take(&mut runner.summary);
+            summary.by_shape = runner.shapes.used;
+            summary.shapes = runner.shapes.made;
             summary.elapsed = started.elapsed();
             Ok(summary)
         }
@@ -293,10 +340,26 @@ struct Batch {
 /// A batch sent whose results are not read yet.
 struct InFlight {
     batch: Batch,
-    results: std::pin::Pin<Box<SimpleQueryStream>>,
+    results: Pin<Box<SimpleQueryStream>>,
+}
+
+/// A statement sent by its shape whose result is not read yet.
+struct ByShape<'a> {
+    stmt: Stmt,
+    /// Where each parameter's literal starts in the statement.
+    at: Vec<usize>,
+    result: Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'a>>,
+}
+
+/// Something sent whose results are not read yet.
+enum Unit<'a> {
+    Batch(InFlight),
+    Shape(Box<ByShape<'a>>),
 }
 
 struct Runner<'a> {
+    /// The target's connection (the only one in a transaction of the runner's own).
+    first: &'a Client,
     reader: Reader,
     opts: LoadOptions,
     bar: &'a ProgressBar,
@@ -304,15 +367,20 @@ struct Runner<'a> {
     batch: Batch,
     /// In one transaction of its own, a full batch is sent before the one ahead of it is
     /// read back, so that the server always has the next batch waiting while this side reads
-    /// and splits the file on. A failure aborts the transaction, so the batch behind it does
-    /// nothing (and the whole run is rolled back).
-    in_flight: Option<InFlight>,
+    /// and splits the file on; statements run by shape are sent ahead the same way, up to
+    /// [`WINDOW`]. A failure aborts the transaction, so what was sent behind it does nothing
+    /// (and the whole run is rolled back); results are read back in order, so the first
+    /// failure is the one reported.
+    queue: VecDeque<Unit<'a>>,
+    queued_batches: usize,
+    shapes: Shapes,
     summary: Summary,
     warned_tx: bool,
 }
 
-impl Runner<'_> {
-    async fn run_all(&mut self, first: &Client) -> Result<(), LoadError> {
+impl<'a> Runner<'a> {
+    async fn run_all(&mut self) -> Result<(), LoadError> {
+        let first = self.first;
         // The connection `\c` moved to, if any.
         let mut other: Option<Connection> = None;
         loop {
@@ -386,6 +454,10 @@ impl Runner<'_> {
             self.summary.statements += 1;
             return Ok(());
         }
+        let stmt = match self.by_shape(stmt).await? {
+            Some(stmt) => stmt,
+            None => return Ok(()),
+        };
         let offset = self.batch.text.len();
         self.batch.text.push_str(&stmt.sql);
         if !self.opts.batched() {
@@ -412,39 +484,145 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Sends the batch and reads back every result, of the batch in flight too.
-    async fn flush(&mut self, client: &Client) -> Result<(), LoadError> {
-        self.send(client).await?;
-        match self.in_flight.take() {
-            Some(sent) => self.settle(sent).await,
-            None => Ok(()),
+    /// Runs `stmt` by its shape when it has one the server has prepared (`None`), or hands
+    /// it back to run as written.
+    async fn by_shape(&mut self, stmt: Stmt) -> Result<Option<Stmt>, LoadError> {
+        if !self.shapes.on() {
+            return Ok(Some(stmt));
         }
+        if crate::sql::changes_parsing(&stmt.sql)
+            || memchr::memmem::find(stmt.sql.as_bytes(), b"standard_conforming_strings").is_some()
+        {
+            self.shapes.stop();
+            return Ok(Some(stmt));
+        }
+        let Some(shape) = shape::of(&stmt.sql) else {
+            if !crate::sql::is_insert(&stmt.sql) {
+                // DDL or a setting may change what a prepared shape's parameters mean.
+                self.shapes.forget();
+            }
+            return Ok(Some(stmt));
+        };
+        let prepared = match self.shapes.plan(&shape) {
+            Plan::Run(st) => st,
+            Plan::AsWritten => return Ok(Some(stmt)),
+            Plan::Prepare => {
+                // Everything before it must have run (a failure there is the one to report).
+                self.flush(self.first).await?;
+                match self.shapes.prepare(self.first, &shape).await {
+                    Ok(Some(st)) => st,
+                    Ok(None) => return Ok(Some(stmt)),
+                    Err(e) => return Err(LoadError::db(&stmt.loc, stmt.written(), &e)),
+                }
+            }
+        };
+        self.send_batch(self.first).await?;
+        self.send_by_shape(prepared, shape, stmt).await?;
+        Ok(None)
     }
 
-    /// Sends the batch as one simple query, then reads back the results of the batch sent
-    /// before it (if any); the new batch stays in flight.
+    /// Sends one statement by its prepared shape, with its literals as parameters.
+    async fn send_by_shape(
+        &mut self,
+        prepared: Statement,
+        shape: Shape,
+        stmt: Stmt,
+    ) -> Result<(), LoadError> {
+        let client = self.first;
+        let params: Vec<shaped::Text> = shape.values.into_iter().map(shaped::Text).collect();
+        let mut result: Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'a>> =
+            Box::pin(async move { client.execute_raw(&prepared, params).await });
+        // One poll sends it; its result is read back in turn.
+        if let Poll::Ready(done) = result
+            .as_mut()
+            .poll(&mut Context::from_waker(std::task::Waker::noop()))
+        {
+            result = Box::pin(std::future::ready(done));
+        }
+        self.queue.push_back(Unit::Shape(Box::new(ByShape {
+            stmt,
+            at: shape.at,
+            result,
+        })));
+        while self.queue.len() > WINDOW {
+            self.settle_next().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the batch and reads back every result, of everything in flight too.
+    async fn flush(&mut self, client: &Client) -> Result<(), LoadError> {
+        self.send_batch(client).await?;
+        while !self.queue.is_empty() {
+            self.settle_next().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the batch as one simple query, then reads back what was sent before it, up to
+    /// the batch ahead of it; the new batch stays in flight.
     async fn send(&mut self, client: &Client) -> Result<(), LoadError> {
+        self.send_batch(client).await?;
+        while self.queued_batches > 1 || self.queue.len() > WINDOW {
+            self.settle_next().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the batch as one simple query; its results are read back in turn.
+    async fn send_batch(&mut self, client: &Client) -> Result<(), LoadError> {
         if self.batch.parts.is_empty() {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        let sent = match client.simple_query_raw(&batch.text).await {
-            Ok(results) => InFlight {
-                batch,
-                results: Box::pin(results),
-            },
-            Err(e) => {
-                // The batch ahead ran first: its failure, if any, is the one to report.
-                if let Some(ahead) = self.in_flight.take() {
-                    self.settle(ahead).await?;
-                }
-                return Err(locate(&batch, 0, &e));
+        match client.simple_query_raw(&batch.text).await {
+            Ok(results) => {
+                self.queue.push_back(Unit::Batch(InFlight {
+                    batch,
+                    results: Box::pin(results),
+                }));
+                self.queued_batches += 1;
+                Ok(())
             }
-        };
-        if let Some(ahead) = self.in_flight.replace(sent) {
-            self.settle(ahead).await?;
+            Err(e) => {
+                // What was sent ahead ran first: its failure, if any, is the one to report.
+                while !self.queue.is_empty() {
+                    self.settle_next().await?;
+                }
+                Err(locate(&batch, 0, &e))
+            }
         }
-        Ok(())
+    }
+
+    /// Reads back the results of the oldest thing sent.
+    async fn settle_next(&mut self) -> Result<(), LoadError> {
+        match self.queue.pop_front() {
+            Some(Unit::Batch(sent)) => {
+                self.queued_batches -= 1;
+                self.settle(sent).await
+            }
+            Some(Unit::Shape(sent)) => {
+                let ByShape { stmt, at, result } = *sent;
+                match result.await {
+                    Ok(rows) => {
+                        self.summary.statements += 1;
+                        self.summary.rows += rows;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // A value the server could not read: point at its literal.
+                        let loc = shaped::parameter_named(&e)
+                            .and_then(|n| at.get(n.checked_sub(1)?))
+                            .map_or_else(|| stmt.loc.clone(), |&offset| stmt.loc_of(offset));
+                        Err(LoadError {
+                            by_shape: true,
+                            ..LoadError::db(&loc, stmt.written(), &e)
+                        })
+                    }
+                }
+            }
+            None => Ok(()),
+        }
     }
 
     /// Reads a sent batch's results and counts completions, so that a failure can be pinned

@@ -463,6 +463,7 @@ pub(super) fn plain_error(file: &str, e: &tokio_postgres::Error) -> LoadError {
         code: e.code().map(|c| c.code().to_string()),
         outcome: String::new(),
         exit: exit::FAILED,
+        by_shape: false,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod item;
 pub mod lex;
 pub mod meta;
 pub mod prepared;
+pub mod shape;
 pub mod slash;
 pub mod vars;
 mod words;
@@ -16,6 +17,6 @@ pub use conninfo::Server;
 pub use input::{Input, Item, Loc, ReadError, Reader, Stats, Stmt};
 pub use vars::Vars;
 pub use words::{
-    changes_parsing, is_copy_from_stdin, is_copy_to_stdout, is_rollback, is_transaction_control,
-    std_strings_setting,
+    changes_parsing, is_copy_from_stdin, is_copy_to_stdout, is_insert, is_rollback,
+    is_transaction_control, std_strings_setting,
 };

@@ -33,6 +33,13 @@ fn leading_words(sql: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Whether a statement is an INSERT (by its first word).
+pub fn is_insert(sql: &str) -> bool {
+    leading_words(sql)
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("INSERT"))
+}
+
 /// Whether a statement is `COPY ... FROM STDIN` (psql then reads data lines up to `\.`).
 pub fn is_copy_from_stdin(sql: &str) -> bool {
     if !leading_words(sql)

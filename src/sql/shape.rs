@@ -1,0 +1,582 @@
+//! Statement shapes: an INSERT with its literals taken out as parameters. A file of many
+//! INSERTs of one shape is then prepared once and run with only its values, while each
+//! statement keeps the meaning it has as written:
+//!
+//! - a quoted literal becomes a parameter of type `unknown`, which the server types from
+//!   where it stands, as it types the literal (`E''`, `U&''` and dollar quotes decoded as the
+//!   server decodes them);
+//! - a number keeps its literal's type: `1` int4, `2147483648` int8, `1.5` and `1e3` numeric
+//!   (a minus sign in front is part of the literal, as the server folds it);
+//! - a cast stays in the shape (`'x'::uuid` becomes `$1::uuid`);
+//! - a literal where a parameter would mean something else stays as written: after a type
+//!   name (`interval '7 days'`), after a keyword (`LIMIT 1`, `LIKE 'a%'`), in a type modifier
+//!   or call (`numeric(10, 2)`), in an array, glued to another literal;
+//! - only the VALUES list of `INSERT ... VALUES` is shaped; a statement with `$1` of its own,
+//!   an ORDER BY / GROUP BY / DISTINCT / PARTITION BY (whose numbers are column positions), or
+//!   anything the scanner here does not know, has no shape and runs as written.
+
+/// The type a parameter is declared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A quoted literal: typed by the server from where it stands.
+    Unknown,
+    Int4,
+    Int8,
+    Numeric,
+}
+
+/// A statement's shape and the values it was written with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape {
+    /// The statement with `$1`, `$2`, ... where its literals were, without its `;`.
+    pub text: String,
+    /// Each parameter's declared type.
+    pub kinds: Vec<Kind>,
+    /// Each parameter's value, as the server reads it in text format.
+    pub values: Vec<String>,
+    /// Where each parameter's literal starts in the statement (a byte offset).
+    pub at: Vec<usize>,
+}
+
+/// The most parameters one statement can have in the protocol.
+const MAX_PARAMS: usize = 65_535;
+
+/// The shape of `sql` (as sent, with `standard_conforming_strings` on), or `None` when it
+/// has none and must run as written.
+pub fn of(sql: &str) -> Option<Shape> {
+    let toks = tokens(sql)?;
+    let first = toks.first()?;
+    if !(first.t == T::Word && word_is(sql, first, "INSERT")) {
+        return None;
+    }
+    // The VALUES list: from the VALUES at depth 0 to ON (CONFLICT), RETURNING, `;` or the end.
+    let mut depth = 0usize;
+    let mut start = None;
+    for (k, tok) in toks.iter().enumerate() {
+        match tok.t {
+            T::Punct(b'(' | b'[') => depth += 1,
+            T::Punct(b')' | b']') => depth = depth.saturating_sub(1),
+            T::Word if depth == 0 && word_is(sql, tok, "VALUES") => {
+                start = Some(k);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let start = start?;
+    let mut end = toks.len();
+    depth = 0;
+    for (k, tok) in toks.iter().enumerate().skip(start + 1) {
+        match tok.t {
+            T::Punct(b'(' | b'[') => depth += 1,
+            T::Punct(b')' | b']') => depth = depth.saturating_sub(1),
+            T::Punct(b';') if depth == 0 => {
+                end = k;
+                break;
+            }
+            T::Word
+                if depth == 0 && (word_is(sql, tok, "ON") || word_is(sql, tok, "RETURNING")) =>
+            {
+                end = k;
+                break;
+            }
+            T::Word
+                if [
+                    "ORDER",
+                    "GROUP",
+                    "DISTINCT",
+                    "PARTITION",
+                    "WINDOW",
+                    "HAVING",
+                ]
+                .iter()
+                .any(|w| word_is(sql, tok, w)) =>
+            {
+                return None;
+            }
+            _ => {}
+        }
+    }
+
+    // Which literals become parameters: (token range, kind, value).
+    let mut params: Vec<(usize, usize, Kind, String)> = Vec::new();
+    let mut stack: Vec<Bracket> = Vec::new();
+    for k in start + 1..end {
+        let tok = toks[k];
+        let prev = toks[k - 1];
+        match tok.t {
+            T::Punct(b'(') => {
+                let plain = matches!(prev.t, T::Punct(b'(' | b',') | T::Op) || k - 1 == start;
+                stack.push(if plain { Bracket::Plain } else { Bracket::Call });
+            }
+            T::Punct(b'[') => stack.push(Bracket::Square),
+            T::Punct(b')' | b']') => {
+                stack.pop();
+            }
+            T::Str(lit) => {
+                let in_square = stack.contains(&Bracket::Square);
+                let glued = toks
+                    .get(k + 1)
+                    .is_some_and(|n| matches!(n.t, T::Str(_)) || word_is(sql, n, "UESCAPE"));
+                // `name('x')` may be a cast to the type `name`, which the server makes of a
+                // literal and not of a parameter.
+                let sole_argument = prev.t == T::Punct(b'(')
+                    && stack.last() == Some(&Bracket::Call)
+                    && toks.get(k + 1).is_some_and(|n| n.t == T::Punct(b')'));
+                if in_square
+                    || glued
+                    || sole_argument
+                    || stack.is_empty()
+                    || !matches!(prev.t, T::Punct(b'(' | b',') | T::Op)
+                {
+                    continue;
+                }
+                if let Some(value) = decode(lit, &sql[tok.s..tok.e]) {
+                    params.push((tok.s, tok.e, Kind::Unknown, value));
+                }
+            }
+            T::Num => {
+                if stack.contains(&Bracket::Square) {
+                    continue;
+                }
+                let text = &sql[tok.s..tok.e];
+                let after_operand = |t: Tok| match t.t {
+                    T::Punct(b'(' | b',') => stack.last() == Some(&Bracket::Plain),
+                    T::Op => true,
+                    _ => false,
+                };
+                if prev.t == T::Op && &sql[prev.s..prev.e] == "-" {
+                    // A minus in front: folded into the literal when it is a sign (after `(`,
+                    // `,` or an operator); after a word it may be a sign or a subtraction, so
+                    // the number stays as written.
+                    let before = toks[k - 2];
+                    match before.t {
+                        T::Punct(b'(' | b',') | T::Op => {
+                            if after_operand(before) {
+                                let value = format!("-{text}");
+                                params.push((prev.s, tok.e, number_kind(&value), value));
+                            }
+                            continue;
+                        }
+                        T::Word => continue,
+                        _ => {}
+                    }
+                }
+                if after_operand(prev) {
+                    params.push((tok.s, tok.e, number_kind(text), text.to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+    if params.len() > MAX_PARAMS {
+        return None;
+    }
+
+    // The shape's text: the statement with the parameters in, without its `;`.
+    let stop = toks
+        .last()
+        .filter(|t| t.t == T::Punct(b';'))
+        .map_or(sql.len(), |t| t.s);
+    let mut text = String::with_capacity(stop);
+    let mut kinds = Vec::with_capacity(params.len());
+    let mut values = Vec::with_capacity(params.len());
+    let mut at = Vec::with_capacity(params.len());
+    let mut from = 0;
+    for (n, (s, e, kind, value)) in params.into_iter().enumerate() {
+        text.push_str(&sql[from..s]);
+        text.push('$');
+        text.push_str(&(n + 1).to_string());
+        from = e;
+        kinds.push(kind);
+        values.push(value);
+        at.push(s);
+    }
+    text.push_str(sql[from..stop].trim_end());
+    Some(Shape {
+        text,
+        kinds,
+        values,
+        at,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bracket {
+    /// A parenthesis around values: a VALUES row, a sub-expression, a sub-select.
+    Plain,
+    /// After a word: a call's arguments, a type's modifiers, `IN (...)`.
+    Call,
+    /// An array's elements or a subscript.
+    Square,
+}
+
+/// The type the server gives a numeric literal (sign included): an integer that fits int4 is
+/// int4, one that fits int8 is int8; anything else is numeric.
+fn number_kind(text: &str) -> Kind {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return Kind::Numeric;
+    }
+    match text.parse::<i128>() {
+        Ok(v) if i32::try_from(v).is_ok() => Kind::Int4,
+        Ok(v) if i64::try_from(v).is_ok() => Kind::Int8,
+        _ => Kind::Numeric,
+    }
+}
+
+/// A token's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum T {
+    /// A keyword or an unquoted identifier.
+    Word,
+    /// A quoted identifier.
+    Quoted,
+    Str(Lit),
+    Num,
+    Op,
+    /// `::`
+    Cast,
+    Punct(u8),
+}
+
+/// A string literal's form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lit {
+    Plain,
+    Escape,
+    Unicode,
+    Dollar,
+    /// `N''`, `B''`, `X''`: typed literals, kept as written.
+    Other,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    t: T,
+    s: usize,
+    e: usize,
+}
+
+fn word_is(sql: &str, tok: &Tok, word: &str) -> bool {
+    tok.t == T::Word && sql[tok.s..tok.e].eq_ignore_ascii_case(word)
+}
+
+use super::lex::{is_ident_char, is_ident_start};
+
+fn is_op_char(c: u8) -> bool {
+    b"~!@#^&|`?+-*/%<>=".contains(&c)
+}
+
+/// The statement's tokens, or `None` for anything this scanner does not know (a `$1` of the
+/// statement's own, a number with letters glued on, an unfinished comment).
+fn tokens(sql: &str) -> Option<Vec<Tok>> {
+    let b = sql.as_bytes();
+    let mut toks = Vec::with_capacity(32);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let s = i;
+        let t = match c {
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => {
+                i += 1;
+                continue;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = comment_end(b, i)?;
+                continue;
+            }
+            b'\'' => {
+                i = quote_end(b, i, false)?;
+                T::Str(Lit::Plain)
+            }
+            b'"' => {
+                i = quote_end(b, i, false)?;
+                T::Quoted
+            }
+            b'$' => {
+                let tag_end = dollar_tag_end(b, i)?;
+                let tag = &b[i..tag_end];
+                let close = memchr::memmem::find(&b[tag_end..], tag)?;
+                i = tag_end + close + tag.len();
+                T::Str(Lit::Dollar)
+            }
+            b'0'..=b'9' => {
+                i = number_end(b, i)?;
+                T::Num
+            }
+            b'.' if b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                i = number_end(b, i)?;
+                T::Num
+            }
+            b':' if b.get(i + 1) == Some(&b':') => {
+                i += 2;
+                T::Cast
+            }
+            b'(' | b')' | b'[' | b']' | b',' | b';' | b'.' | b':' => {
+                i += 1;
+                T::Punct(c)
+            }
+            _ if is_ident_start(c) => {
+                while i < b.len() && is_ident_char(b[i]) {
+                    i += 1;
+                }
+                let word = &b[s..i];
+                match (word, b.get(i)) {
+                    ([b'e' | b'E'], Some(b'\'')) => {
+                        i = quote_end(b, i, true)?;
+                        T::Str(Lit::Escape)
+                    }
+                    ([b'n' | b'N' | b'b' | b'B' | b'x' | b'X'], Some(b'\'')) => {
+                        i = quote_end(b, i, false)?;
+                        T::Str(Lit::Other)
+                    }
+                    ([b'u' | b'U'], Some(b'&')) if b.get(i + 1) == Some(&b'\'') => {
+                        i = quote_end(b, i + 1, false)?;
+                        T::Str(Lit::Unicode)
+                    }
+                    ([b'u' | b'U'], Some(b'&')) if b.get(i + 1) == Some(&b'"') => {
+                        i = quote_end(b, i + 1, false)?;
+                        T::Quoted
+                    }
+                    _ => T::Word,
+                }
+            }
+            _ if is_op_char(c) => {
+                let mut e = i;
+                while e < b.len() && is_op_char(b[e]) {
+                    if e > i && (b[e..].starts_with(b"--") || b[e..].starts_with(b"/*")) {
+                        break;
+                    }
+                    e += 1;
+                }
+                // As the server reads operators: one of more than one character cannot end
+                // in + or - unless it holds one of ~ ! @ # % ^ & | ` ?.
+                if e - i > 1 && !b[i..e].iter().any(|c| b"~!@#%^&|`?".contains(c)) {
+                    while e - i > 1 && matches!(b[e - 1], b'+' | b'-') {
+                        e -= 1;
+                    }
+                }
+                i = e;
+                T::Op
+            }
+            _ => return None,
+        };
+        toks.push(Tok { t, s, e: i });
+    }
+    Some(toks)
+}
+
+/// The end of a `/* */` comment (they nest).
+fn comment_end(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut depth = 0;
+    while i < b.len() {
+        if b[i..].starts_with(b"/*") {
+            depth += 1;
+            i += 2;
+        } else if b[i..].starts_with(b"*/") {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return Some(i);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// The end of a quoted text opening at `i` (a doubled quote stays inside; with `backslash`,
+/// a backslash escapes the next byte).
+fn quote_end(b: &[u8], i: usize, backslash: bool) -> Option<usize> {
+    let q = b[i];
+    let mut j = i + 1;
+    loop {
+        let next = if backslash {
+            memchr::memchr2(q, b'\\', &b[j..])?
+        } else {
+            memchr::memchr(q, &b[j..])?
+        };
+        j += next;
+        if b[j] == b'\\' {
+            j += 2;
+            continue;
+        }
+        if b.get(j + 1) == Some(&q) {
+            j += 2;
+            continue;
+        }
+        return Some(j + 1);
+    }
+}
+
+/// The end of a dollar-quote tag opening at `i` (`$$` or `$tag$`); `None` for `$1` or a
+/// lone `$`.
+fn dollar_tag_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    if b.get(j)
+        .is_some_and(|c| !(is_ident_start(*c) || *c == b'$'))
+    {
+        return None;
+    }
+    while j < b.len() && is_ident_char(b[j]) && b[j] != b'$' {
+        j += 1;
+    }
+    (b.get(j) == Some(&b'$')).then_some(j + 1)
+}
+
+/// The end of a number: digits, a fraction, an exponent. `None` when letters, digits or a
+/// dot are glued on (the server's reading of those differs between versions).
+fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
+    let digits = |i: &mut usize| {
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+    };
+    digits(&mut i);
+    if b.get(i) == Some(&b'.') && b.get(i + 1) != Some(&b'.') {
+        i += 1;
+        digits(&mut i);
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        let mut j = i + 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        if b.get(j).is_some_and(u8::is_ascii_digit) {
+            i = j;
+            digits(&mut i);
+        }
+    }
+    if b.get(i).is_some_and(|c| is_ident_char(*c) || *c == b'.') {
+        return None;
+    }
+    Some(i)
+}
+
+/// A string literal's value as the server reads it, or `None` when it is better left as
+/// written (anything the server would refuse, or read differently between versions).
+fn decode(lit: Lit, text: &str) -> Option<String> {
+    let value = match lit {
+        Lit::Plain => text[1..text.len() - 1].replace("''", "'"),
+        Lit::Dollar => {
+            let tag = text[1..].find('$')? + 2;
+            text[tag..text.len() - tag].to_string()
+        }
+        Lit::Escape => escape_string(&text.as_bytes()[2..text.len() - 1])?,
+        Lit::Unicode => unicode_string(&text[3..text.len() - 1])?,
+        Lit::Other => return None,
+    };
+    (!value.contains('\0')).then_some(value)
+}
+
+/// An `E''` literal's body: `''`, `\b \f \n \r \t`, octal `\ooo`, hex `\xhh`, `\uXXXX`,
+/// `\UXXXXXXXX`, and `\c` for any other `c` (`\v` is left as written: its reading changed).
+fn escape_string(body: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        let c = body[i];
+        if c == b'\'' {
+            // A doubled quote.
+            out.push(b'\'');
+            i += 2;
+            continue;
+        }
+        if c != b'\\' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let e = *body.get(i + 1)?;
+        i += 2;
+        match e {
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0c),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => return None,
+            b'0'..=b'7' => {
+                let mut v = u32::from(e - b'0');
+                let mut n = 1;
+                while n < 3 && body.get(i).is_some_and(|c| (b'0'..=b'7').contains(c)) {
+                    v = v * 8 + u32::from(body[i] - b'0');
+                    i += 1;
+                    n += 1;
+                }
+                out.push(v as u8);
+            }
+            b'x' => {
+                let mut v = 0u32;
+                let mut n = 0;
+                while n < 2 && body.get(i).is_some_and(u8::is_ascii_hexdigit) {
+                    v = v * 16 + (body[i] as char).to_digit(16)?;
+                    i += 1;
+                    n += 1;
+                }
+                if n == 0 {
+                    return None;
+                }
+                out.push(v as u8);
+            }
+            b'u' | b'U' => {
+                let len = if e == b'u' { 4 } else { 8 };
+                let hex = std::str::from_utf8(body.get(i..i + len)?).ok()?;
+                let ch = code_point(hex)?;
+                i += len;
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+            }
+            _ => out.push(e),
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A `U&''` literal's body (escape character `\`): `\XXXX`, `\+XXXXXX`, `\\`, `''`.
+fn unicode_string(body: &str) -> Option<String> {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(p) = rest.find(['\\', '\'']) {
+        out.push_str(&rest[..p]);
+        let after = &rest[p + 1..];
+        if rest.as_bytes()[p] == b'\'' {
+            out.push('\'');
+            rest = after.strip_prefix('\'')?;
+            continue;
+        }
+        if let Some(r) = after.strip_prefix('\\') {
+            out.push('\\');
+            rest = r;
+        } else if let Some(r) = after.strip_prefix('+') {
+            out.push(code_point(r.get(..6)?)?);
+            rest = &r[6..];
+        } else {
+            out.push(code_point(after.get(..4)?)?);
+            rest = &after[4..];
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// A code point written in hex digits (exactly those); not a surrogate, not zero.
+fn code_point(hex: &str) -> Option<char> {
+    if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let v = u32::from_str_radix(hex, 16).ok()?;
+    if v == 0 {
+        return None;
+    }
+    char::from_u32(v)
+}
+
+#[cfg(test)]
+mod tests;
