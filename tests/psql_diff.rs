@@ -281,7 +281,7 @@ fn check_shaped(f: &Fixture, ours: &Observed, our_err: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let said = match ours.class {
         Class::Ok => our_err.contains(" prepared shape"),
-        _ => our_err.contains("it ran as a prepared statement"),
+        _ => our_err.contains("it ran as EXECUTE of its prepared shape"),
     };
     if !said {
         problems.push(format!(

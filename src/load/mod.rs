@@ -6,26 +6,23 @@
 mod connect;
 mod shaped;
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
 use std::io::Read;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{pin_mut, SinkExt, StreamExt};
 use indicatif::ProgressBar;
-use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryStream, Statement};
+use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryStream};
 
 pub use connect::{Connection, Connector, DbConnector, NoConnect};
 pub use shaped::ENV as PREPARE_ENV;
-use shaped::{Plan, Shapes};
+use shaped::{Execute, Plan, Shapes};
 
 use crate::sql::input::{first_line, Data, Problem};
 use crate::sql::prepared::Prepared;
-use crate::sql::shape::{self, Shape};
+use crate::sql::shape;
 use crate::sql::{is_transaction_control, Input, Item, Loc, ReadError, Reader, Stmt, Vars};
 use crate::ui;
 
@@ -33,8 +30,6 @@ use crate::ui;
 /// measured faster than large ones (the server parses a whole batch before it runs any of it),
 /// and with one batch always waiting behind the running one, round trips cost nothing.
 const BATCH_BYTES: usize = 16 * 1024;
-/// Statements run by shape (and batches) sent ahead of the one being read back.
-const WINDOW: usize = 1024;
 /// A client-side `\copy` file is read in chunks of this size.
 const COPY_CHUNK: usize = 256 * 1024;
 /// The advisory lock key that serialises schema and seed runs on one database.
@@ -157,8 +152,8 @@ impl fmt::Display for LoadError {
         if self.by_shape {
             write!(
                 f,
-                "\n  note: it ran as a prepared statement with its literals as parameters \
-                 ({}=off runs every statement as written)",
+                "\n  note: it ran as EXECUTE of its prepared shape, with its literals as \
+                 arguments ({}=off runs every statement as written)",
                 shaped::ENV
             )?;
         }
@@ -264,13 +259,30 @@ pub async fn run(
         bar,
         connector,
         batch: Batch::default(),
-        queue: VecDeque::new(),
-        queued_batches: 0,
+        in_flight: None,
         shapes,
         summary: Summary::default(),
         warned_tx: false,
     };
-    match runner.run_all().await {
+    let result = runner.run_all().await;
+    let outcome = finish(client, opts, result, &mut runner, kept, &start_loc).await;
+    // Outside the transaction: prepared statements outlive it.
+    runner.shapes.deallocate(client).await;
+    let mut summary = outcome?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Commits (or rolls back) the runner's own transaction and says what was kept.
+async fn finish(
+    client: &Client,
+    opts: LoadOptions,
+    result: Result<(), LoadError>,
+    runner: &mut Runner<'_>,
+    kept: &str,
+    start_loc: &Loc,
+) -> Result<Summary, LoadError> {
+    match result {
         Ok(()) => {
             if opts.transaction == Transaction::Own {
                 client
@@ -278,13 +290,12 @@ pub async fn run(
                     .await
                     .map_err(|e| LoadError {
                         outcome: kept.into(),
-                        ..LoadError::db(&start_loc, "", &e)
+                        ..LoadError::db(start_loc, "", &e)
                     })?;
             }
             let mut summary = std::mem::take(&mut runner.summary);
             summary.by_shape = runner.shapes.used;
-            summary.shapes = runner.shapes.made;
-            summary.elapsed = started.elapsed();
+            summary.shapes = runner.shapes.made();
             Ok(summary)
         }
         Err(mut err) => {
@@ -334,27 +345,31 @@ pub async fn run_text(
 #[derive(Default)]
 struct Batch {
     text: String,
-    parts: Vec<(usize, Stmt)>,
+    parts: Vec<Part>,
+}
+
+/// A statement in a batch: where it starts in the batch text, and, when it is sent as the
+/// `EXECUTE` of its shape, where its literals are in that.
+struct Part {
+    offset: usize,
+    stmt: Stmt,
+    execute: Option<Box<Execute>>,
+}
+
+impl Part {
+    /// The place in the file of an offset of this part's text in the batch.
+    fn loc_of(&self, sent: usize) -> Loc {
+        match &self.execute {
+            Some(ex) => self.stmt.loc_of(ex.statement_offset(sent)),
+            None => self.stmt.loc_of(sent),
+        }
+    }
 }
 
 /// A batch sent whose results are not read yet.
 struct InFlight {
     batch: Batch,
     results: Pin<Box<SimpleQueryStream>>,
-}
-
-/// A statement sent by its shape whose result is not read yet.
-struct ByShape<'a> {
-    stmt: Stmt,
-    /// Where each parameter's literal starts in the statement.
-    at: Vec<usize>,
-    result: Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'a>>,
-}
-
-/// Something sent whose results are not read yet.
-enum Unit<'a> {
-    Batch(InFlight),
-    Shape(Box<ByShape<'a>>),
 }
 
 struct Runner<'a> {
@@ -367,12 +382,9 @@ struct Runner<'a> {
     batch: Batch,
     /// In one transaction of its own, a full batch is sent before the one ahead of it is
     /// read back, so that the server always has the next batch waiting while this side reads
-    /// and splits the file on; statements run by shape are sent ahead the same way, up to
-    /// [`WINDOW`]. A failure aborts the transaction, so what was sent behind it does nothing
-    /// (and the whole run is rolled back); results are read back in order, so the first
-    /// failure is the one reported.
-    queue: VecDeque<Unit<'a>>,
-    queued_batches: usize,
+    /// and splits the file on. A failure aborts the transaction, so the batch behind it does
+    /// nothing (and the whole run is rolled back).
+    in_flight: Option<InFlight>,
     shapes: Shapes,
     summary: Summary,
     warned_tx: bool,
@@ -454,23 +466,30 @@ impl<'a> Runner<'a> {
             self.summary.statements += 1;
             return Ok(());
         }
-        let stmt = match self.by_shape(stmt).await? {
-            Some(stmt) => stmt,
-            None => return Ok(()),
-        };
+        let execute = self.by_shape(&stmt).await?;
         let offset = self.batch.text.len();
-        self.batch.text.push_str(&stmt.sql);
+        self.batch
+            .text
+            .push_str(execute.as_ref().map_or(&stmt.sql, |ex| &ex.sql));
         if !self.opts.batched() {
-            self.batch.parts.push((offset, stmt));
+            self.batch.parts.push(Part {
+                offset,
+                stmt,
+                execute,
+            });
             return self.flush(client).await;
         }
-        if !stmt.sql.ends_with(';') {
+        if !self.batch.text.ends_with(';') {
             self.batch.text.push(';');
         }
         self.batch.text.push('\n');
         // The server reads a whole batch with the settings it had when the batch arrived.
         let ends_batch = crate::sql::changes_parsing(&stmt.sql);
-        self.batch.parts.push((offset, stmt));
+        self.batch.parts.push(Part {
+            offset,
+            stmt,
+            execute,
+        });
         if ends_batch {
             return self.flush(client).await;
         }
@@ -484,145 +503,74 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    /// Runs `stmt` by its shape when it has one the server has prepared (`None`), or hands
-    /// it back to run as written.
-    async fn by_shape(&mut self, stmt: Stmt) -> Result<Option<Stmt>, LoadError> {
+    /// The `EXECUTE` to send for `stmt` when it has a shape the server has prepared (`None`:
+    /// it runs as written).
+    async fn by_shape(&mut self, stmt: &Stmt) -> Result<Option<Box<Execute>>, LoadError> {
         if !self.shapes.on() {
-            return Ok(Some(stmt));
+            return Ok(None);
         }
         if crate::sql::changes_parsing(&stmt.sql)
             || memchr::memmem::find(stmt.sql.as_bytes(), b"standard_conforming_strings").is_some()
         {
             self.shapes.stop();
-            return Ok(Some(stmt));
+            return Ok(None);
         }
         let Some(shape) = shape::of(&stmt.sql) else {
             if !crate::sql::is_insert(&stmt.sql) {
                 // DDL or a setting may change what a prepared shape's parameters mean.
-                self.shapes.forget();
+                self.shapes.retire();
             }
-            return Ok(Some(stmt));
+            return Ok(None);
         };
-        let prepared = match self.shapes.plan(&shape) {
-            Plan::Run(st) => st,
-            Plan::AsWritten => return Ok(Some(stmt)),
+        let n = match self.shapes.plan(&shape) {
+            Plan::Run(n) => n,
+            Plan::AsWritten => return Ok(None),
             Plan::Prepare => {
                 // Everything before it must have run (a failure there is the one to report).
                 self.flush(self.first).await?;
                 match self.shapes.prepare(self.first, &shape).await {
-                    Ok(Some(st)) => st,
-                    Ok(None) => return Ok(Some(stmt)),
+                    Ok(Some(n)) => n,
+                    Ok(None) => return Ok(None),
                     Err(e) => return Err(LoadError::db(&stmt.loc, stmt.written(), &e)),
                 }
             }
         };
-        self.send_batch(self.first).await?;
-        self.send_by_shape(prepared, shape, stmt).await?;
-        Ok(None)
+        Ok(Some(Box::new(Execute::new(n, &shape, stmt))))
     }
 
-    /// Sends one statement by its prepared shape, with its literals as parameters.
-    async fn send_by_shape(
-        &mut self,
-        prepared: Statement,
-        shape: Shape,
-        stmt: Stmt,
-    ) -> Result<(), LoadError> {
-        let client = self.first;
-        let params: Vec<shaped::Text> = shape.values.into_iter().map(shaped::Text).collect();
-        let mut result: Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'a>> =
-            Box::pin(async move { client.execute_raw(&prepared, params).await });
-        // One poll sends it; its result is read back in turn.
-        if let Poll::Ready(done) = result
-            .as_mut()
-            .poll(&mut Context::from_waker(std::task::Waker::noop()))
-        {
-            result = Box::pin(std::future::ready(done));
-        }
-        self.queue.push_back(Unit::Shape(Box::new(ByShape {
-            stmt,
-            at: shape.at,
-            result,
-        })));
-        while self.queue.len() > WINDOW {
-            self.settle_next().await?;
-        }
-        Ok(())
-    }
-
-    /// Sends the batch and reads back every result, of everything in flight too.
+    /// Sends the batch and reads back every result, of the batch in flight too.
     async fn flush(&mut self, client: &Client) -> Result<(), LoadError> {
-        self.send_batch(client).await?;
-        while !self.queue.is_empty() {
-            self.settle_next().await?;
+        self.send(client).await?;
+        match self.in_flight.take() {
+            Some(sent) => self.settle(sent).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    /// Sends the batch as one simple query, then reads back what was sent before it, up to
-    /// the batch ahead of it; the new batch stays in flight.
+    /// Sends the batch as one simple query, then reads back the results of the batch sent
+    /// before it (if any); the new batch stays in flight.
     async fn send(&mut self, client: &Client) -> Result<(), LoadError> {
-        self.send_batch(client).await?;
-        while self.queued_batches > 1 || self.queue.len() > WINDOW {
-            self.settle_next().await?;
-        }
-        Ok(())
-    }
-
-    /// Sends the batch as one simple query; its results are read back in turn.
-    async fn send_batch(&mut self, client: &Client) -> Result<(), LoadError> {
         if self.batch.parts.is_empty() {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        match client.simple_query_raw(&batch.text).await {
-            Ok(results) => {
-                self.queue.push_back(Unit::Batch(InFlight {
-                    batch,
-                    results: Box::pin(results),
-                }));
-                self.queued_batches += 1;
-                Ok(())
-            }
+        let sent = match client.simple_query_raw(&batch.text).await {
+            Ok(results) => InFlight {
+                batch,
+                results: Box::pin(results),
+            },
             Err(e) => {
-                // What was sent ahead ran first: its failure, if any, is the one to report.
-                while !self.queue.is_empty() {
-                    self.settle_next().await?;
+                // The batch ahead ran first: its failure, if any, is the one to report.
+                if let Some(ahead) = self.in_flight.take() {
+                    self.settle(ahead).await?;
                 }
-                Err(locate(&batch, 0, &e))
+                return Err(locate(&batch, 0, &e));
             }
+        };
+        if let Some(ahead) = self.in_flight.replace(sent) {
+            self.settle(ahead).await?;
         }
-    }
-
-    /// Reads back the results of the oldest thing sent.
-    async fn settle_next(&mut self) -> Result<(), LoadError> {
-        match self.queue.pop_front() {
-            Some(Unit::Batch(sent)) => {
-                self.queued_batches -= 1;
-                self.settle(sent).await
-            }
-            Some(Unit::Shape(sent)) => {
-                let ByShape { stmt, at, result } = *sent;
-                match result.await {
-                    Ok(rows) => {
-                        self.summary.statements += 1;
-                        self.summary.rows += rows;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        // A value the server could not read: point at its literal.
-                        let loc = shaped::parameter_named(&e)
-                            .and_then(|n| at.get(n.checked_sub(1)?))
-                            .map_or_else(|| stmt.loc.clone(), |&offset| stmt.loc_of(offset));
-                        Err(LoadError {
-                            by_shape: true,
-                            ..LoadError::db(&loc, stmt.written(), &e)
-                        })
-                    }
-                }
-            }
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// Reads a sent batch's results and counts completions, so that a failure can be pinned
@@ -762,18 +710,21 @@ fn locate(batch: &Batch, done: usize, e: &tokio_postgres::Error) -> LoadError {
                 .map(|(b, _)| b)?;
             let idx = batch
                 .parts
-                .partition_point(|(off, _)| *off <= byte)
+                .partition_point(|p| p.offset <= byte)
                 .checked_sub(1)?;
-            let (off, stmt) = &batch.parts[idx];
-            Some((stmt, stmt.loc_of(byte - off)))
+            let part = &batch.parts[idx];
+            Some((part, part.loc_of(byte - part.offset)))
         }
         _ => None,
     });
-    let (stmt, loc) = at_position.unwrap_or_else(|| {
-        let stmt = &batch.parts[done.min(batch.parts.len() - 1)].1;
-        (stmt, stmt.loc.clone())
+    let (part, loc) = at_position.unwrap_or_else(|| {
+        let part = &batch.parts[done.min(batch.parts.len() - 1)];
+        (part, part.stmt.loc.clone())
     });
-    LoadError::db(&loc, stmt.written(), e)
+    LoadError {
+        by_shape: part.execute.is_some(),
+        ..LoadError::db(&loc, part.stmt.written(), e)
+    }
 }
 
 fn message_with_hint(e: &tokio_postgres::Error) -> String {

@@ -1,74 +1,56 @@
 //! Statements run by shape: in the runner's own transaction, an INSERT whose shape
-//! (`sql::shape`) has been seen before is prepared once and then run with only its values,
-//! in the extended protocol, pipelined like the batches around it. The server then parses
-//! and plans each shape once instead of every statement.
+//! (`sql::shape`) has been seen before is prepared once (`PREPARE`) and then each statement of
+//! that shape is sent, in the same batches as the statements around it, as
+//! `EXECUTE shape(literal, ...)` with its literals as written. The server then parses and plans
+//! each shape once instead of every statement, and reads each literal as it would in the
+//! statement.
 //!
 //! A shape is prepared the second time it is seen (a statement seen once runs as written,
 //! so files without repeats pay nothing), inside a savepoint: when the server cannot prepare
 //! it (a parameter where it cannot type one), the savepoint is rolled back and every
 //! statement of that shape runs as written. Any statement that is not an INSERT (DDL, SET)
-//! drops the prepared shapes, since a parameter's type is fixed when its shape is prepared.
+//! retires the prepared shapes, since a parameter's type is fixed when its shape is prepared.
 
 use std::collections::{HashMap, HashSet};
-use std::error::Error;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::BytesMut;
-use tokio_postgres::types::{to_sql_checked, Format, IsNull, ToSql, Type};
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::Client;
 
 use crate::sql::shape::{Kind, Shape};
+use crate::sql::Stmt;
 
 /// Setting this to `off` (or `0`, `false`, `no`) runs every statement as written.
 pub const ENV: &str = "CRUDDUR_PREPARE";
-/// More prepared shapes than this on one connection: they are all dropped and made anew.
-const MAX_SHAPES: usize = 256;
+/// More shapes prepared in one run than this: the rest of the run goes as written.
+const MAX_SHAPES: usize = 1_000;
 /// More shapes remembered as seen once than this: the memory is cleared.
 const MAX_SEEN: usize = 65_536;
 const SAVEPOINT: &str = "cruddur_db_shape";
+/// Prepared statements are named `cruddur_db_shape_N`, N counting in this process.
+static NEXT: AtomicUsize = AtomicUsize::new(1);
 
-/// A parameter's value, sent in text format for the server to read as it reads the literal.
-#[derive(Debug)]
-pub struct Text(pub String);
-
-impl ToSql for Text {
-    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-        out.extend_from_slice(self.0.as_bytes());
-        Ok(IsNull::No)
-    }
-
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-
-    fn encode_format(&self, _: &Type) -> Format {
-        Format::Text
-    }
-
-    to_sql_checked!();
-}
-
-fn declared(kind: Kind) -> Type {
+fn declared(kind: Kind) -> &'static str {
     match kind {
-        Kind::Unknown => Type::UNKNOWN,
-        Kind::Int4 => Type::INT4,
-        Kind::Int8 => Type::INT8,
-        Kind::Numeric => Type::NUMERIC,
+        Kind::Unknown => "unknown",
+        Kind::Int4 => "int4",
+        Kind::Int8 => "int8",
+        Kind::Numeric => "numeric",
     }
 }
 
 type Key = (String, Vec<Kind>);
 
 enum Entry {
-    Ready(Statement),
+    Ready(usize),
     /// The server could not prepare it: its statements run as written.
     AsWritten,
 }
 
 /// What to do with a statement that has a shape.
 pub enum Plan {
-    /// Run it by its prepared shape.
-    Run(Statement),
+    /// Run it as `EXECUTE` of prepared shape N.
+    Run(usize),
     /// Prepare its shape first (second sight).
     Prepare,
     /// Run it as written.
@@ -81,14 +63,15 @@ pub struct Shapes {
     on: bool,
     prepared: HashMap<Key, Entry>,
     seen: HashSet<u64>,
-    /// Statements run by a prepared shape, and shapes prepared.
+    /// Every shape prepared in this run (deallocated at its end).
+    made: Vec<usize>,
+    /// Statements run by a prepared shape.
     pub used: usize,
-    pub made: usize,
 }
 
 impl Shapes {
-    /// Shapes for a run on `client`: only when the server reads literals as this side
-    /// decodes them (standard_conforming_strings on, UTF8) and `CRUDDUR_PREPARE` is not off.
+    /// Shapes for a run on `client`: only when the server reads literals as the shapes are
+    /// found (standard_conforming_strings on) and `CRUDDUR_PREPARE` is not off.
     pub async fn for_run(client: &Client) -> Result<Shapes, tokio_postgres::Error> {
         let wanted = std::env::var(ENV).map_or(true, |v| {
             !matches!(
@@ -99,15 +82,14 @@ impl Shapes {
         if !wanted {
             return Ok(Shapes::default());
         }
-        let row = client
-            .query_one(
-                "SELECT current_setting('standard_conforming_strings') = 'on' \
-                 AND current_setting('server_encoding') = 'UTF8'",
-                &[],
-            )
+        let rows = client
+            .simple_query("SHOW standard_conforming_strings")
             .await?;
+        let on = rows.iter().any(
+            |m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0) == Some("on")),
+        );
         Ok(Shapes {
-            on: row.get(0),
+            on,
             ..Shapes::default()
         })
     }
@@ -116,27 +98,33 @@ impl Shapes {
         self.on
     }
 
+    /// Shapes prepared in this run.
+    pub fn made(&self) -> usize {
+        self.made.len()
+    }
+
     /// No more shapes in this run (the file changed how literals are read).
     pub fn stop(&mut self) {
         self.on = false;
-        self.forget();
+        self.retire();
     }
 
-    /// Drops the prepared shapes (the server is told to close them).
-    pub fn forget(&mut self) {
+    /// Prepares no statement by the shapes prepared so far (they are made anew when seen).
+    pub fn retire(&mut self) {
         self.prepared.clear();
     }
 
     pub fn plan(&mut self, shape: &Shape) -> Plan {
-        // NOTE: looked up by a borrowed pair would need a second key type; the clone is the
-        // size of one statement.
+        // NOTE: a lookup by a borrowed pair would need a key type of its own; the clone is
+        // the size of one statement.
         let key = (shape.text.clone(), shape.kinds.clone());
         match self.prepared.get(&key) {
-            Some(Entry::Ready(st)) => {
+            Some(Entry::Ready(n)) => {
                 self.used += 1;
-                Plan::Run(st.clone())
+                Plan::Run(*n)
             }
             Some(Entry::AsWritten) => Plan::AsWritten,
+            None if self.made.len() >= MAX_SHAPES => Plan::AsWritten,
             None => {
                 let mut h = std::hash::DefaultHasher::new();
                 key.hash(&mut h);
@@ -159,24 +147,32 @@ impl Shapes {
         &mut self,
         client: &Client,
         shape: &Shape,
-    ) -> Result<Option<Statement>, tokio_postgres::Error> {
-        if self.prepared.len() >= MAX_SHAPES {
-            self.forget();
-        }
-        let types: Vec<Type> = shape.kinds.iter().map(|k| declared(*k)).collect();
-        client
-            .batch_execute(&format!("SAVEPOINT {SAVEPOINT}"))
-            .await?;
+    ) -> Result<Option<usize>, tokio_postgres::Error> {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let types = if shape.kinds.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = shape.kinds.iter().map(|k| declared(*k)).collect();
+            format!(" ({})", names.join(", "))
+        };
         let key = (shape.text.clone(), shape.kinds.clone());
-        match client.prepare_typed(&shape.text, &types).await {
-            Ok(st) => {
+        // NOTE: the server keeps the text of the query that prepared a statement and copies it
+        // for every EXECUTE, so the PREPARE goes alone, not in a batch of the file.
+        let prepared = client
+            .batch_execute(&format!(
+                "SAVEPOINT {SAVEPOINT}; PREPARE {SAVEPOINT}_{n}{types} AS {}",
+                shape.text
+            ))
+            .await;
+        match prepared {
+            Ok(()) => {
                 client
                     .batch_execute(&format!("RELEASE SAVEPOINT {SAVEPOINT}"))
                     .await?;
-                self.prepared.insert(key, Entry::Ready(st.clone()));
-                self.made += 1;
+                self.prepared.insert(key, Entry::Ready(n));
+                self.made.push(n);
                 self.used += 1;
-                Ok(Some(st))
+                Ok(Some(n))
             }
             Err(e) if e.as_db_error().is_some() => {
                 client
@@ -190,14 +186,47 @@ impl Shapes {
             Err(e) => Err(e),
         }
     }
+
+    /// Deallocates the shapes this run prepared (the file may have done so itself: errors
+    /// are ignored).
+    pub async fn deallocate(&self, client: &Client) {
+        for n in &self.made {
+            let _ = client
+                .batch_execute(&format!("DEALLOCATE {SAVEPOINT}_{n}"))
+                .await;
+        }
+    }
 }
 
-/// The parameter a server error names (`unnamed portal parameter $2 = '...'`), 1-based.
-pub fn parameter_named(e: &tokio_postgres::Error) -> Option<usize> {
-    let context = e.as_db_error()?.where_()?;
-    let rest = &context[context.find("parameter $")? + "parameter $".len()..];
-    let digits = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or(rest, |n| &rest[..n]);
-    digits.parse().ok()
+/// A statement as sent by its shape: `EXECUTE cruddur_db_shape_N(literal, ...)`.
+pub struct Execute {
+    pub sql: String,
+    /// Where each literal is in `sql` and where it is in the statement.
+    pub literals: Vec<(usize, usize, usize)>,
+}
+
+impl Execute {
+    pub fn new(n: usize, shape: &Shape, stmt: &Stmt) -> Execute {
+        let mut sql = format!("EXECUTE {SAVEPOINT}_{n}");
+        let mut literals = Vec::with_capacity(shape.literals.len());
+        for (k, r) in shape.literals.iter().enumerate() {
+            sql.push_str(if k == 0 { "(" } else { ", " });
+            literals.push((sql.len(), r.start, r.len()));
+            sql.push_str(&stmt.sql[r.clone()]);
+        }
+        if !shape.literals.is_empty() {
+            sql.push(')');
+        }
+        sql.push(';');
+        Execute { sql, literals }
+    }
+
+    /// The offset in the statement of offset `at` of the `EXECUTE` (a literal's own place; the
+    /// statement's start for anything else).
+    pub fn statement_offset(&self, at: usize) -> usize {
+        self.literals
+            .iter()
+            .find(|(sent, _, len)| (*sent..sent + len).contains(&at))
+            .map_or(0, |(sent, written, _)| written + (at - sent))
+    }
 }

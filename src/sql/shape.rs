@@ -1,10 +1,10 @@
 //! Statement shapes: an INSERT with its literals taken out as parameters. A file of many
-//! INSERTs of one shape is then prepared once and run with only its values, while each
-//! statement keeps the meaning it has as written:
+//! INSERTs of one shape is then prepared once and each statement runs as `EXECUTE` of it with
+//! its literals, as written, for arguments; each keeps the meaning it has as written:
 //!
 //! - a quoted literal becomes a parameter of type `unknown`, which the server types from
-//!   where it stands, as it types the literal (`E''`, `U&''` and dollar quotes decoded as the
-//!   server decodes them);
+//!   where it stands, as it types the literal; the literal itself (plain, `E''`, `U&''`,
+//!   dollar-quoted) is read by the server, in the `EXECUTE`, as it is read in the statement;
 //! - a number keeps its literal's type: `1` int4, `2147483648` int8, `1.5` and `1e3` numeric
 //!   (a minus sign in front is part of the literal, as the server folds it);
 //! - a cast stays in the shape (`'x'::uuid` becomes `$1::uuid`);
@@ -32,11 +32,11 @@ pub struct Shape {
     pub text: String,
     /// Each parameter's declared type.
     pub kinds: Vec<Kind>,
-    /// Each parameter's value, as the server reads it in text format.
-    pub values: Vec<String>,
-    /// Where each parameter's literal starts in the statement (a byte offset).
-    pub at: Vec<usize>,
+    /// Each parameter's literal in the statement, as written (a folded sign included).
+    pub literals: Vec<Range<usize>>,
 }
+
+use std::ops::Range;
 
 /// The most parameters one statement can have in the protocol.
 const MAX_PARAMS: usize = 65_535;
@@ -98,8 +98,8 @@ pub fn of(sql: &str) -> Option<Shape> {
         }
     }
 
-    // Which literals become parameters: (token range, kind, value).
-    let mut params: Vec<(usize, usize, Kind, String)> = Vec::new();
+    // Which literals become parameters: (byte range, kind).
+    let mut params: Vec<(usize, usize, Kind)> = Vec::new();
     let mut stack: Vec<Bracket> = Vec::new();
     for k in start + 1..end {
         let tok = toks[k];
@@ -123,7 +123,8 @@ pub fn of(sql: &str) -> Option<Shape> {
                 let sole_argument = prev.t == T::Punct(b'(')
                     && stack.last() == Some(&Bracket::Call)
                     && toks.get(k + 1).is_some_and(|n| n.t == T::Punct(b')'));
-                if in_square
+                if lit == Lit::Other
+                    || in_square
                     || glued
                     || sole_argument
                     || stack.is_empty()
@@ -131,9 +132,7 @@ pub fn of(sql: &str) -> Option<Shape> {
                 {
                     continue;
                 }
-                if let Some(value) = decode(lit, &sql[tok.s..tok.e]) {
-                    params.push((tok.s, tok.e, Kind::Unknown, value));
-                }
+                params.push((tok.s, tok.e, Kind::Unknown));
             }
             T::Num => {
                 if stack.contains(&Bracket::Square) {
@@ -153,8 +152,7 @@ pub fn of(sql: &str) -> Option<Shape> {
                     match before.t {
                         T::Punct(b'(' | b',') | T::Op => {
                             if after_operand(before) {
-                                let value = format!("-{text}");
-                                params.push((prev.s, tok.e, number_kind(&value), value));
+                                params.push((prev.s, tok.e, number_kind(&format!("-{text}"))));
                             }
                             continue;
                         }
@@ -163,7 +161,7 @@ pub fn of(sql: &str) -> Option<Shape> {
                     }
                 }
                 if after_operand(prev) {
-                    params.push((tok.s, tok.e, number_kind(text), text.to_string()));
+                    params.push((tok.s, tok.e, number_kind(text)));
                 }
             }
             _ => {}
@@ -180,24 +178,21 @@ pub fn of(sql: &str) -> Option<Shape> {
         .map_or(sql.len(), |t| t.s);
     let mut text = String::with_capacity(stop);
     let mut kinds = Vec::with_capacity(params.len());
-    let mut values = Vec::with_capacity(params.len());
-    let mut at = Vec::with_capacity(params.len());
+    let mut literals = Vec::with_capacity(params.len());
     let mut from = 0;
-    for (n, (s, e, kind, value)) in params.into_iter().enumerate() {
+    for (n, (s, e, kind)) in params.into_iter().enumerate() {
         text.push_str(&sql[from..s]);
         text.push('$');
         text.push_str(&(n + 1).to_string());
         from = e;
         kinds.push(kind);
-        values.push(value);
-        at.push(s);
+        literals.push(s..e);
     }
     text.push_str(sql[from..stop].trim_end());
     Some(Shape {
         text,
         kinds,
-        values,
-        at,
+        literals,
     })
 }
 
@@ -247,7 +242,7 @@ enum Lit {
     Escape,
     Unicode,
     Dollar,
-    /// `N''`, `B''`, `X''`: typed literals, kept as written.
+    /// `N''`, `B''`, `X''`: typed literals, kept in the shape.
     Other,
 }
 
@@ -457,125 +452,6 @@ fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
         return None;
     }
     Some(i)
-}
-
-/// A string literal's value as the server reads it, or `None` when it is better left as
-/// written (anything the server would refuse, or read differently between versions).
-fn decode(lit: Lit, text: &str) -> Option<String> {
-    let value = match lit {
-        Lit::Plain => text[1..text.len() - 1].replace("''", "'"),
-        Lit::Dollar => {
-            let tag = text[1..].find('$')? + 2;
-            text[tag..text.len() - tag].to_string()
-        }
-        Lit::Escape => escape_string(&text.as_bytes()[2..text.len() - 1])?,
-        Lit::Unicode => unicode_string(&text[3..text.len() - 1])?,
-        Lit::Other => return None,
-    };
-    (!value.contains('\0')).then_some(value)
-}
-
-/// An `E''` literal's body: `''`, `\b \f \n \r \t`, octal `\ooo`, hex `\xhh`, `\uXXXX`,
-/// `\UXXXXXXXX`, and `\c` for any other `c` (`\v` is left as written: its reading changed).
-fn escape_string(body: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while i < body.len() {
-        let c = body[i];
-        if c == b'\'' {
-            // A doubled quote.
-            out.push(b'\'');
-            i += 2;
-            continue;
-        }
-        if c != b'\\' {
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        let e = *body.get(i + 1)?;
-        i += 2;
-        match e {
-            b'b' => out.push(0x08),
-            b'f' => out.push(0x0c),
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'v' => return None,
-            b'0'..=b'7' => {
-                let mut v = u32::from(e - b'0');
-                let mut n = 1;
-                while n < 3 && body.get(i).is_some_and(|c| (b'0'..=b'7').contains(c)) {
-                    v = v * 8 + u32::from(body[i] - b'0');
-                    i += 1;
-                    n += 1;
-                }
-                out.push(v as u8);
-            }
-            b'x' => {
-                let mut v = 0u32;
-                let mut n = 0;
-                while n < 2 && body.get(i).is_some_and(u8::is_ascii_hexdigit) {
-                    v = v * 16 + (body[i] as char).to_digit(16)?;
-                    i += 1;
-                    n += 1;
-                }
-                if n == 0 {
-                    return None;
-                }
-                out.push(v as u8);
-            }
-            b'u' | b'U' => {
-                let len = if e == b'u' { 4 } else { 8 };
-                let hex = std::str::from_utf8(body.get(i..i + len)?).ok()?;
-                let ch = code_point(hex)?;
-                i += len;
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-            }
-            _ => out.push(e),
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// A `U&''` literal's body (escape character `\`): `\XXXX`, `\+XXXXXX`, `\\`, `''`.
-fn unicode_string(body: &str) -> Option<String> {
-    let mut out = String::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(p) = rest.find(['\\', '\'']) {
-        out.push_str(&rest[..p]);
-        let after = &rest[p + 1..];
-        if rest.as_bytes()[p] == b'\'' {
-            out.push('\'');
-            rest = after.strip_prefix('\'')?;
-            continue;
-        }
-        if let Some(r) = after.strip_prefix('\\') {
-            out.push('\\');
-            rest = r;
-        } else if let Some(r) = after.strip_prefix('+') {
-            out.push(code_point(r.get(..6)?)?);
-            rest = &r[6..];
-        } else {
-            out.push(code_point(after.get(..4)?)?);
-            rest = &after[4..];
-        }
-    }
-    out.push_str(rest);
-    Some(out)
-}
-
-/// A code point written in hex digits (exactly those); not a surrogate, not zero.
-fn code_point(hex: &str) -> Option<char> {
-    if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    let v = u32::from_str_radix(hex, 16).ok()?;
-    if v == 0 {
-        return None;
-    }
-    char::from_u32(v)
 }
 
 #[cfg(test)]
