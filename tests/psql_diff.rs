@@ -292,6 +292,12 @@ fn check_shaped(f: &Fixture, ours: &Observed, our_err: &str) -> Vec<String> {
         drop_db(db);
     }
     let (written, written_err) = run_ours(f, false);
+    if written_err.contains("prepared shape") {
+        problems.push(format!(
+            "CRUDDUR_PREPARE=off still ran statements by shape: {}",
+            written_err.trim()
+        ));
+    }
     if written != *ours {
         problems.push(format!(
             "with CRUDDUR_PREPARE=off the run ends otherwise: {:?} / {:?}",

@@ -1,0 +1,181 @@
+//! INSERT files run by prepared shapes: a failure deep in a long file is the one the file gives
+//! run as written, the shapes are gone when the run ends, and shapes are used only where their
+//! meaning is certain (the runner's own transaction, standard_conforming_strings on).
+
+mod common;
+
+use common::{write_file, TestDb};
+use indicatif::ProgressBar;
+use predicates::prelude::*;
+
+use cruddur_db::load::{self, LoadOptions, NoConnect};
+use cruddur_db::sql::prepared::Prepared;
+use cruddur_db::sql::{Input, Vars};
+
+/// A file of `rows` INSERTs of one shape, each over two lines, the one at `bad` (1-based)
+/// with a timestamp the server cannot read on its second line.
+fn readings(rows: usize, bad: Option<usize>) -> String {
+    let mut text =
+        String::from("CREATE TABLE readings (id int PRIMARY KEY, at timestamp, note text);\n");
+    for i in 1..=rows {
+        let at = if Some(i) == bad {
+            "2024-13-01"
+        } else {
+            "2024-01-01"
+        };
+        text.push_str(&format!(
+            "INSERT INTO readings (id, at, note)\n  VALUES ({i}, '{at}', E'row\\t{i}');\n"
+        ));
+    }
+    text
+}
+
+fn first_line(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn a_failure_by_shape_anywhere_in_a_long_file_is_the_one_it_gives_as_written() {
+    let db = TestDb::new("shape_fail");
+    let rows = 5000;
+    for bad in [3, rows / 2, rows] {
+        let file = write_file(db.home.path(), "readings.sql", &readings(rows, Some(bad)));
+        let by_shape = db.cmd().arg("seed").arg(&file).output().unwrap();
+        let written = db
+            .cmd()
+            .env("CRUDDUR_PREPARE", "off")
+            .arg("seed")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(by_shape.status.code(), Some(1));
+        assert_eq!(written.status.code(), Some(1));
+        // The statement starts on line 2 * bad; its literal is on the next line, after
+        // `  VALUES (N, `.
+        let column = "  VALUES (".len() + bad.to_string().len() + ", ".len() + 1;
+        let expected = format!(
+            "readings.sql:{}:{column}: date/time field value out of range",
+            2 * bad + 1
+        );
+        assert!(
+            first_line(&written.stderr).contains(&expected),
+            "{}",
+            String::from_utf8_lossy(&written.stderr)
+        );
+        assert_eq!(first_line(&by_shape.stderr), first_line(&written.stderr));
+        let said = String::from_utf8_lossy(&by_shape.stderr);
+        assert!(
+            said.contains("it ran as EXECUTE of its prepared shape"),
+            "{said}"
+        );
+        assert!(said.contains("nothing from this file was kept"), "{said}");
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'readings'"),
+            "0"
+        );
+    }
+}
+
+#[test]
+fn a_long_file_runs_by_one_shape_and_says_so() {
+    let db = TestDb::new("shape_ok");
+    let file = write_file(db.home.path(), "readings.sql", &readings(3000, None));
+    db.cmd()
+        .arg("seed")
+        .arg(&file)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("3001 statements, 3000 rows in"))
+        .stderr(predicate::str::contains("(2999 run by 1 prepared shape)"));
+    assert_eq!(
+        db.scalar(
+            "SELECT count(*) || ' ' || count(DISTINCT note) || ' ' || min(note) FROM readings"
+        ),
+        "3000 3000 row\t1"
+    );
+}
+
+#[test]
+fn no_shapes_outside_the_runners_own_transaction_or_when_turned_off() {
+    let db = TestDb::new("shape_none");
+    let file = write_file(db.home.path(), "readings.sql", &readings(50, None));
+    for (env, args) in [
+        (None, vec!["seed", "--no-transaction"]),
+        (Some("off"), vec!["seed"]),
+        (Some("0"), vec!["seed"]),
+    ] {
+        db.psql("DROP TABLE IF EXISTS readings");
+        let mut cmd = db.cmd();
+        if let Some(v) = env {
+            cmd.env("CRUDDUR_PREPARE", v);
+        }
+        cmd.args(&args)
+            .arg(&file)
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("51 statements, 50 rows in"))
+            .stderr(predicate::str::contains("prepared shape").not());
+    }
+}
+
+#[test]
+fn no_shapes_when_the_server_reads_backslashes_as_escapes() {
+    // A database whose default turns standard_conforming_strings off: every statement runs as
+    // written, and the backslashes mean what the server makes of them.
+    let db = TestDb::new("shape_nonstd");
+    db.psql(&format!(
+        "ALTER DATABASE \"{}\" SET standard_conforming_strings = off",
+        db.name
+    ));
+    let mut text = String::from("CREATE TABLE p (v text);\n");
+    for _ in 0..5 {
+        text.push_str("INSERT INTO p (v) VALUES ('a\\\\b');\n");
+    }
+    let file = write_file(db.home.path(), "paths.sql", &text);
+    db.cmd()
+        .arg("seed")
+        .arg(&file)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("prepared shape").not());
+    assert_eq!(
+        db.scalar("SELECT string_agg(DISTINCT v, ',') FROM p"),
+        "a\\b"
+    );
+}
+
+#[tokio::test]
+async fn the_shapes_are_deallocated_when_the_run_ends() {
+    let db = TestDb::new("shape_dealloc");
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let ours = "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'cruddur_db_shape%'";
+    for bad in [None, Some(40)] {
+        let input = Input::text("readings.sql", readings(50, bad));
+        let prepared = Prepared::new(&input, &Vars::default(), false).unwrap();
+        let result = load::run(
+            &client,
+            prepared,
+            LoadOptions::one_transaction(true),
+            &ProgressBar::hidden(),
+            &NoConnect,
+        )
+        .await;
+        match bad {
+            None => assert_eq!(result.unwrap().by_shape, 49),
+            Some(_) => assert!(result.unwrap_err().by_shape),
+        }
+        let left: i64 = client.query_one(ours, &[]).await.unwrap().get(0);
+        assert_eq!(left, 0, "prepared shapes left behind (failure at {bad:?})");
+        client
+            .batch_execute("DROP TABLE IF EXISTS readings")
+            .await
+            .unwrap();
+    }
+}
