@@ -243,10 +243,10 @@ pub async fn run(
             outcome: "nothing was run".into(),
             ..LoadError::db(&start_loc, "", &e)
         };
-        client.batch_execute("BEGIN").await.map_err(nothing)?;
-        shapes = match Shapes::for_run(client).await {
+        shapes = match Shapes::begin(client).await {
             Ok(shapes) => shapes,
             Err(e) => {
+                // The BEGIN may have run: leave no transaction open behind.
                 let _ = client.batch_execute("ROLLBACK").await;
                 return Err(nothing(e));
             }

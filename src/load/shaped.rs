@@ -70,9 +70,10 @@ pub struct Shapes {
 }
 
 impl Shapes {
-    /// Shapes for a run on `client`: only when the server reads literals as the shapes are
-    /// found (standard_conforming_strings on) and `CRUDDUR_PREPARE` is not off.
-    pub async fn for_run(client: &Client) -> Result<Shapes, tokio_postgres::Error> {
+    /// Begins the runner's transaction on `client` and makes the run's shapes: only when the
+    /// server reads literals as the shapes are found (standard_conforming_strings on) and
+    /// `CRUDDUR_PREPARE` is not off. One round trip.
+    pub async fn begin(client: &Client) -> Result<Shapes, tokio_postgres::Error> {
         let wanted = std::env::var(ENV).map_or(true, |v| {
             !matches!(
                 v.trim().to_ascii_lowercase().as_str(),
@@ -80,10 +81,11 @@ impl Shapes {
             )
         });
         if !wanted {
+            client.batch_execute("BEGIN").await?;
             return Ok(Shapes::default());
         }
         let rows = client
-            .simple_query("SHOW standard_conforming_strings")
+            .simple_query("BEGIN; SHOW standard_conforming_strings")
             .await?;
         let on = rows.iter().any(
             |m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0) == Some("on")),
@@ -157,18 +159,17 @@ impl Shapes {
         };
         let key = (shape.text.clone(), shape.kinds.clone());
         // NOTE: the server keeps the text of the query that prepared a statement and copies it
-        // for every EXECUTE, so the PREPARE goes alone, not in a batch of the file.
+        // for every EXECUTE, so the PREPARE goes alone, not in a batch of the file. When it
+        // fails, the RELEASE after it is skipped.
         let prepared = client
             .batch_execute(&format!(
-                "SAVEPOINT {SAVEPOINT}; PREPARE {SAVEPOINT}_{n}{types} AS {}",
+                "SAVEPOINT {SAVEPOINT}; PREPARE {SAVEPOINT}_{n}{types} AS {}; \
+                 RELEASE SAVEPOINT {SAVEPOINT}",
                 shape.text
             ))
             .await;
         match prepared {
             Ok(()) => {
-                client
-                    .batch_execute(&format!("RELEASE SAVEPOINT {SAVEPOINT}"))
-                    .await?;
                 self.prepared.insert(key, Entry::Ready(n));
                 self.made.push(n);
                 self.used += 1;
@@ -187,13 +188,21 @@ impl Shapes {
         }
     }
 
-    /// Deallocates the shapes this run prepared (the file may have done so itself: errors
-    /// are ignored).
+    /// Deallocates the shapes this run prepared, in one round trip (or one each when the
+    /// file deallocated some itself).
     pub async fn deallocate(&self, client: &Client) {
-        for n in &self.made {
-            let _ = client
-                .batch_execute(&format!("DEALLOCATE {SAVEPOINT}_{n}"))
-                .await;
+        if self.made.is_empty() {
+            return;
+        }
+        let all: Vec<String> = self
+            .made
+            .iter()
+            .map(|n| format!("DEALLOCATE {SAVEPOINT}_{n}"))
+            .collect();
+        if client.batch_execute(&all.join("; ")).await.is_err() {
+            for one in &all {
+                let _ = client.batch_execute(one).await;
+            }
         }
     }
 }
