@@ -145,6 +145,10 @@ pub async fn load(
     opts: LoadOptions,
     conn: &ConnectOptions,
 ) -> anyhow::Result<Summary> {
+    let opts = LoadOptions {
+        as_written: opts.as_written || !load::prepare_wanted().map_err(usage)?,
+        ..opts
+    };
     let client = db.get().await?;
     load::lock(&client, &db.url.database())
         .await

@@ -179,3 +179,22 @@ async fn the_shapes_are_deallocated_when_the_run_ends() {
             .unwrap();
     }
 }
+
+#[test]
+fn a_prepare_setting_that_is_neither_on_nor_off_is_refused_before_anything_runs() {
+    let db = TestDb::new("shape_env");
+    let file = write_file(db.home.path(), "readings.sql", &readings(5, None));
+    db.cmd()
+        .env("CRUDDUR_PREPARE", "maybe")
+        .arg("seed")
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "CRUDDUR_PREPARE=\"maybe\" is neither on nor off",
+        ));
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'readings'"),
+        "0"
+    );
+}

@@ -17,7 +17,7 @@ use indicatif::ProgressBar;
 use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryStream};
 
 pub use connect::{Connection, Connector, DbConnector, NoConnect};
-pub use shaped::ENV as PREPARE_ENV;
+pub use shaped::wanted as prepare_wanted;
 use shaped::{Execute, Plan, Shapes};
 
 use crate::sql::input::{first_line, Data, Problem};
@@ -51,6 +51,8 @@ pub enum Transaction {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoadOptions {
     pub transaction: Transaction,
+    /// Run every statement as written: no prepared shapes (`CRUDDUR_PREPARE=off`).
+    pub as_written: bool,
 }
 
 impl LoadOptions {
@@ -62,6 +64,7 @@ impl LoadOptions {
             } else {
                 Transaction::None
             },
+            as_written: false,
         }
     }
 
@@ -243,7 +246,7 @@ pub async fn run(
             outcome: "nothing was run".into(),
             ..LoadError::db(&start_loc, "", &e)
         };
-        shapes = match Shapes::begin(client).await {
+        shapes = match Shapes::begin(client, !opts.as_written).await {
             Ok(shapes) => shapes,
             Err(e) => {
                 // The BEGIN may have run: leave no transaction open behind.
@@ -334,6 +337,7 @@ pub async fn run_text(
         input,
         LoadOptions {
             transaction: Transaction::Caller,
+            as_written: true,
         },
         &ProgressBar::hidden(),
         &NoConnect,

@@ -30,6 +30,21 @@ const SAVEPOINT: &str = "cruddur_db_shape";
 /// Prepared statements are named `cruddur_db_shape_N`, N counting in this process.
 static NEXT: AtomicUsize = AtomicUsize::new(1);
 
+/// Whether `CRUDDUR_PREPARE` lets repeated shapes be prepared (unset: yes).
+pub fn wanted() -> Result<bool, String> {
+    let Ok(v) = std::env::var(ENV) else {
+        return Ok(true);
+    };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "" | "on" | "1" | "true" | "yes" => Ok(true),
+        "off" | "0" | "false" | "no" => Ok(false),
+        _ => Err(format!(
+            "{ENV}={v:?} is neither on nor off: set it to off (or 0, false, no) to run every \
+             statement as written, or unset it"
+        )),
+    }
+}
+
 fn declared(kind: Kind) -> &'static str {
     match kind {
         Kind::Unknown => "unknown",
@@ -73,13 +88,7 @@ impl Shapes {
     /// Begins the runner's transaction on `client` and makes the run's shapes: only when the
     /// server reads literals as the shapes are found (standard_conforming_strings on) and
     /// `CRUDDUR_PREPARE` is not off. One round trip.
-    pub async fn begin(client: &Client) -> Result<Shapes, tokio_postgres::Error> {
-        let wanted = std::env::var(ENV).map_or(true, |v| {
-            !matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "off" | "0" | "false" | "no"
-            )
-        });
+    pub async fn begin(client: &Client, wanted: bool) -> Result<Shapes, tokio_postgres::Error> {
         if !wanted {
             client.batch_execute("BEGIN").await?;
             return Ok(Shapes::default());

@@ -522,6 +522,7 @@ pub async fn run_sql(
             .map_err(|e| SqlFailure::Migration(to_file(e.into())))?;
         let opts = LoadOptions {
             transaction: Transaction::None,
+            as_written: true,
         };
         return load::run(client, input, opts, &ProgressBar::hidden(), &NoConnect)
             .await
