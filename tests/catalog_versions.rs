@@ -12,29 +12,6 @@ use std::process::Command;
 
 use common::TestDb;
 
-/// The servers to test, as (major, admin URL).
-fn servers() -> Vec<(u32, String)> {
-    let raw = std::env::var("CRUDDUR_TEST_PG_VERSIONS").unwrap_or_default();
-    let servers: Vec<(u32, String)> = raw
-        .split_whitespace()
-        .map(|pair| {
-            let (major, url) = pair
-                .split_once('=')
-                .unwrap_or_else(|| panic!("CRUDDUR_TEST_PG_VERSIONS: {pair:?} is not MAJOR=URL"));
-            let major = major.parse().unwrap_or_else(|_| {
-                panic!("CRUDDUR_TEST_PG_VERSIONS: {major:?} is not a major version")
-            });
-            (major, url.to_string())
-        })
-        .collect();
-    assert!(
-        !servers.is_empty(),
-        "CRUDDUR_TEST_PG_VERSIONS is unset or empty: run scripts/test, or set it from \
-         scripts/start-pg-versions (eval \"$(scripts/start-pg-versions)\")"
-    );
-    servers
-}
-
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/catalog")
@@ -165,7 +142,7 @@ fn round_trip(major: u32, admin: &str) {
 
 #[test]
 fn rich_schema_round_trips_on_every_supported_major() {
-    let servers = servers();
+    let servers = common::pg_version_servers();
     // NOTE: all servers are tried and every failure reported, not only the first.
     let failures: Vec<String> = servers
         .iter()

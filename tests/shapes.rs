@@ -198,3 +198,49 @@ fn a_prepare_setting_that_is_neither_on_nor_off_is_refused_before_anything_runs(
         "0"
     );
 }
+
+#[test]
+fn shapes_load_the_same_rows_on_every_supported_server_version() {
+    // The differential fixtures of every literal kind and of the bootcamp shape, by shape and
+    // as written, on PostgreSQL 12, 13, 14, 16 and 17 (15 runs in tests/psql_diff.rs).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/psql_diff");
+    for (major, admin) in common::pg_version_servers() {
+        for fixture in [
+            "sh01_shapes_literal_kinds.sql",
+            "sh02_shapes_bootcamp.sql",
+            "sh11_shapes_overloaded_calls.sql",
+        ] {
+            let mut rows = Vec::new();
+            for prepare in ["on", "off"] {
+                let db = TestDb::new_on(&admin, "shape_versions");
+                let out = db
+                    .cmd()
+                    .env("CRUDDUR_PREPARE", prepare)
+                    .current_dir(&dir)
+                    .args(["seed", "-v", "who=andrew'brown", fixture])
+                    .output()
+                    .unwrap();
+                let said = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    out.status.success(),
+                    "PostgreSQL {major}, {fixture}: {said}"
+                );
+                assert_eq!(
+                    said.contains(" prepared shape"),
+                    prepare == "on",
+                    "PostgreSQL {major}, {fixture}, CRUDDUR_PREPARE={prepare}: {said}"
+                );
+                rows.push(common::rows_of(&db.url));
+            }
+            assert!(
+                !rows[0].is_empty() && !rows[0].contains(": 0 -"),
+                "PostgreSQL {major}, {fixture}: an empty table: {}",
+                rows[0]
+            );
+            assert_eq!(
+                rows[0], rows[1],
+                "PostgreSQL {major}, {fixture}: the rows by shape differ from the rows as written"
+            );
+        }
+    }
+}

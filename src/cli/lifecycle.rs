@@ -100,7 +100,9 @@ pub struct LoadArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct RunArgs {
     /// Run statement by statement in autocommit instead of one transaction
-    /// (for files with CREATE DATABASE, VACUUM or CREATE INDEX CONCURRENTLY)
+    /// (for files with CREATE DATABASE, VACUUM or CREATE INDEX CONCURRENTLY).
+    /// In one transaction, INSERTs of a repeated shape are prepared once and run as EXECUTE
+    /// with their own literals (CRUDDUR_PREPARE=off runs every statement as written)
     #[arg(long)]
     pub no_transaction: bool,
 }

@@ -358,3 +358,28 @@ pub fn first_difference(a: &str, b: &str, names: (&str, &str)) -> String {
     }
     "(same lines)".into()
 }
+
+/// The servers of other PostgreSQL versions to test on, as (major, admin URL), from
+/// CRUDDUR_TEST_PG_VERSIONS (`MAJOR=ADMIN_URL` pairs separated by spaces, set by scripts/test
+/// from scripts/start-pg-versions). Unset or empty is a failure, not a skip.
+pub fn pg_version_servers() -> Vec<(u32, String)> {
+    let raw = std::env::var("CRUDDUR_TEST_PG_VERSIONS").unwrap_or_default();
+    let servers: Vec<(u32, String)> = raw
+        .split_whitespace()
+        .map(|pair| {
+            let (major, url) = pair
+                .split_once('=')
+                .unwrap_or_else(|| panic!("CRUDDUR_TEST_PG_VERSIONS: {pair:?} is not MAJOR=URL"));
+            let major = major.parse().unwrap_or_else(|_| {
+                panic!("CRUDDUR_TEST_PG_VERSIONS: {major:?} is not a major version")
+            });
+            (major, url.to_string())
+        })
+        .collect();
+    assert!(
+        !servers.is_empty(),
+        "CRUDDUR_TEST_PG_VERSIONS is unset or empty: run scripts/test, or set it from \
+         scripts/start-pg-versions (eval \"$(scripts/start-pg-versions)\")"
+    );
+    servers
+}
