@@ -519,11 +519,12 @@ impl<'a> Runner<'a> {
             self.shapes.stop();
             return Ok(None);
         }
+        if !crate::sql::is_insert(&stmt.sql) {
+            // DDL or a setting may change what a prepared shape's parameters mean.
+            self.shapes.retire();
+            return Ok(None);
+        }
         let Some(shape) = shape::of(&stmt.sql) else {
-            if !crate::sql::is_insert(&stmt.sql) {
-                // DDL or a setting may change what a prepared shape's parameters mean.
-                self.shapes.retire();
-            }
             return Ok(None);
         };
         let n = match self.shapes.plan(&shape) {
