@@ -244,3 +244,161 @@ fn shapes_load_the_same_rows_on_every_supported_server_version() {
         }
     }
 }
+
+/// A small deterministic generator (no test depends on chance: the seed is fixed).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) as usize) % n
+    }
+
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.next(xs.len())]
+    }
+}
+
+/// A string value written in one of the server's literal forms.
+fn string_literal(r: &mut Lcg, value: &str) -> String {
+    match r.next(4) {
+        0 => format!("'{}'", value.replace('\'', "''")),
+        1 => format!(
+            "E'{}'",
+            value
+                .replace('\\', "\\\\")
+                .replace('\'', "\\'")
+                .replace('\t', "\\t")
+        ),
+        2 => format!("$q${value}$q$"),
+        _ => format!(
+            "U&'{}'",
+            value
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() {
+                    c.to_string()
+                } else {
+                    format!("\\{:04X}", c as u32)
+                })
+                .collect::<String>()
+        ),
+    }
+}
+
+/// `rows` INSERTs made of a few templates with values in random literal forms; `bad` puts a
+/// value the server refuses into some of them.
+fn generated(seed: u64, rows: usize, bad: bool) -> String {
+    let mut r = Lcg(seed);
+    let mut text = String::from(
+        "CREATE TABLE gen (id serial PRIMARY KEY, t text, n numeric, i int, b bigint, d date, \
+         j jsonb, flag boolean, v varchar(8));\n",
+    );
+    let words = [
+        "plain",
+        "it's",
+        "tab\there",
+        "back\\slash",
+        "é ✓",
+        "",
+        "$dollar$",
+    ];
+    let ints = ["0", "7", "-7", "2147483647", "-2147483648", "007"];
+    let bigs = ["2147483648", "-9223372036854775808", "42", "-1"];
+    let nums = [
+        "1.5",
+        "-.25",
+        "1e3",
+        "5.",
+        "0.000",
+        "-1e-3",
+        "123456789012345678901234567890",
+    ];
+    let dates = ["2020-01-01", "1999-12-31", "epoch", "2024-02-29"];
+    let flags = ["t", "false", "yes", "0"];
+    for k in 0..rows {
+        let w = r.pick(&words);
+        let t = string_literal(&mut r, w);
+        let v = string_literal(&mut r, &w.chars().take(8).collect::<String>());
+        let date = if bad && k % 97 == 96 {
+            "2024-13-01"
+        } else {
+            r.pick(&dates)
+        };
+        let d = string_literal(&mut r, date);
+        let flag = r.pick(&flags);
+        let f = string_literal(&mut r, flag);
+        let (i, b, n) = (r.pick(&ints), r.pick(&bigs), r.pick(&nums));
+        let json = format!("{{\"k\": {}}}", r.next(100));
+        let j = string_literal(&mut r, &json);
+        let stmt = match r.next(4) {
+            0 => format!(
+                "INSERT INTO gen (t, n, i, b, d, j, flag, v) VALUES ({t}, {n}, {i}, {b}, {d}, {j}, {f}, {v});"
+            ),
+            1 => format!(
+                "INSERT INTO gen (t, n, i) VALUES ({t} || {v}, ({n}) * -2, {i});"
+            ),
+            2 => format!(
+                "INSERT INTO gen (t, d, b) VALUES (replace({t}, 'a', {v}), {d}::date + {i} % 5, {b});"
+            ),
+            _ => format!(
+                "INSERT INTO gen (t, n, flag) VALUES ({t}, (SELECT count(*) FROM gen WHERE t = {v}) + {n}, {f}::boolean);"
+            ),
+        };
+        text.push_str(&stmt);
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn generated_files_load_the_same_by_shape_and_as_written() {
+    // Files of a few INSERT templates with values in every literal form: by shape and as
+    // written they must leave the same rows, or fail with the same first error line.
+    let db = TestDb::new("shape_gen");
+    let mut failed_by_shape = 0;
+    for (seed, bad) in [(1, false), (2, false), (3, true), (4, true), (5, true)] {
+        let file = write_file(db.home.path(), "gen.sql", &generated(seed, 400, bad));
+        let mut runs = Vec::new();
+        for prepare in ["on", "off"] {
+            db.psql("DROP TABLE IF EXISTS gen");
+            let out = db
+                .cmd()
+                .env("CRUDDUR_PREPARE", prepare)
+                .arg("seed")
+                .arg(&file)
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stderr).into_owned();
+            if prepare == "on" && said.contains("it ran as EXECUTE of its prepared shape") {
+                failed_by_shape += 1;
+            }
+            if prepare == "on" && !bad {
+                assert!(
+                    said.contains("prepared shape"),
+                    "seed {seed}: nothing ran by shape: {said}"
+                );
+            }
+            // The summary line differs (it counts the shapes); an error line must not.
+            let error = if out.status.success() {
+                String::new()
+            } else {
+                first_line(&out.stderr)
+            };
+            runs.push((out.status.code(), error, common::rows_of(&db.url)));
+        }
+        assert_eq!(
+            runs[0].0,
+            Some(if bad { 1 } else { 0 }),
+            "seed {seed}: {}",
+            runs[0].1
+        );
+        assert_eq!(runs[0], runs[1], "seed {seed}: by shape / as written");
+    }
+    assert!(
+        failed_by_shape > 0,
+        "no generated failure came from a statement run by its shape"
+    );
+}
