@@ -15,6 +15,10 @@
 //!   an ORDER BY / GROUP BY / DISTINCT / PARTITION BY (whose numbers are column positions), or
 //!   anything the scanner here does not know, has no shape and runs as written.
 
+use std::ops::Range;
+
+use super::lex::{is_ident_char, is_ident_start};
+
 /// The type a parameter is declared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -25,7 +29,7 @@ pub enum Kind {
     Numeric,
 }
 
-/// A statement's shape and the values it was written with.
+/// A statement's shape and where its literals are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shape {
     /// The statement with `$1`, `$2`, ... where its literals were, without its `;`.
@@ -35,8 +39,6 @@ pub struct Shape {
     /// Each parameter's literal in the statement, as written (a folded sign included).
     pub literals: Vec<Range<usize>>,
 }
-
-use std::ops::Range;
 
 /// The most parameters one statement can have in the protocol.
 const MAX_PARAMS: usize = 65_535;
@@ -144,10 +146,17 @@ pub fn of(sql: &str) -> Option<Shape> {
                     T::Op => true,
                     _ => false,
                 };
+                // `::` and `[]` bind tighter than a sign: `-5::text` is `-('5'::text)`.
+                let binds_tighter = toks
+                    .get(k + 1)
+                    .is_some_and(|n| matches!(n.t, T::Cast | T::Punct(b'[' | b'.')));
                 if prev.t == T::Op && &sql[prev.s..prev.e] == "-" {
                     // A minus in front: folded into the literal when it is a sign (after `(`,
                     // `,` or an operator); after a word it may be a sign or a subtraction, so
-                    // the number stays as written.
+                    // the number stays as written, as it does when a cast follows.
+                    if binds_tighter {
+                        continue;
+                    }
                     let before = toks[k - 2];
                     match before.t {
                         T::Punct(b'(' | b',') | T::Op => {
@@ -256,8 +265,6 @@ struct Tok {
 fn word_is(sql: &str, tok: &Tok, word: &str) -> bool {
     tok.t == T::Word && sql[tok.s..tok.e].eq_ignore_ascii_case(word)
 }
-
-use super::lex::{is_ident_char, is_ident_start};
 
 fn is_op_char(c: u8) -> bool {
     b"~!@#^&|`?+-*/%<>=".contains(&c)

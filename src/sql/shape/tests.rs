@@ -69,6 +69,14 @@ fn a_minus_after_a_value_subtracts() {
     let (text, _, values) = shape("insert into t values ((1) - 2, 3 * -4, 'a' || - 5)");
     assert_eq!(text, "insert into t values (($1) - $2, $3 * $4, $5 || $6)");
     assert_eq!(values, ["1", "2", "3", "-4", "'a'", "- 5"]);
+    // A cast binds tighter than the sign: `-5::text` is `-('5'::text)`, not `'-5'`.
+    assert_eq!(
+        kept("insert into t values (-5::text, - 6[1])"),
+        "insert into t values (-5::text, - 6[1])"
+    );
+    let (text, _, values) = shape("insert into t values (5::text, -7)");
+    assert_eq!(text, "insert into t values ($1::text, $2)");
+    assert_eq!(values, ["5", "-7"]);
     // After a word, a minus may be a sign or a subtraction: the number stays.
     assert_eq!(
         kept("insert into t values (case when x then -1 else 0 end)"),
