@@ -513,8 +513,9 @@ impl<'a> Runner<'a> {
         if !self.shapes.on() {
             return Ok(None);
         }
-        if crate::sql::changes_parsing(&stmt.sql)
-            || memchr::memmem::find(stmt.sql.as_bytes(), b"standard_conforming_strings").is_some()
+        if (crate::sql::changes_parsing(&stmt.sql)
+            || memchr::memmem::find(stmt.sql.as_bytes(), b"standard_conforming_strings").is_some())
+            && !crate::sql::keeps_literal_reading(&stmt.sql)
         {
             self.shapes.stop();
             return Ok(None);

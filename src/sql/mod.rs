@@ -18,5 +18,5 @@ pub use input::{Input, Item, Loc, ReadError, Reader, Stats, Stmt};
 pub use vars::Vars;
 pub use words::{
     changes_parsing, is_copy_from_stdin, is_copy_to_stdout, is_insert, is_rollback,
-    is_transaction_control, std_strings_setting,
+    is_transaction_control, keeps_literal_reading, std_strings_setting,
 };

@@ -138,6 +138,43 @@ pub fn changes_parsing(sql: &str) -> bool {
     is(next, SETTINGS)
 }
 
+/// Whether a statement leaves literals read as before in a UTF8 session with
+/// standard_conforming_strings on: `SET [SESSION] standard_conforming_strings = on` (not
+/// `DEFAULT`, not `RESET`: the default may be off) or `SET [SESSION] client_encoding = 'UTF8'`,
+/// as pg_dump writes at the top of every file.
+pub fn keeps_literal_reading(sql: &str) -> bool {
+    let mut w = leading_words(sql);
+    if !w.next().is_some_and(|f| f.eq_ignore_ascii_case("SET")) {
+        return false;
+    }
+    let mut name = w.next();
+    if name.is_some_and(|n| n.eq_ignore_ascii_case("SESSION")) {
+        name = w.next();
+    }
+    let Some(name) = name else {
+        return false;
+    };
+    // The value: after `=` or `TO`, unquoted, without the `;`.
+    // `name` is a slice of `sql`: what follows it starts where it ends.
+    let after = name.as_ptr() as usize - sql.as_ptr() as usize + name.len();
+    let rest = sql[after..].trim_start();
+    let value = match rest.strip_prefix('=') {
+        Some(v) => v,
+        None if rest.len() >= 2 && rest[..2].eq_ignore_ascii_case("TO") => &rest[2..],
+        None => return false,
+    };
+    let value = value.trim().trim_end_matches(';').trim().trim_matches('\'');
+    if name.eq_ignore_ascii_case("standard_conforming_strings") {
+        return conninfo::parse_bool(value) == Some(true);
+    }
+    name.eq_ignore_ascii_case("client_encoding")
+        && value
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .eq_ignore_ascii_case("utf8")
+}
+
 /// What a statement does to standard_conforming_strings, which decides how psql's lexer
 /// (and cruddur-db's) reads `'...'` after it: `Some(Ok(on))` for `SET [SESSION]
 /// standard_conforming_strings = | TO value`, `RESET` (of it or all) and `SET ... DEFAULT`;
@@ -293,6 +330,30 @@ mod tests {
         }
         for t in ["BEGIN ATOMIC", "select 1;", "ENDX;", "commit_x;"] {
             assert!(!is_transaction_control(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn settings_that_keep_literals_read_as_before() {
+        for t in [
+            "SET standard_conforming_strings = on;",
+            "SET SESSION standard_conforming_strings TO 'true';",
+            "SET client_encoding = 'UTF8';",
+            "set client_encoding to 'utf-8'",
+        ] {
+            assert!(keeps_literal_reading(t), "{t}");
+        }
+        for t in [
+            "SET standard_conforming_strings = off;",
+            "SET standard_conforming_strings = DEFAULT;",
+            "RESET standard_conforming_strings;",
+            "SET LOCAL standard_conforming_strings = on;",
+            "SET client_encoding = 'SJIS';",
+            "SET NAMES 'UTF8';",
+            "SET backslash_quote = on;",
+            "SELECT set_config('standard_conforming_strings', 'on', false);",
+        ] {
+            assert!(!keeps_literal_reading(t), "{t}");
         }
     }
 }
