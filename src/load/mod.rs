@@ -239,7 +239,6 @@ pub async fn run(
         column: 1,
         chain: std::sync::Arc::from([]),
     };
-    let kept = "the transaction was rolled back; nothing from this file was kept";
     let mut shapes = Shapes::default();
     if opts.transaction == Transaction::Own {
         let nothing = |e| LoadError {
@@ -268,7 +267,7 @@ pub async fn run(
         warned_tx: false,
     };
     let result = runner.run_all().await;
-    let outcome = finish(client, opts, result, &mut runner, kept, &start_loc).await;
+    let outcome = finish(client, opts, result, &mut runner, &start_loc).await;
     // Outside the transaction: prepared statements outlive it.
     runner.shapes.deallocate(client).await;
     let mut summary = outcome?;
@@ -282,9 +281,9 @@ async fn finish(
     opts: LoadOptions,
     result: Result<(), LoadError>,
     runner: &mut Runner<'_>,
-    kept: &str,
     start_loc: &Loc,
 ) -> Result<Summary, LoadError> {
+    let kept = "the transaction was rolled back; nothing from this file was kept";
     match result {
         Ok(()) => {
             if opts.transaction == Transaction::Own {

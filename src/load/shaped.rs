@@ -26,9 +26,15 @@ pub const ENV: &str = "CRUDDUR_PREPARE";
 const MAX_SHAPES: usize = 1_000;
 /// More shapes remembered as seen once than this: the memory is cleared.
 const MAX_SEEN: usize = 65_536;
+/// The savepoint a shape is prepared in.
 const SAVEPOINT: &str = "cruddur_db_shape";
-/// Prepared statements are named `cruddur_db_shape_N`, N counting in this process.
+/// N of the next prepared statement's name, counting in this process.
 static NEXT: AtomicUsize = AtomicUsize::new(1);
+
+/// The name of prepared shape N.
+fn name(n: usize) -> String {
+    format!("cruddur_db_shape_{n}")
+}
 
 /// Whether `CRUDDUR_PREPARE` lets repeated shapes be prepared (unset: yes).
 pub fn wanted() -> Result<bool, String> {
@@ -172,8 +178,9 @@ impl Shapes {
         // fails, the RELEASE after it is skipped.
         let prepared = client
             .batch_execute(&format!(
-                "SAVEPOINT {SAVEPOINT}; PREPARE {SAVEPOINT}_{n}{types} AS {}; \
+                "SAVEPOINT {SAVEPOINT}; PREPARE {}{types} AS {}; \
                  RELEASE SAVEPOINT {SAVEPOINT}",
+                name(n),
                 shape.text
             ))
             .await;
@@ -206,7 +213,7 @@ impl Shapes {
         let all: Vec<String> = self
             .made
             .iter()
-            .map(|n| format!("DEALLOCATE {SAVEPOINT}_{n}"))
+            .map(|n| format!("DEALLOCATE {}", name(*n)))
             .collect();
         if client.batch_execute(&all.join("; ")).await.is_err() {
             for one in &all {
@@ -225,7 +232,7 @@ pub struct Execute {
 
 impl Execute {
     pub fn new(n: usize, shape: &Shape, stmt: &Stmt) -> Execute {
-        let mut sql = format!("EXECUTE {SAVEPOINT}_{n}");
+        let mut sql = format!("EXECUTE {}", name(n));
         let mut literals = Vec::with_capacity(shape.literals.len());
         for (k, r) in shape.literals.iter().enumerate() {
             sql.push_str(if k == 0 { "(" } else { ", " });

@@ -17,7 +17,7 @@
 
 use std::ops::Range;
 
-use super::lex::{is_ident_char, is_ident_start};
+use super::lex::{is_ident_char, is_ident_start, skip_block_comment, skip_quoted};
 
 /// The type a parameter is declared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,7 +125,7 @@ pub fn of(sql: &str) -> Option<Shape> {
                 let sole_argument = prev.t == T::Punct(b'(')
                     && stack.last() == Some(&Bracket::Call)
                     && toks.get(k + 1).is_some_and(|n| n.t == T::Punct(b')'));
-                if lit == Lit::Other
+                if lit == Lit::Typed
                     || in_square
                     || glued
                     || sole_argument
@@ -247,12 +247,10 @@ enum T {
 /// A string literal's form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lit {
-    Plain,
-    Escape,
-    Unicode,
-    Dollar,
+    /// `''`, `E''`, `U&''`, a dollar quote: of type `unknown`, a parameter can take its place.
+    Value,
     /// `N''`, `B''`, `X''`: typed literals, kept in the shape.
-    Other,
+    Typed,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -289,15 +287,15 @@ fn tokens(sql: &str) -> Option<Vec<Tok>> {
                 continue;
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = comment_end(b, i)?;
+                i = skip_block_comment(b, i)?;
                 continue;
             }
             b'\'' => {
-                i = quote_end(b, i, false)?;
-                T::Str(Lit::Plain)
+                i = skip_quoted(b, i, false, true)?;
+                T::Str(Lit::Value)
             }
             b'"' => {
-                i = quote_end(b, i, false)?;
+                i = skip_quoted(b, i, false, true)?;
                 T::Quoted
             }
             b'$' => {
@@ -305,7 +303,7 @@ fn tokens(sql: &str) -> Option<Vec<Tok>> {
                 let tag = &b[i..tag_end];
                 let close = memchr::memmem::find(&b[tag_end..], tag)?;
                 i = tag_end + close + tag.len();
-                T::Str(Lit::Dollar)
+                T::Str(Lit::Value)
             }
             b'0'..=b'9' => {
                 i = number_end(b, i)?;
@@ -330,19 +328,19 @@ fn tokens(sql: &str) -> Option<Vec<Tok>> {
                 let word = &b[s..i];
                 match (word, b.get(i)) {
                     ([b'e' | b'E'], Some(b'\'')) => {
-                        i = quote_end(b, i, true)?;
-                        T::Str(Lit::Escape)
+                        i = skip_quoted(b, i, true, true)?;
+                        T::Str(Lit::Value)
                     }
                     ([b'n' | b'N' | b'b' | b'B' | b'x' | b'X'], Some(b'\'')) => {
-                        i = quote_end(b, i, false)?;
-                        T::Str(Lit::Other)
+                        i = skip_quoted(b, i, false, true)?;
+                        T::Str(Lit::Typed)
                     }
                     ([b'u' | b'U'], Some(b'&')) if b.get(i + 1) == Some(&b'\'') => {
-                        i = quote_end(b, i + 1, false)?;
-                        T::Str(Lit::Unicode)
+                        i = skip_quoted(b, i + 1, false, true)?;
+                        T::Str(Lit::Value)
                     }
                     ([b'u' | b'U'], Some(b'&')) if b.get(i + 1) == Some(&b'"') => {
-                        i = quote_end(b, i + 1, false)?;
+                        i = skip_quoted(b, i + 1, false, true)?;
                         T::Quoted
                     }
                     _ => T::Word,
@@ -371,50 +369,6 @@ fn tokens(sql: &str) -> Option<Vec<Tok>> {
         toks.push(Tok { t, s, e: i });
     }
     Some(toks)
-}
-
-/// The end of a `/* */` comment (they nest).
-fn comment_end(b: &[u8], mut i: usize) -> Option<usize> {
-    let mut depth = 0;
-    while i < b.len() {
-        if b[i..].starts_with(b"/*") {
-            depth += 1;
-            i += 2;
-        } else if b[i..].starts_with(b"*/") {
-            depth -= 1;
-            i += 2;
-            if depth == 0 {
-                return Some(i);
-            }
-        } else {
-            i += 1;
-        }
-    }
-    None
-}
-
-/// The end of a quoted text opening at `i` (a doubled quote stays inside; with `backslash`,
-/// a backslash escapes the next byte).
-fn quote_end(b: &[u8], i: usize, backslash: bool) -> Option<usize> {
-    let q = b[i];
-    let mut j = i + 1;
-    loop {
-        let next = if backslash {
-            memchr::memchr2(q, b'\\', &b[j..])?
-        } else {
-            memchr::memchr(q, &b[j..])?
-        };
-        j += next;
-        if b[j] == b'\\' {
-            j += 2;
-            continue;
-        }
-        if b.get(j + 1) == Some(&q) {
-            j += 2;
-            continue;
-        }
-        return Some(j + 1);
-    }
 }
 
 /// The end of a dollar-quote tag opening at `i` (`$$` or `$tag$`); `None` for `$1` or a

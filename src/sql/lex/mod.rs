@@ -181,21 +181,23 @@ pub(super) fn skip_block_comment(b: &[u8], start: usize) -> Option<usize> {
     None
 }
 
-/// Where a single-quoted string starting at `i` ends; `escapes` for E'' strings.
-fn skip_quoted(b: &[u8], i: usize, escapes: bool, eof: bool) -> Option<usize> {
+/// Where a string quoted with the quote at `i` (`'`, or `"` for an identifier) ends, a doubled
+/// quote staying inside; `escapes` for E'' strings.
+pub(super) fn skip_quoted(b: &[u8], i: usize, escapes: bool, eof: bool) -> Option<usize> {
+    let q = b[i];
     let mut j = i + 1;
     loop {
         let found = if escapes {
-            memchr::memchr2(b'\\', b'\'', &b[j..])
+            memchr::memchr2(b'\\', q, &b[j..])
         } else {
-            memchr::memchr(b'\'', &b[j..])
+            memchr::memchr(q, &b[j..])
         };
         j += found?;
         match b[j] {
             b'\\' => j += 2,
-            // A quote at the end of the window may be the first of a doubled ''.
+            // A quote at the end of the window may be the first of a doubled one.
             _ if j + 1 == b.len() => return eof.then_some(j + 1),
-            _ if b[j + 1] == b'\'' => j += 2,
+            _ if b[j + 1] == q => j += 2,
             _ => return Some(j + 1),
         }
         if j >= b.len() {
