@@ -450,10 +450,7 @@ async fn a_section_runs_inside_the_callers_transaction() {
     // Migrations run sections of a file in a transaction they own: the runner must neither
     // commit nor roll back, and positions count from the section's first line.
     let db = TestDb::new("caller_tx");
-    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = db.client().await;
     let vars = cruddur_db::sql::Vars::from_pairs(["n=3"]).unwrap();
     client.batch_execute("BEGIN").await.unwrap();
     let summary = cruddur_db::load::run_text(

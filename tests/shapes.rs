@@ -151,10 +151,7 @@ fn no_shapes_when_the_server_reads_backslashes_as_escapes() {
 #[tokio::test]
 async fn the_shapes_are_deallocated_when_the_run_ends() {
     let db = TestDb::new("shape_dealloc");
-    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = db.client().await;
     let ours = "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'cruddur_db_shape%'";
     for bad in [None, Some(40)] {
         let input = Input::text("readings.sql", readings(50, bad));
@@ -401,4 +398,25 @@ fn generated_files_load_the_same_by_shape_and_as_written() {
         failed_by_shape > 0,
         "no generated failure came from a statement run by its shape"
     );
+}
+
+#[tokio::test]
+async fn no_shapes_in_a_section_run_in_the_callers_transaction() {
+    // Migrations run their sections in a transaction of their own: statements there run as
+    // written, whatever repeats.
+    let db = TestDb::new("shape_caller");
+    let client = db.client().await;
+    client.batch_execute("BEGIN").await.unwrap();
+    let summary = load::run_text(
+        &client,
+        "migrations/001.sql",
+        &readings(20, None),
+        1,
+        &Vars::default(),
+    )
+    .await
+    .unwrap();
+    client.batch_execute("COMMIT").await.unwrap();
+    assert_eq!((summary.statements, summary.by_shape), (21, 0));
+    assert_eq!(db.scalar("SELECT count(*) FROM readings"), "20");
 }

@@ -109,6 +109,15 @@ impl TestDb {
         psql(&self.url, sql)
     }
 
+    /// A client on this database (its connection driven by a spawned task).
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+    }
+
     /// One value from a query.
     pub fn scalar(&self, sql: &str) -> String {
         self.psql(sql).trim().to_string()
