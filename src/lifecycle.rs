@@ -177,6 +177,65 @@ pub async fn load(
     Ok(summary)
 }
 
+/// How many migrations the target's tracking table records: what loading a schema into it
+/// forgets. `None` when that cannot be told (no database yet, no tracking table, the server
+/// cannot be reached): plans and confirmations then say nothing of it.
+pub async fn recorded_migrations(target: &Target, opts: &ConnectOptions) -> Option<usize> {
+    let db = Db::connect(target, opts).await.ok()?;
+    let client = db.get().await.ok()?;
+    let recorded = crate::migrate::store::recorded(&client).await.ok()??;
+    Some(recorded.len())
+}
+
+/// What a schema load does to the history, for plans and confirmations: `None` when there
+/// is nothing to forget. `again`: the same run applies the migrations again (setup).
+pub fn forgets(recorded: Option<usize>, again: bool) -> Option<String> {
+    let n = recorded.filter(|n| *n > 0)?;
+    Some(format!(
+        "loading the schema replaces the tables and forgets {n} applied migration(s) (the \
+         schema file is the state before every migration); {}",
+        if again {
+            "they are applied again"
+        } else {
+            "`cruddur-db migrate up` applies them again"
+        }
+    ))
+}
+
+/// Loads a schema file: in its transaction, after the file, the migration history is
+/// forgotten (see [`crate::migrate::store::FORGET_SQL`]), so the tracking table never says a
+/// migration is applied when the schema file has just replaced its effect.
+pub async fn load_schema(
+    db: &Db,
+    input: Prepared,
+    opts: LoadOptions,
+    conn: &ConnectOptions,
+    again: bool,
+) -> anyhow::Result<Summary> {
+    let recorded = {
+        let client = db.get().await?;
+        crate::migrate::store::recorded(&client).await?
+    };
+    let opts = LoadOptions {
+        epilogue: Some(crate::migrate::store::FORGET_SQL),
+        ..opts
+    };
+    let summary = load(db, input, opts, conn).await?;
+    if let Some(n) = recorded.map(|r| r.len()).filter(|n| *n > 0) {
+        ui::status(&format!(
+            "forgot {n} applied migration(s) of {}: the schema file is the state before every \
+             migration; {}",
+            crate::migrate::store::TABLE,
+            if again {
+                "applying them again"
+            } else {
+                "run `cruddur-db migrate up` to apply them again"
+            }
+        ));
+    }
+    Ok(summary)
+}
+
 /// Which of the schema's tables are missing.
 pub async fn missing_tables(db: &Db) -> anyhow::Result<Vec<String>> {
     let client = db.get().await?;
@@ -524,7 +583,8 @@ impl SetupRequest {
     }
 
     /// What setup would do, one line each; the files (stdin too) are read through.
-    pub fn plan(&self, target: &Target) -> anyhow::Result<Vec<String>> {
+    /// `recorded`: the migrations the target records now (see [`recorded_migrations`]).
+    pub fn plan(&self, target: &Target, recorded: Option<usize>) -> anyhow::Result<Vec<String>> {
         let (schema, seed) = self.files()?;
         let opts = LoadOptions::default();
         let mut lines = vec![format!(
@@ -534,13 +594,15 @@ impl SetupRequest {
         )];
         let schema = sql_input(schema.as_deref(), "sql/schema.sql", SCHEMA_SQL);
         lines.push(describe_load(target, &schema, &self.vars, opts)?);
+        let migrations = self.migrations()?;
+        lines.extend(forgets(recorded, migrations.is_some()).map(|l| format!("  {l}")));
         if !self.no_seed {
             let seed = sql_input(seed.as_deref(), "sql/seed.sql", SEED_SQL);
             lines.push(describe_load(target, &seed, &self.vars, opts)?);
         }
-        if let Some(dir) = self.migrations()? {
+        if let Some(dir) = migrations {
             lines.push(format!(
-                "would apply the pending migrations of {} on {}",
+                "would apply the migrations of {} on {}",
                 dir.display(),
                 target.url
             ));
@@ -650,7 +712,8 @@ async fn setup_steps(
         ));
     }
     let db = Db::connect(target, opts).await?;
-    load(&db, files.schema, LoadOptions::default(), opts).await?;
+    let again = files.migrations.is_some();
+    load_schema(&db, files.schema, LoadOptions::default(), opts, again).await?;
     if let Some(seed) = files.seed {
         load(&db, seed, LoadOptions::default(), opts).await?;
     }

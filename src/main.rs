@@ -3,8 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-use cruddur_db::{cli::Cli, error};
+use cruddur_db::error;
 
 fn main() -> ExitCode {
     quiet_broken_pipe();
@@ -21,7 +20,7 @@ fn main() -> ExitCode {
         cruddur_db::print_error(&anyhow::anyhow!(msg));
         return ExitCode::from(error::exit::USAGE as u8);
     }
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match cruddur_db::cli::parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() {

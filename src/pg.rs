@@ -302,6 +302,20 @@ impl Db {
             ),
             _ => {
                 let text = format!("{pg}");
+                let chain = error_chain(pg);
+                if chain.contains("failed to lookup address")
+                    || chain.contains("Name or service not known")
+                    || chain.contains("nodename nor servname")
+                    || chain.contains("No address associated")
+                {
+                    return anyhow!(
+                        "could not connect to {target}: the host name {:?} does not resolve \
+                         (no such host); check the host in the URL of {} (a typo, or the RDS \
+                         endpoint of an instance that is gone: `cruddur-db rds status`)",
+                        self.url.host(),
+                        self.url
+                    );
+                }
                 if text.contains("timed out") || text.contains("timeout") {
                     anyhow!(
                         "timed out after {}s connecting to {target}; is the host reachable and the port open \

@@ -1,6 +1,7 @@
 //! Messages on stderr, progress bars and prompts. Results go to stdout elsewhere.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -35,8 +36,37 @@ pub fn warn(msg: &str) {
     eprintln!("{}: {msg}", label("warning", "1;33"));
 }
 
-/// A status line on stderr.
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+static HUSHED: AtomicUsize = AtomicUsize::new(0);
+
+/// `--verbose`: status lines are never hushed (set once, by the command layer).
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+/// While one lives, status lines are details shown only with `--verbose` (a scratch
+/// database's own steps, which would read as if they ran on the user's database).
+/// Warnings and errors always show.
+#[must_use = "the status lines are hushed only while the guard lives"]
+pub struct Hush(());
+
+impl Drop for Hush {
+    fn drop(&mut self) {
+        HUSHED.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Hushes status lines until the guard is dropped; see [`Hush`].
+pub fn hush() -> Hush {
+    HUSHED.fetch_add(1, Ordering::Relaxed);
+    Hush(())
+}
+
+/// A status line on stderr (a detail while [`hush`]ed, unless `--verbose`).
 pub fn status(msg: &str) {
+    if HUSHED.load(Ordering::Relaxed) > 0 && !VERBOSE.load(Ordering::Relaxed) {
+        return;
+    }
     eprintln!("{msg}");
 }
 

@@ -46,11 +46,12 @@ async fn read_both(sides: &Sides, from: &Side, to: &Side) -> anyhow::Result<(Cat
     result
 }
 
-/// A migration's two sections.
+/// A migration's two sections, statement by statement (each as [`diff::Statement::script`]
+/// writes it).
 #[derive(Debug, Clone)]
 pub struct MigrationSql {
-    pub up: String,
-    pub down: String,
+    pub up: Vec<String>,
+    pub down: Vec<String>,
 }
 
 /// `migrate new --from-diff`: up is `diff setup local --sql`, down the reverse diff.
@@ -89,9 +90,10 @@ pub async fn migration_from_diff(sides: &Sides) -> anyhow::Result<MigrationSql> 
         ));
     }
     let down = diff::diff(&local, &setup);
+    let script = |d: &Diff| d.statements.iter().map(diff::Statement::script).collect();
     Ok(MigrationSql {
-        up: up.sql(),
-        down: down.sql(),
+        up: script(&up),
+        down: script(&down),
     })
 }
 

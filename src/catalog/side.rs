@@ -81,6 +81,7 @@ impl Scratches {
     /// Drops every scratch database (terminating its sessions), reporting but never
     /// failing on one that cannot be dropped.
     pub async fn drop_all(self, conn: &ConnectOptions) {
+        let _hush = crate::ui::hush();
         for target in self.made {
             if let Err(e) = lifecycle::drop_database(&target, conn, true).await {
                 crate::ui::warn(&format!(
@@ -151,10 +152,15 @@ impl Sides {
                     Some(&server),
                 )?;
                 lifecycle::require_statements(&input, "schema")?;
+                sweep_stale(&target, &self.conn).await;
                 scratches.made.push(target.clone());
-                lifecycle::create_if_missing(&target, &self.conn).await?;
-                let db = Db::connect(&target, &self.conn).await?;
-                lifecycle::load(&db, input, LoadOptions::default(), &self.conn).await?;
+                {
+                    let _hush = crate::ui::hush();
+                    lifecycle::create_if_missing(&target, &self.conn).await?;
+                    let db = Db::connect(&target, &self.conn).await?;
+                    lifecycle::load(&db, input, LoadOptions::default(), &self.conn).await?;
+                }
+                built(side, &target);
                 target
             }
             Side::Setup => {
@@ -164,10 +170,15 @@ impl Sides {
                     ..SetupRequest::default()
                 };
                 let files = SetupFiles::prepare(&request).await?;
+                sweep_stale(&target, &self.conn).await;
                 scratches.made.push(target.clone());
-                lifecycle::setup(&target, files, &self.conn)
-                    .await
-                    .context("failed to build `setup` in a scratch database")?;
+                {
+                    let _hush = crate::ui::hush();
+                    lifecycle::setup(&target, files, &self.conn)
+                        .await
+                        .context("failed to build `setup` in a scratch database")?;
+                }
+                built(side, &target);
                 target
             }
             _ => self.target(side)?,
@@ -180,7 +191,100 @@ impl Sides {
     }
 }
 
-/// `cruddur_db_scratch_<pid>_<random>`: unique across processes and runs.
+/// The one line a scratch build prints (its steps show with `--verbose`).
+fn built(side: &Side, target: &Target) {
+    crate::ui::status(&format!(
+        "built {} in scratch database {:?} on {}:{} (a scratch copy, dropped afterwards; \
+         --verbose shows its steps)",
+        side.label(),
+        target.url.database(),
+        target.url.host(),
+        target.url.port()
+    ));
+}
+
+/// The prefix of every scratch database's name.
+pub const SCRATCH_PREFIX: &str = "cruddur_db_scratch_";
+
+/// A scratch database no session uses and whose name says it was made over a minute ago:
+/// left by a run that was killed (SIGKILL, power loss) before it could drop it. A build
+/// holds a session from its first moment, so a minute without one is never a live build.
+/// Names without a time (an older version's) count as stale once nobody uses them.
+pub fn is_stale(name: &str, in_use: bool, now_secs: u64) -> bool {
+    let Some(rest) = name.strip_prefix(SCRATCH_PREFIX) else {
+        return false;
+    };
+    if in_use {
+        return false;
+    }
+    let made = rest
+        .strip_prefix('t')
+        .and_then(|r| r.split('_').next())
+        .and_then(|t| t.parse::<u64>().ok());
+    match made {
+        Some(t) => now_secs.saturating_sub(t) > 60,
+        None => true,
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// The stale scratch databases on the server of `target` (see [`is_stale`]).
+pub async fn stale_scratches(
+    target: &Target,
+    conn: &ConnectOptions,
+) -> anyhow::Result<Vec<String>> {
+    let admin = Db::connect_maintenance(target, conn).await?;
+    let client = admin.get().await?;
+    let rows = client
+        .query(
+            "SELECT d.datname::text, EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a \
+                    WHERE a.datname = d.datname) \
+             FROM pg_catalog.pg_database d WHERE starts_with(d.datname::text, $1) ORDER BY 1",
+            &[&SCRATCH_PREFIX],
+        )
+        .await
+        .context("failed to list the scratch databases")?;
+    let now = now_secs();
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, bool>(1)))
+        .filter(|(name, used)| is_stale(name, *used, now))
+        .map(|(name, _)| name)
+        .collect())
+}
+
+/// Drops the stale scratch databases on the server of `target` before another is made
+/// there; one that cannot be dropped (another owner's, just taken into use) is left alone.
+async fn sweep_stale(target: &Target, conn: &ConnectOptions) {
+    let Ok(stale) = stale_scratches(target, conn).await else {
+        return;
+    };
+    for name in stale {
+        let Ok(t) = Target::from_env(&TargetRequest {
+            url: Some(target.url.with_database(&name).expose().to_string()),
+            ..TargetRequest::default()
+        }) else {
+            continue;
+        };
+        let _hush = crate::ui::hush();
+        // NOTE: no --force: a session that appeared meanwhile keeps it.
+        if lifecycle::drop_database(&t, conn, false).await.is_ok() {
+            drop(_hush);
+            crate::ui::status(&format!(
+                "dropped scratch database {name:?}, left by a run that was killed"
+            ));
+        }
+    }
+}
+
+/// `cruddur_db_scratch_t<unix secs>_<pid>_<random>`: unique across processes and runs, and
+/// telling when it was made (see [`is_stale`]).
 fn scratch_name() -> String {
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 6];
@@ -194,7 +298,11 @@ fn scratch_name() -> String {
                 .unwrap_or_default();
             format!("{nanos:x}")
         });
-    format!("cruddur_db_scratch_{}_{random}", std::process::id())
+    format!(
+        "{SCRATCH_PREFIX}t{}_{}_{random}",
+        now_secs(),
+        std::process::id()
+    )
 }
 
 #[cfg(test)]
@@ -221,7 +329,23 @@ mod tests {
     #[test]
     fn scratch_names_do_not_repeat() {
         let (a, b) = (scratch_name(), scratch_name());
-        assert!(a.starts_with(&format!("cruddur_db_scratch_{}_", std::process::id())));
+        assert!(a.starts_with("cruddur_db_scratch_t"), "{a}");
+        assert!(a.contains(&format!("_{}_", std::process::id())), "{a}");
+        assert!(a.len() <= 63, "{a}");
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_scratch_database_is_stale_when_unused_and_old() {
+        let now = 1_800_000_000;
+        let name = |t: u64| format!("cruddur_db_scratch_t{t}_42_abcdef");
+        assert!(is_stale(&name(now - 61), false, now));
+        // Just made: its builder may not have connected yet.
+        assert!(!is_stale(&name(now - 5), false, now));
+        // In use: a build that runs long.
+        assert!(!is_stale(&name(now - 3600), true, now));
+        // An older version's name, without a time.
+        assert!(is_stale("cruddur_db_scratch_42_abcdef", false, now));
+        assert!(!is_stale("cruddur", false, now));
     }
 }

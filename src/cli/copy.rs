@@ -18,6 +18,15 @@ pub struct CopyArgs {
     #[arg(long, value_name = "TARGET")]
     pub to: String,
 
+    /// NOTE: shadows the global `--url` (clap does not hand a global flag to a subcommand
+    /// that has its own of the same id), so that copy's help does not offer a flag it refuses.
+    #[arg(long = "url", id = "url", value_name = "URL", hide = true)]
+    pub refused_url: Option<String>,
+
+    /// NOTE: shadows the global `--prod`, as `refused_url` does `--url`.
+    #[arg(long = "prod", id = "prod", hide = true)]
+    pub refused_prod: bool,
+
     /// Create the source's schema on the target first (the target must not have its tables
     /// yet); without it the target must already have them (`cruddur-db setup`)
     #[arg(long)]

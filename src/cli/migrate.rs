@@ -14,6 +14,11 @@ pub struct MigrateArgs {
     #[command(subcommand)]
     pub command: Option<MigrateCommand>,
 
+    /// NOTE: global, so that it works on either side of the subcommand
+    /// (`migrate --dir db/migrations up` = `migrate up --dir db/migrations`).
+    #[command(flatten)]
+    pub dir: MigrateDirArgs,
+
     #[command(flatten)]
     pub up: MigrateUpArgs,
 }
@@ -31,6 +36,9 @@ pub enum MigrateCommand {
     /// Report the statements of pending migrations that lock a live table for long or break the
     /// running app (exit 1 on an error not allowed by a `-- cruddur-db:allow RULE reason` line)
     Lint(MigrateLintArgs),
+    /// Record migrations as applied without running them (--unapply: as not applied), when
+    /// the database already has (or lacks) their changes
+    Mark(MigrateMarkArgs),
 }
 
 /// Where the migration files are.
@@ -42,16 +50,14 @@ pub struct MigrateDirArgs {
         long,
         value_name = "DIR",
         env = "CRUDDUR_MIGRATIONS_DIR",
-        hide_env_values = true
+        hide_env_values = true,
+        global = true
     )]
     pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct MigrateRunArgs {
-    #[command(flatten)]
-    pub dir: MigrateDirArgs,
-
     /// Seconds to wait for another migration run on the same database to finish
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub lock_timeout: u64,
@@ -109,9 +115,6 @@ pub struct MigrateStatusArgs {
     pub exit_code: bool,
 
     #[command(flatten)]
-    pub dir: MigrateDirArgs,
-
-    #[command(flatten)]
     pub conn: ConnArgs,
 }
 
@@ -125,9 +128,6 @@ pub struct MigrateNewArgs {
     /// there is nothing to do or a statement cannot be reversed
     #[arg(long)]
     pub from_diff: bool,
-
-    #[command(flatten)]
-    pub dir: MigrateDirArgs,
 }
 
 #[derive(Debug, Args)]
@@ -149,8 +149,31 @@ pub struct MigrateLintArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// A table of fewer rows (the planner's estimate) is small: a lock on it is held for
+    /// milliseconds, so a finding about that lock is info, not an error
+    #[arg(long, value_name = "ROWS", default_value_t = crate::migrate::lint::SMALL_TABLE_ROWS)]
+    pub small_table: u64,
+
     #[command(flatten)]
-    pub dir: MigrateDirArgs,
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateMarkArgs {
+    /// The migrations: their version (the stamp of the file name) or file name
+    #[arg(value_name = "VERSION", required = true)]
+    pub versions: Vec<String>,
+
+    /// Record them as not applied (forget them) instead
+    #[arg(long)]
+    pub unapply: bool,
+
+    /// Seconds to wait for another migration run on the same database to finish
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub lock_timeout: u64,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
 
     #[command(flatten)]
     pub conn: ConnArgs,

@@ -35,6 +35,11 @@ pub struct Cli {
     #[command(flatten)]
     pub aws: AwsArgs,
 
+    /// Show every step of work done on the side (the setup of a scratch database: created,
+    /// loaded, migrated, dropped), not just one line for it
+    #[arg(long, global = true)]
+    pub verbose: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -115,6 +120,7 @@ impl Command {
                 None => !a.up.run.confirm.dry_run,
                 Some(MigrateCommand::Up(u)) => !u.run.confirm.dry_run,
                 Some(MigrateCommand::Down(d)) => !d.run.confirm.dry_run,
+                Some(MigrateCommand::Mark(m)) => !m.confirm.dry_run,
                 Some(
                     MigrateCommand::New(_) | MigrateCommand::Status(_) | MigrateCommand::Lint(_),
                 ) => false,
@@ -134,6 +140,74 @@ impl Command {
             | Command::IamToken => false,
         }
     }
+}
+
+/// The command line as parsed: [`Cli`], after [`subcommand_first`].
+pub fn parse_from(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = Cli::command();
+    let args = subcommand_first(args, &cmd);
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+}
+
+/// `migrate --dir db/migrations up` = `migrate up --dir db/migrations`: the flags of
+/// `migrate` work on either side of its subcommand, as the target flags do on either side of
+/// any subcommand. Bare `migrate` takes up's flags, so clap would refuse a subcommand after
+/// them: the subcommand's name is moved to just after `migrate`, and clap then checks that
+/// every flag belongs to it. Values are told from flags by asking the command which flags take
+/// one.
+pub fn subcommand_first(
+    args: Vec<std::ffi::OsString>,
+    cmd: &clap::Command,
+) -> Vec<std::ffi::OsString> {
+    let Some(migrate) = cmd.find_subcommand("migrate") else {
+        return args;
+    };
+    let takes_value = |flag: &str| -> bool {
+        let all = migrate.get_arguments().chain(cmd.get_arguments());
+        let found = all.into_iter().find(|a| match flag.strip_prefix("--") {
+            Some(long) => a.get_long() == Some(long),
+            None => flag.len() == 2 && a.get_short() == flag.chars().nth(1),
+        });
+        found.is_some_and(|a| {
+            a.get_action().takes_values() && a.get_num_args().is_none_or(|n| n.min_values() > 0)
+        })
+    };
+    let text: Vec<Option<&str>> = args.iter().map(|a| a.to_str()).collect();
+    let Some(at) = text
+        .iter()
+        .skip(1)
+        .position(|a| *a == Some("migrate"))
+        .map(|i| i + 1)
+    else {
+        return args;
+    };
+    let mut i = at + 1;
+    while i < text.len() {
+        let Some(t) = text[i] else {
+            return args;
+        };
+        if t == "--" {
+            return args;
+        }
+        if t.starts_with('-') {
+            if !t.contains('=') && takes_value(t) {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        let is_sub = migrate.get_subcommands().any(|s| s.get_name() == t) || t == "help";
+        if is_sub && i > at + 1 {
+            let mut out = args;
+            let sub = out.remove(i);
+            out.insert(at + 1, sub);
+            return out;
+        }
+        return args;
+    }
+    args
 }
 
 /// Flags whose value is optional, so it must be joined with `=`.
@@ -243,6 +317,65 @@ mod tests {
         };
         assert!(matches!(m.command, Some(MigrateCommand::Down(d)) if d.steps == 2));
         assert!(Cli::try_parse_from(["cruddur-db", "migrate", "down", "--steps", "0"]).is_err());
+    }
+
+    /// Regression: `migrate --dir DIR up` was refused ("'up' cannot be used with '--dir'")
+    /// though `migrate --help` lists `--dir` there.
+    #[test]
+    fn migrate_flags_work_on_either_side_of_the_subcommand() {
+        let parse = |a: &[&str]| parse_from(a.iter().map(Into::into).collect());
+        for argv in [
+            &["cruddur-db", "migrate", "--dir", "db/m", "up"][..],
+            &["cruddur-db", "migrate", "up", "--dir", "db/m"],
+            &["cruddur-db", "migrate", "--dir=db/m", "up"],
+            &["cruddur-db", "--prod", "migrate", "--dir", "db/m", "up"],
+        ] {
+            let cli = parse(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            let Command::Migrate(m) = cli.command else {
+                panic!()
+            };
+            assert_eq!(
+                m.dir.dir.as_deref(),
+                Some(std::path::Path::new("db/m")),
+                "{argv:?}"
+            );
+            assert!(matches!(m.command, Some(MigrateCommand::Up(_))), "{argv:?}");
+        }
+        // A value that is a subcommand's name stays the value.
+        let cli = parse(&["cruddur-db", "migrate", "--dir", "up", "status"]).unwrap();
+        let Command::Migrate(m) = cli.command else {
+            panic!()
+        };
+        assert_eq!(m.dir.dir.as_deref(), Some(std::path::Path::new("up")));
+        assert!(matches!(m.command, Some(MigrateCommand::Status(_))));
+        let cli = parse(&["cruddur-db", "migrate", "--dry-run", "down", "--steps=2"]).unwrap();
+        let Command::Migrate(m) = cli.command else {
+            panic!()
+        };
+        assert!(
+            matches!(m.command, Some(MigrateCommand::Down(d)) if d.steps == 2 && d.run.confirm.dry_run)
+        );
+        // A flag the subcommand does not take is still refused.
+        assert!(parse(&["cruddur-db", "migrate", "--lock-guard", "status"]).is_err());
+        // Bare migrate keeps its flags.
+        let cli = parse(&["cruddur-db", "migrate", "--dry-run"]).unwrap();
+        assert!(!cli.command.writes());
+    }
+
+    /// Regression: `copy --help` listed `--url` and `--prod`, which copy refuses.
+    #[test]
+    fn copy_help_does_not_offer_the_flags_it_refuses() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let copy = cmd.find_subcommand("copy").unwrap();
+        for id in ["url", "prod"] {
+            let a = copy.get_arguments().find(|a| a.get_id() == id).unwrap();
+            assert!(a.is_hide_set(), "{id} shows in copy --help");
+        }
+        let create = cmd.find_subcommand("create").unwrap();
+        assert!(create
+            .get_arguments()
+            .any(|a| a.get_id() == "url" && !a.is_hide_set()));
     }
 
     #[test]

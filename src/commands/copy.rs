@@ -11,7 +11,7 @@ use crate::mask::mask_secrets;
 use crate::target::{Target, TargetRequest};
 
 pub async fn run(req: &TargetRequest, args: CopyArgs) -> anyhow::Result<()> {
-    if req.url.is_some() || req.prod {
+    if req.url.is_some() || req.prod || args.refused_url.is_some() || args.refused_prod {
         return Err(usage(
             "copy takes its databases from --from and --to (local, prod or a URL); --url and \
              --prod do not apply to it",

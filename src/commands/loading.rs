@@ -8,7 +8,7 @@ use crate::cli::LoadArgs;
 use crate::lifecycle::{self, SetupFiles, SetupRequest};
 use crate::load::LoadOptions;
 use crate::migrate::Checkout;
-use crate::pg::Db;
+use crate::pg::{ConnectOptions, Db};
 use crate::protect::Confirm;
 use crate::target::{Target, TargetRequest};
 
@@ -26,6 +26,8 @@ pub(super) struct FileKind {
     pub refuse_empty: Option<&'static str>,
     /// The built-in file needs the schema's tables first (the seed).
     pub needs_schema: bool,
+    /// Loading it forgets the migration history (a schema: the state before every migration).
+    pub forgets_history: bool,
 }
 
 /// `schema` or `seed`: loads the command's file.
@@ -39,12 +41,21 @@ pub(super) async fn load_file(
     crate::protect::check_confirm_db(&target, &confirm)?;
     let file = lifecycle::checkout_file(args.file.as_deref(), kind.checkout);
     let opts = LoadOptions::one_transaction(!args.run.no_transaction);
+    let conn = args.conn.options();
+    let forgets = if kind.forgets_history {
+        lifecycle::forgets(lifecycle::recorded_migrations(&target, &conn).await, false)
+    } else {
+        None
+    };
     if confirm.dry_run {
         let input = lifecycle::sql_input(file.as_deref(), kind.name, kind.builtin);
         println!(
             "{}",
             lifecycle::describe_load(&target, &input, &args.vars.vars, opts)?
         );
+        if let Some(f) = &forgets {
+            println!("  {f}");
+        }
         return Ok(());
     }
     let input = lifecycle::prepare(
@@ -59,32 +70,86 @@ pub(super) async fn load_file(
         Some(what) => lifecycle::require_statements(&input, what)?,
         None => lifecycle::warn_if_empty(&input),
     }
-    crate::protect::confirm(&target, &confirm, kind.action)?;
-    let conn = args.conn.options();
+    let action = match &forgets {
+        Some(f) => format!("{}; {f}", kind.action),
+        None => kind.action.to_string(),
+    };
+    crate::protect::confirm(&target, &confirm, &action)?;
     let db = Db::connect(&target, &conn).await?;
     if kind.needs_schema && file.is_none() {
         lifecycle::require_schema(&db).await?;
     }
-    lifecycle::load(&db, input, opts, &conn).await?;
+    if kind.forgets_history {
+        lifecycle::load_schema(&db, input, opts, &conn, false).await?;
+    } else {
+        lifecycle::load(&db, input, opts, &conn)
+            .await
+            .map_err(|e| duplicate_hint(e, kind.needs_schema))?;
+    }
     Ok(())
 }
 
 /// `setup` or `reset`: on a dry run prints `first` (if any) and the plan and returns `None`;
 /// else prepares every input (stdin read once) and asks the confirmation for `action`.
+/// `first` (reset's drop line): the database is dropped first, so its history goes with it.
 pub(super) async fn plan_or_prepare(
     target: &Target,
     request: &SetupRequest,
     confirm: &Confirm,
     first: Option<String>,
     action: &str,
+    conn: &ConnectOptions,
 ) -> anyhow::Result<Option<SetupFiles>> {
+    let recorded = lifecycle::recorded_migrations(target, conn).await;
+    let again = !request.no_migrate;
+    // NOTE: reset drops the database first, so the history goes with it; setup forgets it
+    // in the schema load's transaction.
+    let history = match (&first, recorded.filter(|n| *n > 0)) {
+        (Some(_), Some(n)) => Some(format!(
+            "its {n} applied migration(s) go with it{}",
+            if again { " and are applied again" } else { "" }
+        )),
+        (Some(_), None) => None,
+        (None, _) => lifecycle::forgets(recorded, again),
+    };
     if confirm.dry_run {
-        for line in first.into_iter().chain(request.plan(target)?) {
+        let plan = match &first {
+            // reset: the history is gone with the drop; the plan's schema load forgets nothing.
+            Some(_) => request.plan(target, None)?,
+            None => request.plan(target, recorded)?,
+        };
+        let first = first.map(|f| match (&history, f) {
+            (Some(h), f) => format!("{f}; {h}"),
+            (None, f) => f,
+        });
+        for line in first.into_iter().chain(plan) {
             println!("{line}");
         }
         return Ok(None);
     }
     let files = SetupFiles::prepare(request).await?;
-    crate::protect::confirm(target, confirm, action)?;
+    let action = match &history {
+        Some(h) => format!("{action}; {h}"),
+        None => action.to_string(),
+    };
+    crate::protect::confirm(target, confirm, &action)?;
     Ok(Some(files))
+}
+
+/// A seed that fails on a duplicate key ran on a database that holds its rows already: says
+/// how to load it anew.
+fn duplicate_hint(e: anyhow::Error, seed: bool) -> anyhow::Error {
+    let duplicate = e
+        .downcast_ref::<crate::load::LoadError>()
+        .and_then(|l| l.code.as_deref())
+        == Some("23505");
+    if seed && duplicate {
+        e.context(
+            "the database already holds rows the seed adds (a duplicate key): `cruddur-db reset` \
+             drops it and loads schema and seed anew; `cruddur-db schema` then `seed` keeps the \
+             database but replaces its tables",
+        )
+    } else {
+        e
+    }
 }

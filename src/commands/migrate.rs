@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cli::{
-    MigrateArgs, MigrateCommand, MigrateDirArgs, MigrateLintArgs, MigrateNewArgs, MigrateRunArgs,
-    MigrateStatusArgs,
+    MigrateArgs, MigrateCommand, MigrateDirArgs, MigrateLintArgs, MigrateMarkArgs, MigrateNewArgs,
+    MigrateRunArgs, MigrateStatusArgs,
 };
 use crate::error::{coded, exit};
 use crate::migrate::guard::LockGuard;
@@ -19,18 +19,20 @@ use crate::target::{Target, TargetRequest};
 use crate::ui;
 
 pub fn run(req: &TargetRequest, args: MigrateArgs) -> anyhow::Result<()> {
+    let d = &args.dir;
     match args.command {
-        None => super::runtime::block_on(up_or_down(req, args.up.run, None)),
-        Some(MigrateCommand::Up(a)) => super::runtime::block_on(up_or_down(req, a.run, None)),
+        None => super::runtime::block_on(up_or_down(req, d, args.up.run, None)),
+        Some(MigrateCommand::Up(a)) => super::runtime::block_on(up_or_down(req, d, a.run, None)),
         Some(MigrateCommand::Down(a)) => {
-            super::runtime::block_on(up_or_down(req, a.run, Some(a.steps)))
+            super::runtime::block_on(up_or_down(req, d, a.run, Some(a.steps)))
         }
-        Some(MigrateCommand::Status(a)) => super::runtime::block_on(status(req, a)),
+        Some(MigrateCommand::Status(a)) => super::runtime::block_on(status(req, d, a)),
         Some(MigrateCommand::New(a)) if a.from_diff => {
-            super::runtime::block_on(new_from_diff(req, a))
+            super::runtime::block_on(new_from_diff(req, d, a))
         }
-        Some(MigrateCommand::New(a)) => new(a),
-        Some(MigrateCommand::Lint(a)) => super::runtime::block_on(lint_cmd(req, a)),
+        Some(MigrateCommand::New(a)) => new(d, a),
+        Some(MigrateCommand::Lint(a)) => super::runtime::block_on(lint_cmd(req, d, a)),
+        Some(MigrateCommand::Mark(a)) => super::runtime::block_on(mark(req, d, a)),
     }
 }
 
@@ -47,9 +49,9 @@ fn dir(args: &MigrateDirArgs) -> anyhow::Result<PathBuf> {
     Ok(migrate::default_dir(&cwd).unwrap_or_else(|| cwd.join("db").join("migrations")))
 }
 
-fn new(args: MigrateNewArgs) -> anyhow::Result<()> {
-    let dir = match args.dir.dir {
-        Some(d) => d,
+fn new(d: &MigrateDirArgs, args: MigrateNewArgs) -> anyhow::Result<()> {
+    let dir = match &d.dir {
+        Some(d) => d.clone(),
         None => migrate::new_dir(&cwd()?),
     };
     let path = migrate::new_file(&dir, &args.name, chrono::Utc::now())?;
@@ -58,7 +60,11 @@ fn new(args: MigrateNewArgs) -> anyhow::Result<()> {
 }
 
 /// `new NAME --from-diff`: the migration from `setup` to the local database.
-async fn new_from_diff(req: &TargetRequest, args: MigrateNewArgs) -> anyhow::Result<()> {
+async fn new_from_diff(
+    req: &TargetRequest,
+    d: &MigrateDirArgs,
+    args: MigrateNewArgs,
+) -> anyhow::Result<()> {
     let sides = crate::catalog::Sides {
         request: req.clone(),
         scratch_url: None,
@@ -66,30 +72,106 @@ async fn new_from_diff(req: &TargetRequest, args: MigrateNewArgs) -> anyhow::Res
     };
     // NOTE: the diff (and its refusals) comes first, so a refused migration writes no file.
     let sql = crate::catalog::migration_from_diff(&sides).await?;
-    let dir = match &args.dir.dir {
+    let dir = match &d.dir {
         Some(d) => d.clone(),
         None => migrate::new_dir(&cwd()?),
     };
-    let path = migrate::new_file(&dir, &args.name, chrono::Utc::now())?;
-    std::fs::write(
-        &path,
-        format!("-- migrate:up\n{}\n-- migrate:down\n{}", sql.up, sql.down),
-    )
-    .with_context(|| format!("failed to write {}", path.display()))?;
-    println!("{}", path.display());
+    // The database the change was taken from: it has the change already.
+    let local = Target::from_env(&TargetRequest {
+        url: req.url.clone(),
+        ..TargetRequest::default()
+    })?;
+    let db = Db::connect(&local, &sides.conn).await?;
+    let live = {
+        let client = db.get().await?;
+        lint::live::read(&client).await?
+    };
+    let written = migrate::from_diff::write(
+        &dir,
+        &args.name,
+        chrono::Utc::now(),
+        &sql.up,
+        &sql.down,
+        Some(&live),
+        lint::SMALL_TABLE_ROWS,
+    )?;
+    let files: Vec<&PathBuf> = std::iter::once(&written.main)
+        .chain(written.outside.as_ref())
+        .collect();
+    for f in &files {
+        println!("{}", f.display());
+    }
+    if written.outside.is_some() {
+        ui::status(
+            "note: the index builds and constraint validations on tables with rows run \
+             CONCURRENTLY / after NOT VALID in the second migration, outside a transaction, so \
+             that writes go on meanwhile",
+        );
+    }
+    let errors: Vec<&lint::Finding> = written
+        .findings
+        .iter()
+        .filter(|f| f.is_blocking())
+        .collect();
+    for f in &errors {
+        print!("{f}");
+    }
+    if !errors.is_empty() {
+        ui::warn(&format!(
+            "{} lint error(s) in the new migration that cruddur-db does not rewrite: review it \
+             before it runs on production (`cruddur-db migrate lint` with the production target)",
+            errors.len()
+        ));
+    }
+    record_where_the_change_is(&local, &db, &dir, &files).await
+}
+
+/// The database the diff was taken from has the change: the new migrations are recorded as
+/// applied there, so that it does not show them pending (and `migrate up` does not fail on
+/// objects that exist). A protected target is left alone: the command to run is printed.
+async fn record_where_the_change_is(
+    local: &Target,
+    db: &Db,
+    dir: &Path,
+    files: &[&PathBuf],
+) -> anyhow::Result<()> {
+    let names: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.file_name())
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect();
+    if local.protected {
+        ui::status(&format!(
+            "the change is already in {} (protected): record it there with `cruddur-db \
+             migrate mark {}` once you have checked it",
+            local.url.short(),
+            names.join(" ")
+        ));
+        return Ok(());
+    }
+    let report = migrate::mark::mark(db, dir, &names, false, Duration::from_secs(10), |_| Ok(()))
+        .await
+        .context("the migration was written, but recording it as applied failed")?;
+    ui::status(&format!(
+        "recorded {} as applied on database {:?} (it has the change: the diff was taken from \
+         it); other databases, and setup, show it pending",
+        report.changed.join(", "),
+        db.url.database()
+    ));
     Ok(())
 }
 
 /// `up` (steps `None`) or `down --steps N`.
 async fn up_or_down(
     req: &TargetRequest,
+    d: &MigrateDirArgs,
     args: MigrateRunArgs,
     steps: Option<u64>,
 ) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
     let guarded = target.protected || args.lock_guard;
     let opts = Options {
-        dir: dir(&args.dir)?,
+        dir: dir(d)?,
         lock_timeout: Duration::from_secs(args.lock_timeout),
         dry_run: args.confirm.dry_run,
         guard: guarded.then_some(LockGuard {
@@ -118,9 +200,13 @@ async fn up_or_down(
     Ok(())
 }
 
-async fn status(req: &TargetRequest, args: MigrateStatusArgs) -> anyhow::Result<()> {
+async fn status(
+    req: &TargetRequest,
+    d: &MigrateDirArgs,
+    args: MigrateStatusArgs,
+) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
-    let dir = dir(&args.dir)?;
+    let dir = dir(d)?;
     let db = Db::connect(&target, &args.conn.options()).await?;
     let status = migrate::status(&db, &dir).await?;
     if args.json {
@@ -132,8 +218,20 @@ async fn status(req: &TargetRequest, args: MigrateStatusArgs) -> anyhow::Result<
         print!("{}", table(&status.rows));
         summary(&status, &dir);
     }
+    for lie in &status.lies {
+        ui::warn(&format!("the history does not match the schema: {lie}"));
+    }
     if args.exit_code {
         migrate::check_clean(&status.rows)?;
+        if !status.lies.is_empty() {
+            return Err(coded(
+                exit::FAILED,
+                format!(
+                    "{} migration(s) whose record does not match the schema (see the warnings)",
+                    status.lies.len()
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -176,8 +274,12 @@ fn summary(status: &migrate::Status, dir: &Path) {
 
 /// `migrate lint`: the files given, else the pending migrations (every one with `--all`, or
 /// when the database cannot be read), with the live tables when it can.
-async fn lint_cmd(req: &TargetRequest, args: MigrateLintArgs) -> anyhow::Result<()> {
-    let dir = dir(&args.dir)?;
+async fn lint_cmd(
+    req: &TargetRequest,
+    d: &MigrateDirArgs,
+    args: MigrateLintArgs,
+) -> anyhow::Result<()> {
+    let dir = dir(d)?;
     let given: Vec<Migration> = args
         .files
         .iter()
@@ -203,17 +305,23 @@ async fn lint_cmd(req: &TargetRequest, args: MigrateLintArgs) -> anyhow::Result<
                 (m, Some(live))
             }
             Err(e) => {
-                ui::warn(&format!(
-                    "lint: {e:#}; linting without the database (every migration given, table \
-                     sizes unknown)"
+                // NOTE: never a silent offline lint: a CI job with a typo in its URL must fail.
+                return Err(coded(
+                    exit::FAILED,
+                    format!(
+                        "{:#}",
+                        e.context(
+                            "lint: the target cannot be read (pass --offline to lint the files \
+                             without a database, table sizes unknown)"
+                        )
+                    ),
                 ));
-                (all, None)
             }
         }
     };
     let sections: Vec<(&Migration, &migrate::Section)> =
         migrations.iter().map(|m| (m, &m.up)).collect();
-    let findings = lint::lint(&sections, live.as_ref())?;
+    let findings = lint::lint(&sections, live.as_ref(), args.small_table)?;
     if args.json {
         println!(
             "{}",
@@ -234,6 +342,67 @@ async fn lint_cmd(req: &TargetRequest, args: MigrateLintArgs) -> anyhow::Result<
                  one with `-- cruddur-db:allow RULE reason` on the line before it"
             ),
         ));
+    }
+    Ok(())
+}
+
+/// `mark VERSION... [--unapply]`: records migrations as applied (or not) without running
+/// them; on a protected target after the typed confirmation (and audited, as every write).
+async fn mark(
+    req: &TargetRequest,
+    d: &MigrateDirArgs,
+    args: MigrateMarkArgs,
+) -> anyhow::Result<()> {
+    let target = Target::from_env(req)?;
+    let confirm = args.confirm.plain();
+    crate::protect::check_confirm_db(&target, &confirm)?;
+    let dir = dir(d)?;
+    let db = Db::connect(&target, &args.conn.options()).await?;
+    let (what, state) = if args.unapply {
+        ("as not applied", "not applied")
+    } else {
+        ("as applied", "applied")
+    };
+    if confirm.dry_run {
+        let migrations = migrate::file::discover(&dir)?;
+        let client = db.get().await?;
+        let recorded = migrate::store::recorded(&client).await?.unwrap_or_default();
+        for n in migrate::mark::resolve(&migrations, &recorded, &args.versions, args.unapply)? {
+            println!(
+                "would record {}_{} {what} on {} (without running it)",
+                n.version, n.name, db.url
+            );
+        }
+        ui::status("dry run: nothing was changed");
+        return Ok(());
+    }
+    let report = migrate::mark::mark(
+        &db,
+        &dir,
+        &args.versions,
+        args.unapply,
+        Duration::from_secs(args.lock_timeout),
+        |names| {
+            crate::protect::confirm(
+                &target,
+                &confirm,
+                &format!(
+                    "record {} migration(s) {what} without running them ({})",
+                    names.len(),
+                    names.join(", ")
+                ),
+            )
+        },
+    )
+    .await?;
+    for name in &report.changed {
+        ui::status(&format!(
+            "recorded {name} {what} on database {:?} (not run)",
+            db.url.database()
+        ));
+    }
+    for name in &report.unchanged {
+        ui::status(&format!("{name}: already {state}; nothing to do"));
     }
     Ok(())
 }

@@ -35,6 +35,7 @@ mod users;
 /// Runs the parsed command line. A write on a protected target is audited: its log line is
 /// opened first (an unwritable log refuses the write) and written with the outcome.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::ui::set_verbose(cli.verbose);
     let req = TargetRequest {
         url: cli.target.url,
         prod: cli.target.prod,

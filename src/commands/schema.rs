@@ -13,6 +13,7 @@ pub async fn run(req: &TargetRequest, args: LoadArgs) -> anyhow::Result<()> {
         action: "load the schema (replacing its tables)",
         refuse_empty: Some("schema"),
         needs_schema: false,
+        forgets_history: true,
     };
     loading::load_file(req, args, kind).await
 }

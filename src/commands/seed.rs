@@ -14,6 +14,7 @@ pub async fn run(req: &TargetRequest, args: LoadArgs) -> anyhow::Result<()> {
         action: "load seed data",
         refuse_empty: None,
         needs_schema: true,
+        forgets_history: false,
     };
     loading::load_file(req, args, kind).await
 }

@@ -13,7 +13,8 @@ pub async fn run(req: &TargetRequest, args: SetupArgs) -> anyhow::Result<()> {
     crate::protect::check_confirm_db(&target, &confirm)?;
     let request = args.request(req.aws_settings())?;
     let action = "set up the database (create, schema, seed, migrations)";
-    match loading::plan_or_prepare(&target, &request, &confirm, None, action).await? {
+    let conn = args.conn.options();
+    match loading::plan_or_prepare(&target, &request, &confirm, None, action, &conn).await? {
         Some(files) => lifecycle::setup(&target, files, &args.conn.options()).await,
         None => Ok(()),
     }

@@ -292,8 +292,14 @@ pub fn resolve(
             for column in columns.keys() {
                 if !t.columns.iter().any(|c| &c.name == column) {
                     return Err(usage(format!(
-                        "{file_name}: [{table}] {column}: {q} has no such column (generated \
-                         columns are not copied)"
+                        "{file_name}: [{table}] {column}: the source's table {q} has no column \
+                         {column:?} that is copied (its columns: {}); remove the rule or fix \
+                         its name",
+                        t.columns
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )));
                 }
             }
@@ -426,6 +432,7 @@ mod tests {
                 },
             ],
             fks: vec![],
+            own: vec![],
         }
     }
 

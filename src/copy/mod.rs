@@ -108,6 +108,12 @@ impl Plan {
              their sequences past the copied values\n",
             self.order.tables.len()
         ));
+        if !self.source.own.is_empty() {
+            out.push_str(&format!(
+                "  {}\n",
+                own_tables_line(&self.source.own, req.schema)
+            ));
+        }
         if !self.order.deferred.is_empty() {
             out.push_str(&format!(
                 "  deferred to the commit (a foreign-key cycle): {}\n",
@@ -225,14 +231,83 @@ async fn copy_in_snapshot(
     )?;
     test_pause().await?;
     let jobs = plan.jobs();
-    let moved = load(req, &plan, snapshot, &jobs, schema_sql).await?;
+    let source_history = crate::migrate::store::recorded(&snapshot.clients[0]).await?;
+    let (moved, target_history) = load(req, &plan, snapshot, &jobs, schema_sql).await?;
     let selected = if req.filters.is_empty() {
         Vec::new()
     } else {
         count_selected(&snapshot.clients[0], &plan).await?
     };
     summary(req, &plan, &moved, &selected, started.elapsed());
+    if !plan.source.own.is_empty() {
+        ui::status(&format!(
+            "  {}",
+            own_tables_line(&plan.source.own, req.schema)
+        ));
+    }
+    if !req.schema {
+        for line in history_notes(source_history.as_deref(), target_history.as_deref()) {
+            ui::status(&line);
+        }
+    }
     Ok(())
+}
+
+/// What the copy does with the tool's own tables: left alone, or (with `--schema`, which
+/// gives the target the source's schema) copied as they are, so the target's history
+/// describes the schema it now has.
+fn own_tables_line(own: &[catalog::QName], schema: bool) -> String {
+    let names = own
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if schema {
+        format!(
+            "history: {names} copied as they are with the schema, so the target's migration \
+             history describes the schema it gets"
+        )
+    } else {
+        format!(
+            "left alone: {names} (the tool's own: the target keeps its migration history; not \
+             copied, masked or emptied)"
+        )
+    }
+}
+
+/// When the two histories differ: which migrations the copied data expects, and which the
+/// target has that the source had not.
+fn history_notes(
+    source: Option<&[(String, String)]>,
+    target: Option<&[(String, String)]>,
+) -> Vec<String> {
+    let (source, target) = (source.unwrap_or_default(), target.unwrap_or_default());
+    let missing = |of: &[(String, String)], from: &[(String, String)]| -> Vec<String> {
+        of.iter()
+            .filter(|m| !from.iter().any(|t| t.0 == m.0))
+            .map(|(v, n)| format!("{v}_{n}"))
+            .collect()
+    };
+    let expected = missing(source, target);
+    let extra = missing(target, source);
+    let mut lines = Vec::new();
+    if !expected.is_empty() {
+        lines.push(format!(
+            "note: the copied data comes from a database with {} migration(s) the target has not \
+             applied: {}; `cruddur-db migrate status` on the target tells what to run",
+            expected.len(),
+            expected.join(", ")
+        ));
+    }
+    if !extra.is_empty() {
+        lines.push(format!(
+            "note: the target has {} applied migration(s) the source has not: {}; the copied \
+             rows were written without them",
+            extra.len(),
+            extra.join(", ")
+        ));
+    }
+    lines
 }
 
 /// The target side, in one transaction: schema, emptying, data, sequences.
@@ -242,10 +317,23 @@ async fn load(
     snapshot: &Snapshot,
     jobs: &[Job],
     schema_sql: Option<String>,
-) -> anyhow::Result<Vec<Moved>> {
-    let db = Db::connect(&req.to, &req.conn)
-        .await
-        .context("failed to connect to the target")?;
+) -> anyhow::Result<(Vec<Moved>, History)> {
+    let db = match Db::connect(&req.to, &req.conn).await {
+        Ok(db) => db,
+        // NOTE: with --schema the target must exist and be empty: `setup` (the usual hint
+        // for a missing database) would fill it with tables that --schema then collides with.
+        Err(e) if req.schema && format!("{e:#}").contains("does not exist on") => {
+            return Err(crate::error::usage(format!(
+                "the target database {:?} does not exist on {}:{}; with --schema it must exist \
+                 and be empty: create it with `cruddur-db --url URL create` (not `setup`, whose \
+                 tables the source's schema would collide with); nothing was copied",
+                req.to.url.database(),
+                req.to.url.host(),
+                req.to.url.port()
+            )));
+        }
+        Err(e) => return Err(e.context("failed to connect to the target")),
+    };
     let dst = db.get().await?;
     crate::load::lock(&dst, &req.to.url.database())
         .await
@@ -272,13 +360,17 @@ async fn load(
     result
 }
 
+/// The migrations a database records (version, name); `None`: no tracking table.
+type History = Option<Vec<(String, String)>>;
+
 async fn load_in_transaction(
     dst: &Client,
     plan: &Plan,
     snapshot: &Snapshot,
     jobs: &[Job],
     schema_sql: Option<String>,
-) -> anyhow::Result<Vec<Moved>> {
+) -> anyhow::Result<(Vec<Moved>, History)> {
+    let with_schema = schema_sql.is_some();
     if let Some(sql) = schema_sql {
         crate::load::run_text(dst, "the source's schema", &sql, 1, &Default::default())
             .await
@@ -328,9 +420,22 @@ async fn load_in_transaction(
             .await
             .context("failed to defer the foreign keys of a cycle")?;
     }
+    let history = crate::migrate::store::recorded(dst).await?;
     let moved = stream::copy_all(&snapshot.clients, dst, jobs).await?;
     set_sequences(dst, &plan.order.tables).await?;
-    Ok(moved)
+    if with_schema {
+        // The target's schema is the source's now, so its history is too.
+        for name in &plan.source.own {
+            let job = Job {
+                label: name.to_string(),
+                copy_out: format!("COPY {} TO STDOUT", name.sql()),
+                copy_in: format!("COPY {} FROM STDIN", name.sql()),
+                row_estimate: 0,
+            };
+            stream::direct(&snapshot.clients[0], dst, &job).await?;
+        }
+    }
+    Ok((moved, history))
 }
 
 /// Moves the sequences of the copied tables' columns (serial and identity columns, and

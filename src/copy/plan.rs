@@ -56,6 +56,9 @@ pub struct ForeignKey {
 pub struct Source {
     pub tables: Vec<Table>,
     pub fks: Vec<ForeignKey>,
+    /// The tool's own tables the source has (its migration history): never among `tables`,
+    /// so never copied, masked or emptied as data.
+    pub own: Vec<QName>,
 }
 
 impl Source {
@@ -111,12 +114,20 @@ pub async fn read_source(client: &Client) -> anyhow::Result<Source> {
          WHERE c.relkind = 'r' AND {USER_SCHEMA} AND {not_extension} ORDER BY 1, 2"
     );
     let mut tables: BTreeMap<QName, Table> = BTreeMap::new();
+    let mut own = Vec::new();
     for r in client
         .query(&tables_sql, &[])
         .await
         .context("failed to list the source's tables")?
     {
         let name = QName::new(r.get::<_, String>(0), r.get::<_, String>(1));
+        if crate::migrate::store::OWN_TABLES
+            .iter()
+            .any(|(s, t)| name.schema == *s && name.name == *t)
+        {
+            own.push(name);
+            continue;
+        }
         tables.insert(
             name.clone(),
             Table {
@@ -200,6 +211,7 @@ pub async fn read_source(client: &Client) -> anyhow::Result<Source> {
     Ok(Source {
         tables: tables.into_values().collect(),
         fks,
+        own,
     })
 }
 
@@ -299,6 +311,7 @@ mod tests {
                 fk("l_act", "likes", "activities", false),
                 fk("l_user", "likes", "users", false),
             ],
+            own: vec![],
         };
         let o = order(&s).unwrap();
         assert_eq!(names(&o), ["users", "activities", "likes"]);
@@ -310,6 +323,7 @@ mod tests {
         let mut s = Source {
             tables: vec![table("a"), table("b")],
             fks: vec![fk("a_b", "a", "b", false), fk("b_a", "b", "a", true)],
+            own: vec![],
         };
         let o = order(&s).unwrap();
         assert_eq!(names(&o), ["b", "a"]);
@@ -332,6 +346,7 @@ mod tests {
                 },
             ],
             fks: Vec::new(),
+            own: Vec::new(),
         };
         assert_eq!(s.find("users").unwrap(), QName::new("public", "users"));
         assert_eq!(s.find("audit.users").unwrap(), QName::new("audit", "users"));

@@ -53,6 +53,11 @@ pub struct LoadOptions {
     pub transaction: Transaction,
     /// Run every statement as written: no prepared shapes (`CRUDDUR_PREPARE=off`).
     pub as_written: bool,
+    /// SQL of the caller's, run after the file's last statement in the same transaction
+    /// (before the runner's COMMIT; after the last statement without a transaction), so
+    /// that it is kept exactly when the file is (a schema load forgets the migration
+    /// history this way).
+    pub epilogue: Option<&'static str>,
 }
 
 impl LoadOptions {
@@ -65,6 +70,7 @@ impl LoadOptions {
                 Transaction::None
             },
             as_written: false,
+            epilogue: None,
         }
     }
 
@@ -266,7 +272,15 @@ pub async fn run(
         summary: Summary::default(),
         warned_tx: false,
     };
-    let result = runner.run_all().await;
+    let mut result = runner.run_all().await;
+    if let (Ok(()), Some(sql)) = (&result, opts.epilogue) {
+        if let Err(e) = client.batch_execute(sql).await {
+            result = Err(LoadError {
+                message: format!("after the file's last statement: {}", message_with_hint(&e)),
+                ..LoadError::db(&start_loc, "", &e)
+            });
+        }
+    }
     let outcome = finish(client, opts, result, &mut runner, &start_loc).await;
     // Outside the transaction: prepared statements outlive it.
     runner.shapes.deallocate(client).await;
@@ -337,6 +351,7 @@ pub async fn run_text(
         LoadOptions {
             transaction: Transaction::Caller,
             as_written: true,
+            epilogue: None,
         },
         &ProgressBar::hidden(),
         &NoConnect,

@@ -158,6 +158,17 @@ pub fn read(path: &Path) -> anyhow::Result<Migration> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if !path.is_file() {
+        return Err(usage(format!(
+            "no such migration file: {}{}",
+            path.display(),
+            if path.exists() {
+                " (it is not a file)"
+            } else {
+                ""
+            }
+        )));
+    }
     let Some((stamp, name, format)) = split_file_name(&file_name) else {
         return Err(usage(format!(
             "{} is not named <stamp>_<name>.sql or <stamp>_<name>.py",

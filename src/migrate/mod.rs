@@ -4,11 +4,14 @@
 //! Everything here takes plain values; `commands::migrate` turns flags into them.
 
 pub mod file;
+pub mod from_diff;
 pub mod guard;
 pub mod lint;
+pub mod mark;
 pub mod plan;
 pub mod py;
 pub mod store;
+pub mod truth;
 pub mod version;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +65,8 @@ pub struct Status {
     /// The bootcamp's pointer will be adopted by the next `up`/`down` (rows it covers show
     /// as applied with no time).
     pub adoption_pending: bool,
+    /// Where the history disagrees with the schema.
+    pub lies: Vec<truth::Lie>,
 }
 
 /// A Cruddur checkout found above the current directory: the repository root that has
@@ -162,8 +167,11 @@ pub async fn status(db: &Db, dir: &Path) -> anyhow::Result<Status> {
     let migrations = file::discover(dir)?;
     let client = db.get().await?;
     let state = store::read(&client, &migrations).await?;
+    let rows = plan::status(&migrations, &state);
+    let live = lint::live::read(&client).await?;
     Ok(Status {
-        rows: plan::status(&migrations, &state),
+        lies: truth::check(&rows, &migrations, &live),
+        rows,
         adoption_pending: !state.tracking && state.pointer.is_some(),
     })
 }
@@ -481,7 +489,7 @@ async fn lint_plan(client: &Client, plan: &Plan<'_>) -> anyhow::Result<Vec<lint:
         .iter()
         .map(|s| (s.migration, s.section))
         .collect();
-    lint::lint(&sections, live.as_ref())
+    lint::lint(&sections, live.as_ref(), lint::SMALL_TABLE_ROWS)
 }
 
 /// Why [`run_sql`] failed: in the migration's SQL, or in the bookkeeping run after it.
@@ -523,6 +531,7 @@ pub async fn run_sql(
         let opts = LoadOptions {
             transaction: Transaction::None,
             as_written: true,
+            epilogue: None,
         };
         return load::run(client, input, opts, &ProgressBar::hidden(), &NoConnect)
             .await

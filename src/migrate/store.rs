@@ -14,6 +14,26 @@ use crate::ui;
 
 /// The tracking table.
 pub const TABLE: &str = "public.cruddur_db_migrations";
+/// The tables the tool keeps in an application's database (its history, and the bootcamp's
+/// pointer it keeps in step): `copy` never copies, masks or empties them, and a schema load
+/// resets them.
+pub const OWN_TABLES: &[(&str, &str)] = &[
+    ("public", "cruddur_db_migrations"),
+    ("public", "schema_information"),
+];
+
+/// Run in a schema load's own transaction after the file: the schema file is the state
+/// before every migration, so nothing is applied any more. The tracking table is emptied
+/// (kept, so that the bootcamp pointer is not adopted again) and the pointer set to `'0'`.
+pub const FORGET_SQL: &str = "DO $cruddur_db$ BEGIN \
+  IF to_regclass('public.cruddur_db_migrations') IS NOT NULL THEN \
+    DELETE FROM public.cruddur_db_migrations; \
+  END IF; \
+  IF to_regclass('public.schema_information') IS NOT NULL THEN \
+    UPDATE public.schema_information SET last_successful_run = '0' WHERE id = 1; \
+  END IF; \
+END $cruddur_db$";
+
 /// The advisory lock key of migration runs ("migrate"); not the load lock's.
 pub const LOCK_KEY: i64 = 0x006d_6967_7261_7465;
 
@@ -147,6 +167,38 @@ pub async fn read(client: &Client, migrations: &[Migration]) -> anyhow::Result<S
         pointer,
         applied,
     })
+}
+
+/// The migrations the tracking table records (version and name, in time order); `None`
+/// when the database has no tracking table. Reads only.
+pub async fn recorded(client: &Client) -> anyhow::Result<Option<Vec<(String, String)>>> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('public.cruddur_db_migrations') IS NOT NULL",
+            &[],
+        )
+        .await
+        .context("failed to look for the tracking table")?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let mut rows: Vec<(Version, String)> = client
+        .query(
+            "SELECT version, name, file FROM public.cruddur_db_migrations",
+            &[],
+        )
+        .await
+        .context("failed to read the tracking table public.cruddur_db_migrations")?
+        .iter()
+        .map(|r| {
+            let (stamp, name, file): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+            (version_of(&stamp, &file), name)
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let rows = rows.into_iter().map(|(v, name)| (v.stamp, name)).collect();
+    Ok(Some(rows))
 }
 
 /// The `.py` migrations at or before the bootcamp's pointer, compared as times.

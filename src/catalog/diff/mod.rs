@@ -84,6 +84,20 @@ pub struct Statement {
     pub destructive: Option<String>,
 }
 
+impl Statement {
+    /// The statement as a script writes it: a destructive one preceded by
+    /// `-- destructive: why`; ends with a newline.
+    pub fn script(&self) -> String {
+        let mut out = String::new();
+        if let Some(why) = &self.destructive {
+            out.push_str(&format!("-- destructive: {why}\n"));
+        }
+        out.push_str(&self.sql);
+        out.push('\n');
+        out
+    }
+}
+
 /// The differences and the statements.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Diff {
@@ -98,15 +112,7 @@ impl Diff {
 
     /// The statements as a SQL script; destructive ones preceded by `-- destructive: why`.
     pub fn sql(&self) -> String {
-        let mut out = String::new();
-        for s in &self.statements {
-            if let Some(why) = &s.destructive {
-                out.push_str(&format!("-- destructive: {why}\n"));
-            }
-            out.push_str(&s.sql);
-            out.push('\n');
-        }
-        out
+        self.statements.iter().map(Statement::script).collect()
     }
 
     /// The statements that may lose data.

@@ -2,6 +2,7 @@
 //! failure says what is wrong and how to fix it; the steps after it are reported as skipped.
 //! This file is the checklist and its report; `probes` holds the checks themselves.
 
+mod history;
 mod probes;
 mod step;
 
@@ -141,6 +142,11 @@ pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&json)?);
     }
     crate::catalog::print_drift(req, timeout, failed.is_none() && !args.output.json).await;
+    if failed.is_none() && !args.output.json {
+        for line in history::lines(req, timeout).await {
+            crate::ui::status(&line);
+        }
+    }
     match failed {
         None => Ok(()),
         Some(title) => Err(coded(
