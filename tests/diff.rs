@@ -264,7 +264,7 @@ fn ctrl_c_drops_the_scratch_database() {
     let pid = child.id();
     // Wait until the scratch database exists.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let pattern = format!("cruddur_db_scratch_{pid}_%");
+    let pattern = format!("cruddur_db_scratch_t%_{pid}_%");
     let mut name = String::new();
     while name.is_empty() && std::time::Instant::now() < deadline {
         name = common::psql_admin(&format!(
@@ -335,6 +335,13 @@ fn migrate_new_from_diff_writes_up_and_down_from_the_diff() {
         "{text}"
     );
 
+    // The local database has the change, so the migration is recorded as applied there.
+    assert_eq!(
+        local.scalar("SELECT count(*) FROM public.cruddur_db_migrations"),
+        "1"
+    );
+    // The app's schema is compared: the tracking table is the tool's own.
+    local.psql("DROP TABLE public.cruddur_db_migrations");
     // Up on a database setup made gives the local schema; down gives setup's again.
     let fresh = TestDb::seeded("mig_fresh");
     let before = common::pg_dump_schema(&fresh.url);

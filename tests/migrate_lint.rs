@@ -82,14 +82,15 @@ fn fixtures_give_the_checked_in_findings_offline() {
     assert_eq!(got, want);
 }
 
-/// A database shaped like Cruddur's users table, with rows and statistics, and an empty table.
+/// A database shaped like Cruddur's users table, with rows and statistics (more than the
+/// default --small-table, so lock findings on it are errors), and an empty table.
 fn live_db() -> TestDb {
     let db = TestDb::new("lintlive");
     db.psql(
         "CREATE TABLE public.users (id integer, handle text, bio varchar(20), email text, \
            uuid uuid); \
          INSERT INTO public.users (id, handle, email) \
-           SELECT g, 'h' || g, 'e' || g FROM generate_series(1, 1000) g; \
+           SELECT g, 'h' || g, 'e' || g FROM generate_series(1, 20000) g; \
          ANALYZE public.users; \
          CREATE TABLE public.empty_t (a integer);",
     );
@@ -127,7 +128,7 @@ fn the_live_tables_decide_what_is_flagged_and_how_big_it_is() {
         ],
         "{found:#?}"
     );
-    assert_eq!(found[0]["rows"], 1000);
+    assert_eq!(found[0]["rows"], 20000);
     assert!(found[0]["size_bytes"].as_i64().unwrap() > 0);
     assert_eq!(found[0]["line"], 2);
     assert!(found[2]["message"]
@@ -140,7 +141,7 @@ fn the_live_tables_decide_what_is_flagged_and_how_big_it_is() {
         .code(1)
         .stdout(predicate::str::contains(
             "20240101000000_a.sql:2:1: error[create-index-non-concurrent]: CREATE INDEX without \
-             CONCURRENTLY on users (~1000 rows,",
+             CONCURRENTLY on users (~20000 rows,",
         ))
         .stderr(predicate::str::contains(
             "lint: 2 error(s), 0 warning(s), 1 info",
@@ -189,7 +190,7 @@ fn only_pending_migrations_unless_all_and_allowed_findings_pass() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "allowed[drop-column]: DROP COLUMN users.bio (~1000 rows,",
+            "allowed[drop-column]: DROP COLUMN users.bio (~20000 rows,",
         ))
         .stdout(predicate::str::contains("the app stopped using it"));
     let out = lint(&db, &dir, &["--all", "--json"])
@@ -202,7 +203,7 @@ fn only_pending_migrations_unless_all_and_allowed_findings_pass() {
 }
 
 #[test]
-fn an_unreachable_database_means_a_static_lint() {
+fn an_unreachable_database_is_an_error_and_offline_a_static_lint() {
     let db = TestDb::unmade("lintoff");
     lint(
         &db,
@@ -216,10 +217,16 @@ fn an_unreachable_database_means_a_static_lint() {
     )
     .assert()
     .code(1)
-    .stderr(predicate::str::contains("linting without the database"))
-    .stdout(predicate::str::contains(
-        "error[create-index-non-concurrent]",
-    ));
+    .stderr(predicate::str::contains("the target cannot be read"))
+    .stderr(predicate::str::contains("pass --offline"))
+    .stdout(predicate::str::is_empty());
+    // --offline lints the files alone.
+    lint(&db, &fixtures(), &["--offline"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "error[create-index-non-concurrent]",
+        ));
     // Only the files given, in the order given.
     lint(
         &db,
@@ -257,7 +264,7 @@ fn a_protected_targets_plan_shows_the_lint_before_the_confirmation() {
         .stderr(predicate::str::contains("lock lint (lint: 1 error(s)"))
         .stderr(predicate::str::contains(
             "error[create-index-non-concurrent]: CREATE INDEX without CONCURRENTLY on users \
-             (~1000 rows,",
+             (~20000 rows,",
         ))
         .stderr(predicate::str::contains("fix: CREATE INDEX CONCURRENTLY"));
     assert_eq!(

@@ -57,6 +57,7 @@ impl Plan {
         let order = plan::order(&source)?;
         let masks = mask::resolve(&source, req.mask.as_ref(), req.no_mask, req.salt.clone())?;
         let selection = subset::select(&source, &order, &req.filters)?;
+        check_conditions(client, &source, &req.filters).await?;
         Ok(Plan {
             source,
             order,
@@ -165,6 +166,31 @@ impl Plan {
             .filter(|(r, _)| *r != Rule::Keep)
             .count()
     }
+}
+
+/// Each `--where` condition is tried on its own table first (planned, no row read), so a
+/// mistake in it is reported against that table and flag, not against the table whose copy
+/// query reaches it through a foreign key.
+async fn check_conditions(
+    client: &Client,
+    source: &Source,
+    filters: &Filters,
+) -> anyhow::Result<()> {
+    for (table, filter) in &filters.0 {
+        let Some(condition) = &filter.condition else {
+            continue;
+        };
+        let q = source.find(table)?;
+        let sql = format!("SELECT 1 FROM {} WHERE {condition} LIMIT 0", q.sql());
+        if let Err(e) = client.query(&sql, &[]).await {
+            return Err(crate::error::usage(format!(
+                "--where {table:?}: the condition {condition} is not valid on {q}: {}; nothing \
+                 was copied",
+                crate::pg::describe(&e)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Runs a copy: plan inside the source snapshot, confirmation, then the load.

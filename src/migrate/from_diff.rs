@@ -82,13 +82,36 @@ pub fn write(
         })
         .cloned()
         .collect();
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).with_context(|| format!("failed to write {}", path.display()))
+    };
+    // NOTE: when everything moved (an index was the whole change), the one migration is the
+    // one outside a transaction, under the name asked for.
+    if main_up.is_empty() && !moved.is_empty() {
+        let main = super::new_file(dir, name, now)?;
+        write(&main, outside_text(&moved))?;
+        let m = file::read(&main)?;
+        let findings = lint::lint(&[(&m, &m.up)], live, small_table)?;
+        return Ok(Written {
+            main,
+            outside: None,
+            findings,
+        });
+    }
+    let mut main_down = section_text(&main_down);
+    if main_down.trim().is_empty() {
+        // NOTE: a statement, so that `down` undoes the pair (a section without one is refused).
+        main_down =
+            "-- what this migration did is undone by the next one's down\nSELECT 1;\n".into();
+    }
     let main = super::new_file(dir, name, now)?;
-    let text = format!(
-        "-- migrate:up\n{}\n-- migrate:down\n{}",
-        section_text(&main_up),
-        section_text(&main_down)
-    );
-    std::fs::write(&main, text).with_context(|| format!("failed to write {}", main.display()))?;
+    write(
+        &main,
+        format!(
+            "-- migrate:up\n{}\n-- migrate:down\n{main_down}",
+            section_text(&main_up)
+        ),
+    )?;
     let outside = if moved.is_empty() {
         None
     } else {
@@ -97,8 +120,7 @@ pub fn write(
             &format!("{name}_outside_transaction"),
             now + chrono::Duration::seconds(1),
         )?;
-        std::fs::write(&path, outside_text(&moved))
-            .with_context(|| format!("failed to write {}", path.display()))?;
+        write(&path, outside_text(&moved))?;
         Some(path)
     };
     let mut files = vec![file::read(&main)?];
@@ -295,10 +317,33 @@ fn is_drop_of(down: &str, index: &str) -> bool {
     let w = words(sql);
     match w.as_slice() {
         ["DROP", "INDEX", "IF", "EXISTS", n, ..] | ["DROP", "INDEX", n, ..] => {
-            n.trim_end_matches(';') == index
+            unquoted(n.trim_end_matches(';')) == unquoted(index)
         }
         _ => false,
     }
+}
+
+/// A (qualified) name as the server reads it: each part unquoted (`""` inside a quoted part
+/// is one `"`), an unquoted part folded to lower case.
+fn unquoted(name: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut chars = name.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                cur.push('"');
+            }
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(std::mem::take(&mut cur)),
+            c if quoted => cur.push(c),
+            c => cur.extend(c.to_lowercase()),
+        }
+    }
+    parts.push(cur);
+    parts
 }
 
 /// The second migration: the concurrent index builds and the validations, outside a

@@ -141,12 +141,13 @@ pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
         };
         println!("{}", serde_json::to_string_pretty(&json)?);
     }
-    crate::catalog::print_drift(req, timeout, failed.is_none() && !args.output.json).await;
+    // NOTE: before the drift, whose scratch build drops the stale scratch databases listed.
     if failed.is_none() && !args.output.json {
         for line in history::lines(req, timeout).await {
             crate::ui::status(&line);
         }
     }
+    crate::catalog::print_drift(req, timeout, failed.is_none() && !args.output.json).await;
     match failed {
         None => Ok(()),
         Some(title) => Err(coded(
