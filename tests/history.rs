@@ -122,8 +122,12 @@ fn schema_forgets_the_history_and_migrate_up_applies_it_again() {
             "forgets 1 applied migration(s) (the schema file is the state before every \
              migration); `cruddur-db migrate up` applies them again",
         ));
+    // The schema file named on the command line (the same text as the built-in one, which the
+    // `setup` side of the diff loads).
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/schema.sql");
     db.cmd()
         .arg("schema")
+        .arg(&file)
         .assert()
         .success()
         .stderr(predicate::str::contains(
@@ -492,6 +496,67 @@ fn from_diff_builds_indexes_on_large_tables_concurrently() {
         "t"
     );
     db.cmd().arg("migrate").assert().success();
+    agrees_with_setup(&db);
+}
+
+/// A CHECK added to a table with rows is written NOT VALID, and validated in a second
+/// migration outside the first one's transaction.
+#[test]
+fn from_diff_adds_constraints_on_large_tables_not_valid() {
+    let db = TestDb::unmade("hist_from_diff_check");
+    let dir = db.home.path().join("db/migrations");
+    std::fs::create_dir_all(&dir).unwrap();
+    db.cmd().arg("setup").assert().success();
+    db.psql(
+        "INSERT INTO public.users (display_name, email, handle) \
+         SELECT 'U' || g, 'u' || g || '@x.org', 'u' || g FROM generate_series(1, 12000) g; \
+         ALTER TABLE public.users ADD COLUMN bio text; \
+         ALTER TABLE public.users ADD CONSTRAINT users_handle_short CHECK (length(handle) < 64); \
+         ANALYZE public.users",
+    );
+    let scratch = scratch_builds();
+    let out = db
+        .cmd()
+        .args(["migrate", "new", "short_handles", "--from-diff"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    drop(scratch);
+    let files: Vec<PathBuf> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let first = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(first.contains("ADD COLUMN \"bio\" text"), "{first}");
+    assert!(first.contains("< 64)) NOT VALID;"), "{first}");
+    let second = std::fs::read_to_string(&files[1]).unwrap();
+    assert!(second.contains("VALIDATE CONSTRAINT"), "{second}");
+    assert!(
+        files[1]
+            .to_string_lossy()
+            .ends_with("_short_handles_outside_transaction.sql"),
+        "{files:?}"
+    );
+    assert_eq!(recorded(&db).len(), 2);
+    db.cmd()
+        .args(["migrate", "lint", "--all"])
+        .assert()
+        .success();
+    // Undone and done again where the rows are: the constraint ends validated.
+    db.cmd()
+        .args(["migrate", "down", "--steps=2"])
+        .assert()
+        .success();
+    assert!(!has_bio(&db));
+    db.cmd().arg("migrate").assert().success();
+    assert_eq!(
+        db.scalar("SELECT convalidated FROM pg_constraint WHERE conname = 'users_handle_short'"),
+        "t"
+    );
     agrees_with_setup(&db);
 }
 
