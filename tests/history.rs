@@ -457,21 +457,7 @@ fn from_diff_builds_indexes_on_large_tables_concurrently() {
          SELECT 'U' || g, 'u' || g || '@x.org', 'u' || g FROM generate_series(1, 12000) g; \
          CREATE INDEX users_created_idx ON public.users (created_at); ANALYZE public.users",
     );
-    let scratch = scratch_builds();
-    let out = db
-        .cmd()
-        .args(["migrate", "new", "index_created", "--from-diff"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    drop(scratch);
-    let files: Vec<PathBuf> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(PathBuf::from)
-        .collect();
+    let files = new_from_diff(&db, "index_created");
     // The index was the whole change, so the one migration runs outside a transaction.
     assert_eq!(files.len(), 1, "{files:?}");
     let text = std::fs::read_to_string(&files[0]).unwrap();
@@ -514,21 +500,7 @@ fn from_diff_adds_constraints_on_large_tables_not_valid() {
          ALTER TABLE public.users ADD CONSTRAINT users_handle_short CHECK (length(handle) < 64); \
          ANALYZE public.users",
     );
-    let scratch = scratch_builds();
-    let out = db
-        .cmd()
-        .args(["migrate", "new", "short_handles", "--from-diff"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    drop(scratch);
-    let files: Vec<PathBuf> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(PathBuf::from)
-        .collect();
+    let files = new_from_diff(&db, "short_handles");
     assert_eq!(files.len(), 2, "{files:?}");
     let first = std::fs::read_to_string(&files[0]).unwrap();
     assert!(first.contains("ADD COLUMN \"bio\" text"), "{first}");
@@ -558,6 +530,24 @@ fn from_diff_adds_constraints_on_large_tables_not_valid() {
         "t"
     );
     agrees_with_setup(&db);
+}
+
+/// `migrate new NAME --from-diff` on `db`: the files it wrote, as it printed them.
+fn new_from_diff(db: &TestDb, name: &str) -> Vec<PathBuf> {
+    let _scratch = scratch_builds();
+    let out = db
+        .cmd()
+        .args(["migrate", "new", name, "--from-diff"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
