@@ -22,6 +22,39 @@ pub fn mask_secrets(text: &str) -> String {
 }
 
 fn mask_word(word: &str) -> String {
+    mask_password_params(&mask_userinfo(word))
+}
+
+/// `password=VALUE` as a keyword/value conninfo word (`password=x`, `sslpassword=x`) or a URL
+/// parameter (`?password=x&...`): the value up to the next `&` becomes `****`.
+fn mask_password_params(word: &str) -> String {
+    let lower = word.to_ascii_lowercase();
+    let mut out = String::with_capacity(word.len());
+    let mut i = 0;
+    while let Some(found) = lower[i..].find("password=") {
+        let key = i + found;
+        let value = key + "password=".len();
+        let before = lower[..key].chars().last();
+        let starts = matches!(before, None | Some('?' | '&'))
+            || lower[..key].ends_with("ssl")
+                && matches!(
+                    lower[..key.saturating_sub(3)].chars().last(),
+                    None | Some('?' | '&')
+                );
+        let end = word[value..].find('&').map_or(word.len(), |e| value + e);
+        out.push_str(&word[i..value]);
+        if starts && end > value {
+            out.push_str("****");
+        } else {
+            out.push_str(&word[value..end]);
+        }
+        i = end;
+    }
+    out.push_str(&word[i..]);
+    out
+}
+
+fn mask_userinfo(word: &str) -> String {
     let Some(at) = word.rfind('@') else {
         return word.to_string();
     };
@@ -36,6 +69,23 @@ fn mask_word(word: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// Regression: a keyword/value CONNECTION_URL showed its password in doctor's output.
+    #[test]
+    fn keyword_value_and_parameter_passwords_are_masked() {
+        let m = super::mask_secrets;
+        assert_eq!(
+            m("host=127.0.0.1 user=u password=Hook5ecret dbname=db"),
+            "host=127.0.0.1 user=u password=**** dbname=db"
+        );
+        assert_eq!(
+            m("postgresql://h/db?sslmode=require&password=s3cr3t&x=1"),
+            "postgresql://h/db?sslmode=require&password=****&x=1"
+        );
+        assert_eq!(m("sslpassword=k3y"), "sslpassword=****");
+        assert_eq!(m("PASSWORD=Up"), "PASSWORD=****");
+        assert_eq!(m("nopassword=keep"), "nopassword=keep");
+    }
+
     use super::*;
 
     #[test]
