@@ -72,7 +72,7 @@ mod tests {
     /// Regression: a keyword/value CONNECTION_URL showed its password in doctor's output.
     #[test]
     fn keyword_value_and_parameter_passwords_are_masked() {
-        let m = super::mask_secrets;
+        let m = mask_secrets;
         assert_eq!(
             m("host=127.0.0.1 user=u password=Hook5ecret dbname=db"),
             "host=127.0.0.1 user=u password=**** dbname=db"
