@@ -20,11 +20,22 @@ pub use migrate::*;
 pub use schema::*;
 pub use target::*;
 
+/// What `--version` prints after the name: the version, the commit it was built from and the
+/// target triple (build.rs), so that a bug report names the exact binary.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CRUDDUR_DB_COMMIT"),
+    ", ",
+    env!("CRUDDUR_DB_TARGET"),
+    ")"
+);
+
 /// The Cruddur database tool: local and production PostgreSQL, SQL files, RDS access.
 #[derive(Debug, Parser)]
 #[command(
     name = "cruddur-db",
-    version,
+    version = VERSION,
     propagate_version = true,
     max_term_width = 100
 )]

@@ -195,7 +195,7 @@ pub fn lint(
                     let (line, _) = section.file_pos(stmt.loc.line.saturating_sub(1), 1);
                     crate::ui::warn(&format!(
                         "{}:{line}: `-- cruddur-db:allow {r}` names no lint rule (see `migrate \
-                         lint` in the README); it silences nothing",
+                         lint` in docs/migrations.md); it silences nothing",
                         m.path.display()
                     ));
                 }
@@ -343,12 +343,12 @@ mod tests {
     }
 
     #[test]
-    fn every_rule_is_in_the_readme() {
-        let readme = include_str!("../../../README.md");
+    fn every_rule_is_in_the_migrations_docs() {
+        let readme = include_str!("../../../docs/migrations.md");
         for r in RULES {
             assert!(
                 readme.contains(&format!("| `{}` |", r.id)),
-                "{} not in README",
+                "{} not in docs/migrations.md",
                 r.id
             );
         }
