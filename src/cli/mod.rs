@@ -10,6 +10,7 @@ mod copy;
 mod lifecycle;
 mod migrate;
 mod schema;
+mod snapshot;
 mod target;
 
 pub use app::*;
@@ -18,6 +19,7 @@ pub use copy::*;
 pub use lifecycle::*;
 pub use migrate::*;
 pub use schema::*;
+pub use snapshot::*;
 pub use target::*;
 
 /// What `--version` prints after the name: the version, the commit it was built from and the
@@ -111,6 +113,10 @@ pub enum Command {
     /// Copy the data of one database into another (e.g. prod to local) in one consistent
     /// snapshot, masked: no real email, name or Cognito id leaves the source
     Copy(CopyArgs),
+    /// Local snapshots of the target database on its own server: save, restore, list, drop,
+    /// and a git hook that follows branches
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
 }
 
 impl Command {
@@ -148,6 +154,8 @@ impl Command {
             | Command::Audit(_)
             | Command::Dump(_)
             | Command::Diff(_)
+            // NOTE: snapshot refuses protected targets, so it never writes one.
+            | Command::Snapshot(_)
             | Command::IamToken => false,
         }
     }

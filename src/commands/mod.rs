@@ -27,6 +27,7 @@ mod schema;
 mod seed;
 mod sessions;
 mod setup;
+mod snapshot;
 mod sync_cognito;
 mod tls;
 mod update_sg_rule;
@@ -87,5 +88,6 @@ fn dispatch(req: TargetRequest, command: Command) -> anyhow::Result<()> {
         Command::Dump(a) => block_on(dump::run(&req, a)),
         Command::Diff(a) => block_on(diff::run(&req, a)),
         Command::Copy(a) => block_on(copy::run(&req, a)),
+        Command::Snapshot(a) => snapshot::run(&req, a),
     }
 }
