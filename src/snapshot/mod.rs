@@ -29,8 +29,8 @@ pub const PREFIX: &str = "cruddur_snapshot_";
 /// Snapshots larger than this are copied with `STRATEGY = FILE_COPY` (one checkpoint, then
 /// the files), smaller ones with `WAL_LOG` (block by block through the WAL, no checkpoint).
 /// Measured on this project's benchmark machine (BENCHMARKS.md, "snapshot"): WAL_LOG wins
-/// on the bootcamp database and loses from some tens of MiB on.
-pub const FILE_COPY_FROM_BYTES: i64 = 64 * 1024 * 1024;
+/// up to about 30 MB and loses from there on (equal at 30 MB, 1.2x slower at 63 MB).
+pub const FILE_COPY_FROM_BYTES: i64 = 32 * 1024 * 1024;
 
 /// What the comment of a snapshot database says.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
