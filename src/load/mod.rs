@@ -20,10 +20,11 @@ pub use connect::{Connection, Connector, DbConnector, NoConnect};
 pub use shaped::wanted as prepare_wanted;
 use shaped::{Execute, Plan, Shapes};
 
+use crate::sql::input::is_folded;
 use crate::sql::input::{first_line, Data, Problem};
 use crate::sql::prepared::Prepared;
 use crate::sql::shape;
-use crate::sql::{is_transaction_control, Input, Item, Loc, ReadError, Reader, Stmt, Vars};
+use crate::sql::{Input, Item, Loc, ReadError, Reader, Stmt, Vars};
 use crate::ui;
 
 /// Statements are sent together until a batch holds this many bytes. NOTE: small batches
@@ -471,7 +472,7 @@ impl<'a> Runner<'a> {
     }
 
     async fn statement(&mut self, client: &Client, stmt: Stmt) -> Result<(), LoadError> {
-        if self.opts.batched() && is_transaction_control(&stmt.sql) {
+        if self.opts.batched() && is_folded(&stmt.sql) {
             if !self.warned_tx {
                 ui::warn(&format!(
                     "{}: the file's own {} is folded into the one transaction the whole file runs in \

@@ -85,23 +85,6 @@ pub fn is_copy_to_stdout(sql: &str) -> bool {
     false
 }
 
-/// Whether a statement opens or ends a transaction (folded into the file's one transaction).
-pub fn is_transaction_control(sql: &str) -> bool {
-    let mut w = leading_words(sql);
-    let is = |w: Option<&str>, k: &[&str]| {
-        w.is_some_and(|w| k.iter().any(|k| w.eq_ignore_ascii_case(k)))
-    };
-    let first = w.next();
-    if is(first, &["BEGIN", "COMMIT", "END"]) {
-        let second = w.next();
-        second.is_none() || is(second, &["WORK", "TRANSACTION", "ISOLATION", "READ"])
-    } else if is(first, &["START"]) {
-        is(w.next(), &["TRANSACTION"])
-    } else {
-        false
-    }
-}
-
 /// Whether a statement changes how the server reads the statements after it (the client
 /// encoding, standard_conforming_strings, backslash_quote): the server converts and parses a
 /// whole batch before it runs any of it, so the batch must end after it.
@@ -221,19 +204,6 @@ pub fn std_strings_setting(sql: &str) -> Option<Result<bool, ()>> {
     Some(conninfo::parse_bool(value).ok_or(()))
 }
 
-/// Whether a statement rolls the transaction back (`ROLLBACK`, `ABORT`; not `ROLLBACK TO` a
-/// savepoint, nor `ROLLBACK PREPARED`).
-pub fn is_rollback(sql: &str) -> bool {
-    let mut w = leading_words(sql);
-    match w.next() {
-        Some(f) if f.eq_ignore_ascii_case("ABORT") => true,
-        Some(f) if f.eq_ignore_ascii_case("ROLLBACK") => !w
-            .next()
-            .is_some_and(|n| n.eq_ignore_ascii_case("TO") || n.eq_ignore_ascii_case("PREPARED")),
-        _ => false,
-    }
-}
-
 /// Where a `/* */` comment starting at `i` ends (the end of `b` if it never does).
 fn block_comment_end(b: &[u8], start: usize) -> usize {
     lex::skip_block_comment(b, start).unwrap_or(b.len())
@@ -294,42 +264,6 @@ mod tests {
             ("select 1;", None),
         ] {
             assert_eq!(std_strings_setting(sql), want, "{sql}");
-        }
-    }
-
-    #[test]
-    fn rollbacks_are_recognised() {
-        for t in [
-            "ROLLBACK;",
-            "rollback work;",
-            "ABORT;",
-            "ROLLBACK AND CHAIN;",
-        ] {
-            assert!(is_rollback(t), "{t}");
-        }
-        for t in [
-            "ROLLBACK TO SAVEPOINT a;",
-            "rollback to a;",
-            "ROLLBACK PREPARED 'x';",
-            "select 1;",
-        ] {
-            assert!(!is_rollback(t), "{t}");
-        }
-    }
-
-    #[test]
-    fn transaction_control_is_recognised() {
-        for t in [
-            "BEGIN;",
-            "begin transaction;",
-            "COMMIT;",
-            "end;",
-            "START TRANSACTION;",
-        ] {
-            assert!(is_transaction_control(t), "{t}");
-        }
-        for t in ["BEGIN ATOMIC", "select 1;", "ENDX;", "commit_x;"] {
-            assert!(!is_transaction_control(t), "{t}");
         }
     }
 

@@ -5,6 +5,10 @@
 
 use std::ops::Range;
 
+pub mod token;
+
+pub use token::{code, tokens, Token, Tokens};
+
 /// How a psql variable is interpolated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quote {

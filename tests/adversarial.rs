@@ -1,0 +1,215 @@
+//! The adversary's list (issue 27's runner, plan and lint half), kept as regression tests
+//! against the real server: transaction control that would break all or nothing, destructive
+//! statements a plan must flag, and prepared shapes that must load what psql loads.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{write_file, TestDb};
+use predicates::prelude::*;
+
+fn precious(db: &TestDb) {
+    db.psql("CREATE TABLE precious (id int); INSERT INTO precious VALUES (1)");
+}
+
+fn precious_is_there(db: &TestDb) -> bool {
+    db.scalar("SELECT to_regclass('public.precious') IS NOT NULL") == "t"
+}
+
+/// `cruddur-db schema FILE` on a file holding `sql`.
+fn schema(db: &TestDb, sql: &str) -> assert_cmd::assert::Assert {
+    let file = write_file(db.home.path(), "evil.sql", sql);
+    db.cmd().arg("schema").arg(&file).assert()
+}
+
+/// A migrations directory with one migration whose up section is `up`.
+fn migrations(db: &TestDb, header: &str, up: &str) -> PathBuf {
+    let dir = db.home.path().join("migrations");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_file(
+        &dir,
+        "20240101000000_evil.sql",
+        &format!("{header}\n{up}\n-- migrate:down\nSELECT 1;\n"),
+    );
+    dir
+}
+
+fn migrate(db: &TestDb, dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    db.cmd()
+        .env("CRUDDUR_MIGRATIONS_DIR", dir)
+        .arg("migrate")
+        .args(args)
+        .assert()
+}
+
+/// How many migrations are recorded (`none`: no tracking table).
+fn recorded(db: &TestDb) -> String {
+    if db.scalar("SELECT to_regclass('public.cruddur_db_migrations') IS NULL") == "t" {
+        return "none".into();
+    }
+    db.scalar("SELECT count(*) FROM public.cruddur_db_migrations")
+}
+
+// Regression: COMMIT AND CHAIN really committed the DROP before it (issue 27).
+#[test]
+fn commit_and_chain_in_schema_is_refused_before_anything_runs() {
+    let db = TestDb::new("adv_chain");
+    precious(&db);
+    schema(
+        &db,
+        "DROP TABLE precious;\nCOMMIT AND CHAIN;\nSELECT 1/0;\n",
+    )
+    .code(2)
+    .stderr(predicate::str::contains(
+        "evil.sql:2:1: refused `COMMIT AND CHAIN;`",
+    ))
+    .stderr(predicate::str::contains("write a plain COMMIT"))
+    .stderr(predicate::str::contains("nothing was run"));
+    assert!(precious_is_there(&db));
+}
+
+// Regression: the case, comment and whitespace variants of COMMIT AND CHAIN and END AND CHAIN.
+#[test]
+fn every_spelling_of_commit_and_chain_is_refused() {
+    let db = TestDb::new("adv_chain_forms");
+    precious(&db);
+    for form in [
+        "commit/*x*/and chain;",
+        "COMMIT\nAND\nCHAIN;",
+        "end and chain;",
+        "END TRANSACTION AND CHAIN;",
+        "commit work -- c\n and /* d */ chain;",
+    ] {
+        schema(&db, &format!("DROP TABLE precious;\n{form}\nSELECT 1/0;\n"))
+            .code(2)
+            .stderr(predicate::str::contains("evil.sql:2:1: refused"))
+            .stderr(predicate::str::contains("would commit what ran before it"));
+        assert!(precious_is_there(&db), "{form}");
+    }
+}
+
+// Regression: every form that would end or change the one transaction is refused up front.
+#[test]
+fn transaction_control_that_ends_the_transaction_is_refused() {
+    let db = TestDb::new("adv_tx_forms");
+    precious(&db);
+    for (form, says) in [
+        (
+            "ROLLBACK AND CHAIN;",
+            "ROLLBACK would end the one transaction",
+        ),
+        ("ABORT;", "ROLLBACK would end the one transaction"),
+        ("PREPARE TRANSACTION 'x';", "PREPARE TRANSACTION would end"),
+        ("COMMIT PREPARED 'x';", "COMMIT PREPARED cannot run inside"),
+        (
+            "ROLLBACK PREPARED 'x';",
+            "ROLLBACK PREPARED cannot run inside",
+        ),
+        (
+            "BEGIN ISOLATION LEVEL SERIALIZABLE;",
+            "with transaction modes cannot be folded",
+        ),
+        ("START TRANSACTION READ ONLY;", "with transaction modes"),
+        (
+            "SELECT 1 \\; COMMIT;",
+            "sent together with other statements",
+        ),
+        (
+            "SELECT 1 \\; COMMIT AND CHAIN;",
+            "sent together with other statements",
+        ),
+    ] {
+        schema(&db, &format!("DROP TABLE precious;\n{form}\nSELECT 1/0;\n"))
+            .code(2)
+            .stderr(predicate::str::contains("evil.sql:2:1: refused"))
+            .stderr(predicate::str::contains(says));
+        assert!(precious_is_there(&db), "{form}");
+    }
+}
+
+// Regression: a psql variable holding `; COMMIT` is checked as sent, not as written.
+#[test]
+fn a_commit_inside_a_variable_is_refused() {
+    let db = TestDb::new("adv_tx_var");
+    precious(&db);
+    let file = write_file(
+        db.home.path(),
+        "evil.sql",
+        "DROP TABLE precious;\nSELECT :x;\nSELECT 1/0;\n",
+    );
+    db.cmd()
+        .args(["schema", "-v", "x=1; COMMIT"])
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("evil.sql:2:1: refused"));
+    assert!(precious_is_there(&db));
+}
+
+// Plain BEGIN/COMMIT fold and savepoints run inside the one transaction: all or nothing holds.
+#[test]
+fn plain_commit_folds_and_savepoints_stay_inside_the_transaction() {
+    let db = TestDb::new("adv_tx_fold");
+    precious(&db);
+    schema(
+        &db,
+        "BEGIN;\nDROP TABLE precious;\nCOMMIT AND NO CHAIN;\nSTART TRANSACTION;\n\
+         SAVEPOINT a;\nCREATE TABLE gone (id int);\nROLLBACK TO SAVEPOINT a;\nRELEASE a;\n\
+         END;\nSELECT 1/0;\n",
+    )
+    .code(1)
+    .stderr(predicate::str::contains("division by zero"))
+    .stderr(predicate::str::contains("nothing from this file was kept"));
+    assert!(precious_is_there(&db));
+    // Without the failure the savepoint's work is undone and the rest kept.
+    schema(
+        &db,
+        "SAVEPOINT a;\nCREATE TABLE gone (id int);\nROLLBACK TO a;\nCREATE TABLE kept (id int);\nCOMMIT;\n",
+    )
+    .success();
+    assert_eq!(
+        db.scalar("SELECT to_regclass('gone') IS NULL AND to_regclass('kept') IS NOT NULL"),
+        "t"
+    );
+}
+
+// Regression: a migration with COMMIT AND CHAIN was "not recorded" but partly applied.
+#[test]
+fn commit_and_chain_in_a_migration_is_refused_before_any_migration_runs() {
+    let db = TestDb::new("adv_mig_chain");
+    precious(&db);
+    let dir = migrations(
+        &db,
+        "-- migrate:up",
+        "DROP TABLE precious;\nCOMMIT AND CHAIN;\nSELECT 1/0;",
+    );
+    // A harmless migration before it: not run either.
+    write_file(
+        &dir,
+        "20230101000000_first.sql",
+        "-- migrate:up\nCREATE TABLE first_one (id int);\n",
+    );
+    migrate(&db, &dir, &["up"])
+        .code(2)
+        .stderr(predicate::str::contains(
+            "20240101000000_evil.sql:3:1: refused `COMMIT AND CHAIN;`",
+        ));
+    assert!(precious_is_there(&db));
+    assert_eq!(db.scalar("SELECT to_regclass('first_one') IS NULL"), "t");
+    assert_eq!(recorded(&db), "none");
+}
+
+// A `transaction:false` migration runs its statements as written, its own COMMIT too.
+#[test]
+fn a_transaction_false_migration_keeps_its_own_transaction_control() {
+    let db = TestDb::new("adv_mig_notx");
+    let dir = migrations(
+        &db,
+        "-- migrate:up transaction:false",
+        "BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE made (id int);\nCOMMIT AND NO CHAIN;",
+    );
+    migrate(&db, &dir, &["up"]).success();
+    assert_eq!(db.scalar("SELECT to_regclass('made') IS NOT NULL"), "t");
+    assert_eq!(recorded(&db), "1");
+}
