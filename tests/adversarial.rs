@@ -213,3 +213,98 @@ fn a_transaction_false_migration_keeps_its_own_transaction_control() {
     assert_eq!(db.scalar("SELECT to_regclass('made') IS NOT NULL"), "t");
     assert_eq!(recorded(&db), "1");
 }
+
+/// The statements a plan must flag, one per line of the up section (line 2 on), with the
+/// flag each gets.
+const HIDDEN: &[(&str, &str)] = &[
+    (
+        "WITH x AS (SELECT 1 WHERE true) DELETE FROM users;",
+        "DELETE without WHERE",
+    ),
+    (
+        "UPDATE activities SET message = (SELECT 'x' WHERE true);",
+        "UPDATE without WHERE",
+    ),
+    (
+        "WITH gone AS (DELETE FROM activities RETURNING 1) SELECT count(*) FROM gone;",
+        "DELETE without WHERE",
+    ),
+    (
+        "UPDATE users SET handle = a.message FROM activities a;",
+        "UPDATE without WHERE",
+    ),
+    ("DROP SCHEMA scratch CASCADE;", "DROP SCHEMA"),
+    ("DROP VIEW IF EXISTS v;", "DROP VIEW"),
+    (
+        "ALTER TABLE users ALTER COLUMN handle SET NOT NULL;",
+        "SET NOT NULL",
+    ),
+    (
+        "ALTER TABLE ONLY \"users\" ALTER handle TYPE varchar(40);",
+        "ALTER COLUMN ... TYPE",
+    ),
+    ("TRUNCATE ONLY activities;", "TRUNCATE"),
+];
+
+fn hidden_dir(db: &TestDb) -> PathBuf {
+    let up: Vec<&str> = HIDDEN.iter().map(|(sql, _)| *sql).collect();
+    migrations(db, "-- migrate:up", &up.join("\n"))
+}
+
+// Regression: a WHERE inside a sub-select or CTE hid a DELETE/UPDATE of every row from the plan.
+#[test]
+fn the_protected_plan_flags_deletes_and_updates_whose_where_is_not_their_own() {
+    let db = TestDb::new("adv_plan");
+    db.psql(
+        "CREATE TABLE users (handle text); CREATE TABLE activities (message text); \
+         INSERT INTO users VALUES ('a'); INSERT INTO activities VALUES ('m')",
+    );
+    let dir = hidden_dir(&db);
+    let mut out = migrate(&db, &dir, &["up", "--protected"]).code(3);
+    for (k, (sql, flag)) in HIDDEN.iter().enumerate() {
+        out = out.stderr(predicate::str::contains(format!(
+            "DESTRUCTIVE {flag} at 20240101000000_evil.sql:{}: {sql}",
+            k + 2
+        )));
+    }
+    out.stderr(predicate::str::contains(format!(
+        "{} destructive statement(s) flagged",
+        HIDDEN.len()
+    )));
+    assert_eq!(db.scalar("SELECT count(*) FROM users"), "1");
+}
+
+// Regression: `migrate lint` said nothing of the same statements.
+#[test]
+fn lint_flags_deletes_and_updates_whose_where_is_not_their_own() {
+    let db = TestDb::unmade("adv_lint");
+    let dir = hidden_dir(&db);
+    let out = db
+        .cmd()
+        .args(["migrate", "lint", "--offline", "--dir"])
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    for (line, rule) in [
+        (2, "delete-without-where"),
+        (3, "update-without-where"),
+        (4, "delete-without-where"),
+        (5, "update-without-where"),
+        (6, "drop-object"),
+        (7, "drop-object"),
+        (8, "set-not-null"),
+        (9, "alter-column-type-rewrite"),
+        (10, "truncate"),
+    ] {
+        let at = format!("20240101000000_evil.sql:{line}:");
+        assert!(
+            out.lines()
+                .any(|l| l.contains(&at) && l.contains(&format!("[{rule}]"))),
+            "line {line} {rule}:\n{out}"
+        );
+    }
+}
