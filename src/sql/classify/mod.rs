@@ -369,6 +369,12 @@ impl<'a> Parser<'a> {
         if self.is(0, "WITH") {
             i = self.ctes(&mut s);
         }
+        // `WITH ... (SELECT ...)`.
+        if i > 0 && self.punct(i, b'(') {
+            s.kind = Kind::Select;
+            s.lock = s.lock.max(Lock::AccessShare);
+            return s;
+        }
         if let Some(form) = tx::form(self.sql, &self.toks[i..]) {
             s.kind = Kind::Tx(form);
             return s;
@@ -579,6 +585,10 @@ impl<'a> Parser<'a> {
             return (Action::DropColumn, Lock::AccessExclusive);
         }
         if self.is(k, "RENAME") {
+            // A constraint's name is nothing the app queries by.
+            if self.is(k + 1, "CONSTRAINT") {
+                return (Action::Other, Lock::AccessExclusive);
+            }
             return (Action::Rename, Lock::AccessExclusive);
         }
         if self.is(k, "ALTER") && !self.is(k + 1, "CONSTRAINT") {
