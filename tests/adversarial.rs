@@ -308,3 +308,71 @@ fn lint_flags_deletes_and_updates_whose_where_is_not_their_own() {
         );
     }
 }
+
+/// Loads `setup` then `file` into two new databases, one with psql and one with
+/// `cruddur-db seed` (by shapes, the default); returns (psql's rows, cruddur-db's rows,
+/// cruddur-db's stderr).
+fn psql_and_seed(prefix: &str, setup: &str, file: &str) -> (String, String, String) {
+    let by_psql = TestDb::new(&format!("{prefix}_psql"));
+    let by_us = TestDb::new(&format!("{prefix}_us"));
+    let path = write_file(by_us.home.path(), "data.sql", file);
+    for db in [&by_psql, &by_us] {
+        db.psql(setup);
+    }
+    common::psql_file(&by_psql.url, &path);
+    let out = by_us.cmd().arg("seed").arg(&path).assert().success();
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    (
+        common::rows_of(&by_psql.url),
+        common::rows_of(&by_us.url),
+        stderr,
+    )
+}
+
+// Regression: `- -2147483648` and `- (-2147483648)` were folded into an int4 parameter and
+// overflowed from the second statement of a shape on; psql loads them (the int8 2147483648).
+#[test]
+fn a_doubly_negated_int4_minimum_loads_by_shape_as_psql_loads_it() {
+    let mut file = String::new();
+    for _ in 0..4 {
+        file.push_str("INSERT INTO n VALUES (- -2147483648, 'a');\n");
+        file.push_str("INSERT INTO n VALUES (- (-2147483648), 'b');\n");
+        file.push_str("INSERT INTO n VALUES (-((-2147483648)), 'c');\n");
+        file.push_str("INSERT INTO n VALUES (-2147483648, 'd');\n");
+    }
+    let (psql, ours, stderr) = psql_and_seed("adv_neg", "CREATE TABLE n (v bigint, k text)", &file);
+    assert_eq!(psql, ours, "{stderr}");
+    assert!(stderr.contains("prepared shape"), "{stderr}");
+}
+
+// Regression: a shape prepared before a trigger changed a column's type stored '007' as 7
+// (its parameter kept the old type); psql stores '007'.
+#[test]
+fn a_shape_does_not_outlive_ddl_done_by_a_trigger_or_a_function() {
+    let setup = "CREATE TABLE t (v int); CREATE TABLE log (x int); \
+        CREATE FUNCTION retype() RETURNS trigger LANGUAGE plpgsql AS \
+        $$ BEGIN ALTER TABLE t ALTER v TYPE text; RETURN NULL; END $$; \
+        CREATE TRIGGER retype AFTER INSERT ON log FOR EACH STATEMENT EXECUTE FUNCTION retype(); \
+        CREATE TABLE u (v int); CREATE TABLE calls (x int); \
+        CREATE FUNCTION retype_u() RETURNS int LANGUAGE plpgsql AS \
+        $$ BEGIN ALTER TABLE u ALTER v TYPE text; RETURN 1; END $$";
+    let file = "INSERT INTO t VALUES ('1');\nINSERT INTO t VALUES ('2');\n\
+        INSERT INTO u VALUES ('1');\nINSERT INTO u VALUES ('2');\n\
+        INSERT INTO log VALUES (1);\nINSERT INTO calls VALUES (retype_u());\n\
+        INSERT INTO t VALUES ('007');\nINSERT INTO t VALUES ('008');\n\
+        INSERT INTO u VALUES ('007');\nINSERT INTO u VALUES ('008');\n";
+    let (psql, ours, stderr) = psql_and_seed("adv_ddl", setup, file);
+    assert_eq!(psql, ours, "{stderr}");
+    let db = TestDb::new("adv_ddl_check");
+    db.psql(setup);
+    let path = write_file(db.home.path(), "data.sql", file);
+    db.cmd().arg("seed").arg(&path).assert().success();
+    assert_eq!(
+        db.psql("SELECT v FROM t ORDER BY v").trim(),
+        "007\n008\n1\n2"
+    );
+    assert_eq!(
+        db.psql("SELECT v FROM u ORDER BY v").trim(),
+        "007\n008\n1\n2"
+    );
+}
