@@ -53,19 +53,35 @@ fn recorded(db: &TestDb) -> String {
 
 // Regression: COMMIT AND CHAIN really committed the DROP before it (issue 27).
 #[test]
-fn commit_and_chain_in_schema_is_refused_before_anything_runs() {
+fn commit_and_chain_in_schema_or_seed_is_refused_before_anything_runs() {
     let db = TestDb::new("adv_chain");
     precious(&db);
-    schema(
-        &db,
-        "DROP TABLE precious;\nCOMMIT AND CHAIN;\nSELECT 1/0;\n",
-    )
-    .code(2)
-    .stderr(predicate::str::contains(
-        "evil.sql:2:1: refused `COMMIT AND CHAIN;`",
-    ))
-    .stderr(predicate::str::contains("write a plain COMMIT"))
-    .stderr(predicate::str::contains("nothing was run"));
+    for cmd in ["schema", "seed"] {
+        let file = write_file(
+            db.home.path(),
+            "evil.sql",
+            "DROP TABLE precious;\nCOMMIT AND CHAIN;\nSELECT 1/0;\n",
+        );
+        db.cmd()
+            .arg(cmd)
+            .arg(&file)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "evil.sql:2:1: refused `COMMIT AND CHAIN;`",
+            ))
+            .stderr(predicate::str::contains("write a plain COMMIT"))
+            .stderr(predicate::str::contains("nothing was run"));
+        assert!(precious_is_there(&db), "{cmd}");
+    }
+    // From stdin, read as it runs: refused when reached, and nothing is kept.
+    db.cmd()
+        .args(["schema", "-"])
+        .write_stdin("DROP TABLE precious;\nCOMMIT AND CHAIN;\nSELECT 1/0;\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("<stdin>:2:1: refused"))
+        .stderr(predicate::str::contains("nothing from this file was kept"));
     assert!(precious_is_there(&db));
 }
 

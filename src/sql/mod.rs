@@ -1,4 +1,5 @@
-//! SQL files as psql reads them: the lexer (`lex`), psql variables (`vars`), meta-commands
+//! SQL files as psql reads them: the lexer and its tokens (`lex`), the statement classifier
+//! (`classify`), psql variables (`vars`), meta-commands
 //! (`meta`) with psql's argument lexer (`slash`) and `\c`'s forms (`conninfo`), and the
 //! reader that streams a file and its includes as statements (`input`).
 
