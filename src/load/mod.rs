@@ -4,12 +4,12 @@
 //! `file:line:column` of the file as written, through includes and variables.
 
 mod connect;
+mod report;
 mod shaped;
 
-use std::fmt;
 use std::io::Read;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::{pin_mut, SinkExt, StreamExt};
@@ -17,13 +17,16 @@ use indicatif::ProgressBar;
 use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryStream};
 
 pub use connect::{Connection, Connector, DbConnector, NoConnect};
+use report::message_with_hint;
+pub use report::{LoadError, Summary};
 pub use shaped::wanted as prepare_wanted;
 use shaped::{Execute, Plan, Shapes};
 
-use crate::sql::input::{first_line, Data, Problem};
+use crate::sql::input::is_folded;
+use crate::sql::input::Data;
 use crate::sql::prepared::Prepared;
 use crate::sql::shape;
-use crate::sql::{is_transaction_control, Input, Item, Loc, ReadError, Reader, Stmt, Vars};
+use crate::sql::{Input, Item, Loc, Reader, Stmt, Vars};
 use crate::ui;
 
 /// Statements are sent together until a batch holds this many bytes. NOTE: small batches
@@ -81,131 +84,6 @@ impl LoadOptions {
 
     fn batched(self) -> bool {
         self.transaction != Transaction::None
-    }
-}
-
-/// What a run did.
-#[derive(Debug, Clone, Default)]
-pub struct Summary {
-    pub statements: usize,
-    pub rows: u64,
-    pub skipped: usize,
-    /// Statements run by a prepared shape, and the shapes prepared.
-    pub by_shape: usize,
-    pub shapes: usize,
-    /// The databases `\c` moved to, in order.
-    pub databases: Vec<String>,
-    pub elapsed: Duration,
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} statements, {} rows in {:.2}s",
-            self.statements,
-            self.rows,
-            self.elapsed.as_secs_f64()
-        )?;
-        if self.by_shape > 0 {
-            write!(
-                f,
-                " ({} run by {} prepared shape{})",
-                self.by_shape,
-                self.shapes,
-                if self.shapes == 1 { "" } else { "s" }
-            )?;
-        }
-        if self.skipped > 0 {
-            write!(f, " ({} psql meta-commands skipped)", self.skipped)?;
-        }
-        if !self.databases.is_empty() {
-            write!(f, "; then on database(s) {}", self.databases.join(", "))?;
-        }
-        Ok(())
-    }
-}
-
-/// A statement of the file failed, or the file could not be read on.
-#[derive(Debug)]
-pub struct LoadError {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    /// The include chain, innermost first (`file:line` of each `\i`).
-    pub chain: Vec<String>,
-    pub statement: String,
-    pub message: String,
-    pub code: Option<String>,
-    /// What happened to the work before the failure.
-    pub outcome: String,
-    /// The exit code: 2 for a refusal (a meta-command, an unset variable), else 1.
-    pub exit: i32,
-    /// The statement ran by its prepared shape (said in the message, with the way out).
-    pub by_shape: bool,
-}
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )?;
-        for at in &self.chain {
-            write!(f, "\n  included from {at}")?;
-        }
-        if !self.statement.is_empty() {
-            write!(f, "\n  statement: {}", self.statement)?;
-        }
-        if self.by_shape {
-            write!(
-                f,
-                "\n  note: it ran as EXECUTE of its prepared shape, with its literals as \
-                 arguments ({}=off runs every statement as written)",
-                shaped::ENV
-            )?;
-        }
-        write!(f, "\n  {}", self.outcome)
-    }
-}
-
-impl std::error::Error for LoadError {}
-
-impl LoadError {
-    fn at(loc: &Loc, message: String) -> LoadError {
-        LoadError {
-            file: loc.file.to_string(),
-            line: loc.line,
-            column: loc.column,
-            chain: loc.chain.to_vec(),
-            statement: String::new(),
-            message,
-            code: None,
-            outcome: String::new(),
-            exit: crate::error::exit::FAILED,
-            by_shape: false,
-        }
-    }
-
-    fn db(loc: &Loc, statement: &str, e: &tokio_postgres::Error) -> LoadError {
-        LoadError {
-            statement: first_line(statement),
-            code: e.as_db_error().map(|d| d.code().code().to_string()),
-            ..LoadError::at(loc, message_with_hint(e))
-        }
-    }
-}
-
-impl From<ReadError> for LoadError {
-    fn from(e: ReadError) -> LoadError {
-        LoadError {
-            exit: match e.problem {
-                Problem::Refused => crate::error::exit::USAGE,
-                Problem::Lex | Problem::Io => crate::error::exit::FAILED,
-            },
-            ..LoadError::at(&e.loc, e.message)
-        }
     }
 }
 
@@ -471,7 +349,7 @@ impl<'a> Runner<'a> {
     }
 
     async fn statement(&mut self, client: &Client, stmt: Stmt) -> Result<(), LoadError> {
-        if self.opts.batched() && is_transaction_control(&stmt.sql) {
+        if self.opts.batched() && is_folded(&stmt.sql) {
             if !self.warned_tx {
                 ui::warn(&format!(
                     "{}: the file's own {} is folded into the one transaction the whole file runs in \
@@ -745,26 +623,4 @@ fn locate(batch: &Batch, done: usize, e: &tokio_postgres::Error) -> LoadError {
         by_shape: part.execute.is_some(),
         ..LoadError::db(&loc, part.stmt.written(), e)
     }
-}
-
-fn message_with_hint(e: &tokio_postgres::Error) -> String {
-    let mut msg = crate::pg::describe(e);
-    if let Some(db) = e.as_db_error() {
-        let extra = match db.code().code() {
-            "25001" => Some(
-                "this statement cannot run in a transaction: run the file with --no-transaction",
-            ),
-            // NOTE: not "run `cruddur-db schema` first": the file may be the schema itself.
-            "42P01" => Some(
-                "the table does not exist yet: create it earlier in this file, or, for data, \
-                 load the schema before it (`cruddur-db schema`)",
-            ),
-            _ => None,
-        };
-        if let Some(extra) = extra {
-            msg.push_str("\n  note: ");
-            msg.push_str(extra);
-        }
-    }
-    msg
 }

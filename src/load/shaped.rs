@@ -9,7 +9,9 @@
 //! so files without repeats pay nothing), inside a savepoint: when the server cannot prepare
 //! it (a parameter where it cannot type one), the savepoint is rolled back and every
 //! statement of that shape runs as written. Any statement that is not an INSERT (DDL, SET)
-//! retires the prepared shapes, since a parameter's type is fixed when its shape is prepared.
+//! retires the prepared shapes, since a parameter's type is fixed when its shape is prepared;
+//! for the same reason no shape is prepared while the database holds routines of its own
+//! (a trigger or a function called by an INSERT may run DDL between two statements).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -28,6 +30,12 @@ const MAX_SHAPES: usize = 1_000;
 const MAX_SEEN: usize = 65_536;
 /// The savepoint a shape is prepared in.
 const SAVEPOINT: &str = "cruddur_db_shape";
+/// Whether the database holds routines of its own (not built in, not an extension's): a
+/// trigger, a default, a check or a call in the values may then run DDL between two
+/// statements of a shape.
+const USER_CODE: &str = "SELECT EXISTS (SELECT FROM pg_catalog.pg_proc p WHERE p.oid >= 16384 \
+     AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = \
+     'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'e'))";
 /// N of the next prepared statement's name, counting in this process.
 static NEXT: AtomicUsize = AtomicUsize::new(1);
 
@@ -177,15 +185,31 @@ impl Shapes {
         // for every EXECUTE, so the PREPARE goes alone, not in a batch of the file. When it
         // fails, the RELEASE after it is skipped.
         let prepared = client
-            .batch_execute(&format!(
+            .simple_query(&format!(
                 "SAVEPOINT {SAVEPOINT}; PREPARE {}{types} AS {}; \
-                 RELEASE SAVEPOINT {SAVEPOINT}",
+                 RELEASE SAVEPOINT {SAVEPOINT}; {USER_CODE}",
                 name(n),
                 shape.text
             ))
             .await;
+        let user_code = |rows: &[tokio_postgres::SimpleQueryMessage]| {
+            rows.iter().any(|m| {
+                matches!(m, tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0) == Some("t"))
+            })
+        };
         match prepared {
-            Ok(()) => {
+            Ok(rows) if user_code(&rows) => {
+                // NOTE: a parameter's type is fixed when its shape is prepared, and code of the
+                // database's own (a trigger, a default, a check, a function in the values) may
+                // change a column's type between two statements (psql would read the next
+                // literal by the new type): with such code, statements run as written.
+                client
+                    .batch_execute(&format!("DEALLOCATE {}", name(n)))
+                    .await?;
+                self.prepared.insert(key, Entry::AsWritten);
+                Ok(None)
+            }
+            Ok(_) => {
                 self.prepared.insert(key, Entry::Ready(n));
                 self.made.push(n);
                 self.used += 1;

@@ -526,7 +526,7 @@ pub async fn run_sql(
     let vars = Vars::default();
     let Some(books) = epilogue else {
         let text = Input::section(file, section.sql.clone(), first_line.unwrap_or(1));
-        let input = Prepared::new(&text, &vars, false)
+        let input = Prepared::outside_transaction(&text, &vars)
             .map_err(|e| SqlFailure::Migration(to_file(e.into())))?;
         let opts = LoadOptions {
             transaction: Transaction::None,

@@ -308,7 +308,7 @@ pub fn unconfirmed<'a>(plan: &Plan<'a>, confirmed: &[String]) -> Vec<&'a str> {
 fn step<'a>(m: &'a Migration, section: &'a Section) -> anyhow::Result<Step<'a>> {
     let flags = destructive(section).map_err(|(line, column, what)| {
         usage(format!(
-            "{}:{line}:{column}: {what} is never closed; nothing was run",
+            "{}:{line}:{column}: {what}; nothing was run",
             m.path.display()
         ))
     })?;
@@ -319,8 +319,10 @@ fn step<'a>(m: &'a Migration, section: &'a Section) -> anyhow::Result<Step<'a>> 
     })
 }
 
-/// The destructive statements of a section, with their line in the file; an unclosed quote
-/// or comment is an error at its file position (line, column, what).
+/// The destructive statements of a section, with their line in the file. What cannot run
+/// is an error at its file position (line, column, what): an unclosed quote or comment, or
+/// transaction control that would end the migration's one transaction (refused here,
+/// before any migration of the plan runs).
 pub fn destructive(section: &Section) -> Result<Vec<Flag>, (usize, usize, String)> {
     let input = crate::sql::Input::text("migration", section.sql.clone());
     let at = |e: crate::sql::ReadError| {
@@ -329,13 +331,16 @@ pub fn destructive(section: &Section) -> Result<Vec<Flag>, (usize, usize, String
     };
     let mut reader =
         crate::sql::Reader::open(&input, crate::sql::Vars::default(), false).map_err(at)?;
+    if !section.transaction {
+        reader = reader.outside_transaction();
+    }
     let mut out = Vec::new();
     while let Some(item) = reader.next_item().map_err(at)? {
         let stmt = match item {
             crate::sql::Item::Sql(stmt) | crate::sql::Item::Copy { stmt, .. } => stmt,
             _ => continue,
         };
-        for what in classify(stmt.written()) {
+        for what in classify(&stmt.sql) {
             out.push(Flag {
                 what,
                 line: section.file_pos(stmt.loc.line, stmt.loc.column).0,
@@ -346,132 +351,11 @@ pub fn destructive(section: &Section) -> Result<Vec<Flag>, (usize, usize, String
     Ok(out)
 }
 
-/// Upper-cased words of a statement outside comments, quotes and dollar quotes, each with
-/// its depth in parentheses.
-fn words(sql: &str) -> Vec<(String, usize)> {
-    let b = sql.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let mut depth = 0usize;
-    while i < b.len() {
-        let c = b[i];
-        if c == b'(' {
-            depth += 1;
-            i += 1;
-        } else if c == b')' {
-            depth = depth.saturating_sub(1);
-            i += 1;
-        } else if sql[i..].starts_with("--") {
-            i = sql[i..].find('\n').map_or(b.len(), |e| i + e);
-        } else if sql[i..].starts_with("/*") {
-            i = sql[i + 2..].find("*/").map_or(b.len(), |e| i + e + 4);
-        } else if c == b'\'' || c == b'"' {
-            let mut j = i + 1;
-            while j < b.len() {
-                if b[j] == c {
-                    if b.get(j + 1) == Some(&c) {
-                        j += 2;
-                        continue;
-                    }
-                    break;
-                }
-                j += 1;
-            }
-            if c == b'"' {
-                out.push((sql[i..(j + 1).min(b.len())].to_string(), depth));
-            }
-            i = j + 1;
-        } else if c == b'$' {
-            let tag_end = sql[i + 1..].find('$').map(|e| i + 1 + e);
-            match tag_end {
-                Some(e)
-                    if sql[i + 1..e]
-                        .bytes()
-                        .all(|t| t.is_ascii_alphanumeric() || t == b'_') =>
-                {
-                    let tag = &sql[i..=e];
-                    i = sql[e + 1..]
-                        .find(tag)
-                        .map_or(b.len(), |p| e + 1 + p + tag.len());
-                }
-                _ => i += 1,
-            }
-        } else if c.is_ascii_alphabetic() || c == b'_' {
-            let s = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$') {
-                i += 1;
-            }
-            out.push((sql[s..i].to_ascii_uppercase(), depth));
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
-
-/// What is destructive in one statement: DROP TABLE/COLUMN/SCHEMA, TRUNCATE, ALTER COLUMN
-/// ... TYPE, RENAME, DELETE or UPDATE without WHERE.
+/// What is destructive in one statement (as the classifier says): DELETE or UPDATE without
+/// its own WHERE (in a CTE too), TRUNCATE, DROP of any object, ALTER TABLE ... DROP COLUMN,
+/// ALTER COLUMN ... TYPE, SET NOT NULL, RENAME.
 pub fn classify(sql: &str) -> Vec<&'static str> {
-    let all = words(sql);
-    let w: Vec<String> = all.iter().map(|(x, _)| x.clone()).collect();
-    let mut out = Vec::new();
-    let has = |word: &str| w.iter().any(|x| x == word);
-    let first = w.first().map(String::as_str).unwrap_or("");
-    // A leading WITH ...: the statement's verb is the first DELETE/UPDATE/INSERT/SELECT
-    // outside the parenthesised queries.
-    let verb = if first == "WITH" {
-        all.iter()
-            .filter(|(_, d)| *d == 0)
-            .map(|(x, _)| x.as_str())
-            .find(|x| matches!(*x, "DELETE" | "UPDATE" | "INSERT" | "SELECT" | "MERGE"))
-            .unwrap_or("")
-    } else {
-        first
-    };
-    match verb {
-        "DROP" => match w.get(1).map(String::as_str) {
-            Some("TABLE") => out.push("DROP TABLE"),
-            Some("SCHEMA") => out.push("DROP SCHEMA"),
-            _ => {}
-        },
-        "TRUNCATE" => out.push("TRUNCATE"),
-        "DELETE" | "UPDATE" if !has("WHERE") => out.push(if verb == "DELETE" {
-            "DELETE without WHERE"
-        } else {
-            "UPDATE without WHERE"
-        }),
-        "ALTER" => {
-            if has("RENAME") {
-                out.push("RENAME");
-            }
-            let is_table = matches!(w.get(1).map(String::as_str), Some("TABLE"));
-            for (k, x) in w.iter().enumerate() {
-                let next = w.get(k + 1).map(String::as_str);
-                if is_table
-                    && x == "DROP"
-                    && !matches!(
-                        next,
-                        Some("CONSTRAINT")
-                            | Some("DEFAULT")
-                            | Some("NOT")
-                            | Some("EXPRESSION")
-                            | Some("IDENTITY")
-                    )
-                {
-                    out.push("DROP COLUMN");
-                }
-                if x == "TYPE"
-                    && w[..k].iter().any(|p| p == "ALTER")
-                    && w.iter().filter(|p| *p == "ALTER").count() > 1
-                {
-                    out.push("ALTER COLUMN ... TYPE");
-                }
-            }
-        }
-        _ => {}
-    }
-    out.dedup();
-    out
+    crate::sql::classify::classify(sql).destructive()
 }
 
 /// The adopted migrations, for the message that says so.
@@ -492,7 +376,12 @@ mod tests {
         let cases: &[(&str, &[&str])] = &[
             ("DROP TABLE public.likes;", &["DROP TABLE"]),
             ("drop schema x cascade", &["DROP SCHEMA"]),
-            ("DROP INDEX i;", &[]),
+            ("DROP INDEX i;", &["DROP INDEX"]),
+            ("DROP VIEW v CASCADE;", &["DROP VIEW"]),
+            (
+                "ALTER TABLE users ALTER bio SET NOT NULL;",
+                &["SET NOT NULL"],
+            ),
             ("TRUNCATE activities;", &["TRUNCATE"]),
             ("ALTER TABLE users DROP COLUMN bio;", &["DROP COLUMN"]),
             ("ALTER TABLE users DROP bio;", &["DROP COLUMN"]),
@@ -525,6 +414,19 @@ mod tests {
                 &[],
             ),
             ("INSERT INTO users (handle) VALUES ('drop table');", &[]),
+            // Regression: a WHERE in a CTE or a sub-select is not the statement's own.
+            (
+                "WITH x AS (SELECT 1 WHERE true) DELETE FROM users;",
+                &["DELETE without WHERE"],
+            ),
+            (
+                "UPDATE activities SET message = (SELECT 'x' WHERE true);",
+                &["UPDATE without WHERE"],
+            ),
+            (
+                "WITH gone AS (DELETE FROM activities RETURNING 1) SELECT count(*) FROM gone;",
+                &["DELETE without WHERE"],
+            ),
         ];
         for (sql, want) in cases {
             assert_eq!(classify(sql), *want, "{sql}");

@@ -1,7 +1,9 @@
-//! SQL files as psql reads them: the lexer (`lex`), psql variables (`vars`), meta-commands
+//! SQL files as psql reads them: the lexer and its tokens (`lex`), the statement classifier
+//! (`classify`), psql variables (`vars`), meta-commands
 //! (`meta`) with psql's argument lexer (`slash`) and `\c`'s forms (`conninfo`), and the
 //! reader that streams a file and its includes as statements (`input`).
 
+pub mod classify;
 pub mod conninfo;
 pub mod input;
 pub mod item;
@@ -17,6 +19,6 @@ pub use conninfo::Server;
 pub use input::{Input, Item, Loc, ReadError, Reader, Stats, Stmt};
 pub use vars::Vars;
 pub use words::{
-    changes_parsing, is_copy_from_stdin, is_copy_to_stdout, is_insert, is_rollback,
-    is_transaction_control, keeps_literal_reading, std_strings_setting,
+    changes_parsing, is_copy_from_stdin, is_copy_to_stdout, is_insert, keeps_literal_reading,
+    std_strings_setting,
 };

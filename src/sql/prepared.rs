@@ -31,8 +31,31 @@ impl Prepared {
         allow_connect: bool,
         server: Option<&Server>,
     ) -> Result<Prepared, ReadError> {
+        Prepared::build(input, vars, allow_connect, server, !allow_connect)
+    }
+
+    /// [`Prepared::new`] for a run without a transaction where `\c` is refused all the same
+    /// (a `transaction:false` migration): the file's transaction control runs as written.
+    pub fn outside_transaction(input: &Input, vars: &Vars) -> Result<Prepared, ReadError> {
+        Prepared::build(input, vars, false, None, false)
+    }
+
+    fn build(
+        input: &Input,
+        vars: &Vars,
+        allow_connect: bool,
+        server: Option<&Server>,
+        one_transaction: bool,
+    ) -> Result<Prepared, ReadError> {
         let open = || {
-            Reader::open(input, vars.clone(), allow_connect).map(|r| r.on_server(server.cloned()))
+            Reader::open(input, vars.clone(), allow_connect).map(|r| {
+                let r = r.on_server(server.cloned());
+                if one_transaction {
+                    r
+                } else {
+                    r.outside_transaction()
+                }
+            })
         };
         let stats = match input {
             Input::Stdin => None,

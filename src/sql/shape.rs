@@ -17,7 +17,7 @@
 
 use std::ops::Range;
 
-use super::lex::{is_ident_char, is_ident_start, skip_block_comment, skip_quoted};
+use super::lex;
 
 /// The type a parameter is declared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -151,16 +151,19 @@ pub fn of(sql: &str) -> Option<Shape> {
                     .get(k + 1)
                     .is_some_and(|n| matches!(n.t, T::Cast | T::Punct(b'[' | b'.')));
                 if prev.t == T::Op && &sql[prev.s..prev.e] == "-" {
-                    // A minus in front: folded into the literal when it is a sign (after `(`,
-                    // `,` or an operator); after a word it may be a sign or a subtraction, so
-                    // the number stays as written, as it does when a cast follows.
+                    // A minus in front: folded into the literal when it is a sign (after `(`
+                    // or `,`); after a word it may be a sign or a subtraction, so the number
+                    // stays as written, as it does when a cast follows.
                     if binds_tighter {
                         continue;
                     }
                     let before = toks[k - 2];
                     match before.t {
+                        // Regression: `- -2147483648` is folded twice by the server (into the
+                        // int8 2147483648); a parameter would keep the int4 and overflow.
+                        T::Op if prefix_minus(sql, &toks, k - 2) => continue,
                         T::Punct(b'(' | b',') | T::Op => {
-                            if after_operand(before) {
+                            if after_operand(before) && !negated_again(sql, &toks, k - 2) {
                                 params.push((prev.s, tok.e, number_kind(&format!("-{text}"))));
                             }
                             continue;
@@ -169,7 +172,9 @@ pub fn of(sql: &str) -> Option<Shape> {
                         _ => {}
                     }
                 }
-                if after_operand(prev) {
+                if after_operand(prev)
+                    && !(prev.t == T::Punct(b'(') && negated_again(sql, &toks, k - 1))
+                {
                     params.push((tok.s, tok.e, number_kind(text)));
                 }
             }
@@ -203,6 +208,25 @@ pub fn of(sql: &str) -> Option<Shape> {
         kinds,
         literals,
     })
+}
+
+/// Whether the parentheses opening at `toks[open]` (and any right before it) follow a
+/// prefix minus: the server folds it into the constant inside (`- (-2147483648)` is the
+/// int8 2147483648), which a parameter in there would not follow.
+fn negated_again(sql: &str, toks: &[Tok], open: usize) -> bool {
+    let mut j = open;
+    while j > 0 && toks[j].t == T::Punct(b'(') {
+        j -= 1;
+    }
+    j < open && prefix_minus(sql, toks, j)
+}
+
+/// Whether `toks[j]` is a minus sign rather than a subtraction: nothing it could subtract
+/// from stands before it (a word may be a keyword, so it counts as nothing).
+fn prefix_minus(sql: &str, toks: &[Tok], j: usize) -> bool {
+    toks[j].t == T::Op
+        && &sql[toks[j].s..toks[j].e] == "-"
+        && (j == 0 || matches!(toks[j - 1].t, T::Punct(b'(' | b',') | T::Op | T::Word))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,155 +288,45 @@ fn word_is(sql: &str, tok: &Tok, word: &str) -> bool {
     tok.t == T::Word && sql[tok.s..tok.e].eq_ignore_ascii_case(word)
 }
 
-fn is_op_char(c: u8) -> bool {
-    b"~!@#^&|`?+-*/%<>=".contains(&c)
-}
-
-/// The statement's tokens, or `None` for anything this scanner does not know (a `$1` of the
-/// statement's own, a number with letters glued on, an unfinished comment).
+/// The statement's tokens as `sql::lex` reads them, or `None` for anything the shape finder
+/// does not know (a `$1` of the statement's own, a number with letters or a dot glued on,
+/// an unfinished quote or comment, psql's own syntax).
 fn tokens(sql: &str) -> Option<Vec<Tok>> {
-    let b = sql.as_bytes();
-    let mut toks = Vec::with_capacity(32);
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        let s = i;
-        let t = match c {
-            b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => {
-                i += 1;
-                continue;
-            }
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = skip_block_comment(b, i)?;
-                continue;
-            }
-            b'\'' => {
-                i = skip_quoted(b, i, false, true)?;
-                T::Str(Lit::Value)
-            }
-            b'"' => {
-                i = skip_quoted(b, i, false, true)?;
-                T::Quoted
-            }
-            b'$' => {
-                let tag_end = dollar_tag_end(b, i)?;
-                let tag = &b[i..tag_end];
-                let close = memchr::memmem::find(&b[tag_end..], tag)?;
-                i = tag_end + close + tag.len();
-                T::Str(Lit::Value)
-            }
-            b'0'..=b'9' => {
-                i = number_end(b, i)?;
+    use super::lex::token::{Kind as L, Str};
+    let mut toks: Vec<Tok> = Vec::with_capacity(32);
+    let mut glued_to: Option<usize> = None;
+    for t in lex::tokens(sql, true) {
+        if t.open {
+            return None;
+        }
+        // The server's reading of letters, digits or a dot glued to a number differs
+        // between versions.
+        if glued_to == Some(t.start) && matches!(t.kind, L::Word | L::Number | L::Punct(b'.')) {
+            return None;
+        }
+        glued_to = None;
+        let kind = match t.kind {
+            L::Comment => continue,
+            L::Word => T::Word,
+            L::Quoted => T::Quoted,
+            L::Str(Str::National | Str::Bit | Str::Hex) => T::Str(Lit::Typed),
+            L::Str(_) => T::Str(Lit::Value),
+            L::Number => {
+                glued_to = Some(t.end);
                 T::Num
             }
-            b'.' if b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                i = number_end(b, i)?;
-                T::Num
-            }
-            b':' if b.get(i + 1) == Some(&b':') => {
-                i += 2;
-                T::Cast
-            }
-            b'(' | b')' | b'[' | b']' | b',' | b';' | b'.' | b':' => {
-                i += 1;
-                T::Punct(c)
-            }
-            _ if is_ident_start(c) => {
-                while i < b.len() && is_ident_char(b[i]) {
-                    i += 1;
-                }
-                let word = &b[s..i];
-                match (word, b.get(i)) {
-                    ([b'e' | b'E'], Some(b'\'')) => {
-                        i = skip_quoted(b, i, true, true)?;
-                        T::Str(Lit::Value)
-                    }
-                    ([b'n' | b'N' | b'b' | b'B' | b'x' | b'X'], Some(b'\'')) => {
-                        i = skip_quoted(b, i, false, true)?;
-                        T::Str(Lit::Typed)
-                    }
-                    ([b'u' | b'U'], Some(b'&')) if b.get(i + 1) == Some(&b'\'') => {
-                        i = skip_quoted(b, i + 1, false, true)?;
-                        T::Str(Lit::Value)
-                    }
-                    ([b'u' | b'U'], Some(b'&')) if b.get(i + 1) == Some(&b'"') => {
-                        i = skip_quoted(b, i + 1, false, true)?;
-                        T::Quoted
-                    }
-                    _ => T::Word,
-                }
-            }
-            _ if is_op_char(c) => {
-                let mut e = i;
-                while e < b.len() && is_op_char(b[e]) {
-                    if e > i && (b[e..].starts_with(b"--") || b[e..].starts_with(b"/*")) {
-                        break;
-                    }
-                    e += 1;
-                }
-                // As the server reads operators: one of more than one character cannot end
-                // in + or - unless it holds one of ~ ! @ # % ^ & | ` ?.
-                if e - i > 1 && !b[i..e].iter().any(|c| b"~!@#%^&|`?".contains(c)) {
-                    while e - i > 1 && matches!(b[e - 1], b'+' | b'-') {
-                        e -= 1;
-                    }
-                }
-                i = e;
-                T::Op
-            }
-            _ => return None,
+            L::Op => T::Op,
+            L::Cast => T::Cast,
+            L::Punct(c) => T::Punct(c),
+            L::Param | L::PsqlVar | L::PsqlEscape | L::Other => return None,
         };
-        toks.push(Tok { t, s, e: i });
+        toks.push(Tok {
+            t: kind,
+            s: t.start,
+            e: t.end,
+        });
     }
     Some(toks)
-}
-
-/// The end of a dollar-quote tag opening at `i` (`$$` or `$tag$`); `None` for `$1` or a
-/// lone `$`.
-fn dollar_tag_end(b: &[u8], i: usize) -> Option<usize> {
-    let mut j = i + 1;
-    if b.get(j)
-        .is_some_and(|c| !(is_ident_start(*c) || *c == b'$'))
-    {
-        return None;
-    }
-    while j < b.len() && is_ident_char(b[j]) && b[j] != b'$' {
-        j += 1;
-    }
-    (b.get(j) == Some(&b'$')).then_some(j + 1)
-}
-
-/// The end of a number: digits, a fraction, an exponent. `None` when letters, digits or a
-/// dot are glued on (the server's reading of those differs between versions).
-fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
-    let digits = |i: &mut usize| {
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-    };
-    digits(&mut i);
-    if b.get(i) == Some(&b'.') && b.get(i + 1) != Some(&b'.') {
-        i += 1;
-        digits(&mut i);
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        let mut j = i + 1;
-        if matches!(b.get(j), Some(b'+' | b'-')) {
-            j += 1;
-        }
-        if b.get(j).is_some_and(u8::is_ascii_digit) {
-            i = j;
-            digits(&mut i);
-        }
-    }
-    if b.get(i).is_some_and(|c| is_ident_char(*c) || *c == b'.') {
-        return None;
-    }
-    Some(i)
 }
 
 #[cfg(test)]

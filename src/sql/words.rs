@@ -1,36 +1,48 @@
-//! A statement's leading words, read without allocating (this runs on every statement of a
-//! file): which statements the reader and the runner treat specially (COPY, transaction
-//! control, settings that change how the text is parsed).
+//! A statement's leading words, read from `sql::lex`'s tokens without allocating (this runs
+//! on every statement of a file): which statements the reader and the runner treat specially
+//! (COPY, settings that change how the text is parsed).
 
 use super::conninfo;
-use super::lex::{self, is_ident_char, is_ident_start};
+use super::lex::token::{Kind, Str};
+use super::lex::{self, Token};
 
 /// The leading words of a statement, as written, skipping comments (no allocation: this
 /// runs on every statement of a file).
 fn leading_words(sql: &str) -> impl Iterator<Item = &str> {
-    let b = sql.as_bytes();
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        while i < b.len() {
-            let c = b[i];
-            if c == b'-' && b.get(i + 1) == Some(&b'-') {
-                i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
-            } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
-                i = block_comment_end(b, i);
-            } else if is_ident_start(c) {
-                let s = i;
-                while i < b.len() && is_ident_char(b[i]) {
-                    i += 1;
-                }
-                return Some(&sql[s..i]);
-            } else if c.is_ascii_whitespace() {
-                i += 1;
-            } else {
-                return None;
+    lex::code(sql).map_while(move |t| (t.kind == Kind::Word).then(|| t.text(sql)))
+}
+
+/// Whether the statement's words at depth 0 hold `first` followed by one of `then`.
+fn has_pair(sql: &str, first: &str, then: &[&str]) -> bool {
+    let mut prev: Option<Token> = None;
+    for t in lex::code(sql) {
+        if let Some(p) = prev {
+            if p.depth == 0 && p.is(sql, first) && then.iter().any(|w| t.is(sql, w)) {
+                return true;
             }
         }
-        None
-    })
+        prev = Some(t);
+    }
+    false
+}
+
+/// A setting's value: the one token after `=` or `TO` (a quoted string unquoted), up to the
+/// statement's end; `None` for anything else.
+fn setting_value(sql: &str, mut rest: impl Iterator<Item = Token>) -> Option<&str> {
+    let op = rest.next()?;
+    if !(op.is(sql, "TO") || (op.kind == Kind::Op && op.text(sql) == "=")) {
+        return None;
+    }
+    let v = rest.next()?;
+    if rest.next().is_some_and(|t| t.kind != Kind::Punct(b';')) {
+        return None;
+    }
+    let text = v.text(sql);
+    match v.kind {
+        Kind::Word | Kind::Number => Some(text),
+        Kind::Str(Str::Plain) => Some(&text[1..text.len() - 1]),
+        _ => None,
+    }
 }
 
 /// Whether a statement is an INSERT (by its first word).
@@ -42,64 +54,19 @@ pub fn is_insert(sql: &str) -> bool {
 
 /// Whether a statement is `COPY ... FROM STDIN` (psql then reads data lines up to `\.`).
 pub fn is_copy_from_stdin(sql: &str) -> bool {
-    if !leading_words(sql)
+    leading_words(sql)
         .next()
         .is_some_and(|w| w.eq_ignore_ascii_case("COPY"))
-    {
-        return false;
-    }
-    let mut tokens = sql
-        .split(|c: char| c.is_whitespace() || c == ';' || c == '(' || c == ')')
-        .filter(|t| !t.is_empty());
-    let mut prev = "";
-    for t in tokens.by_ref() {
-        if prev.eq_ignore_ascii_case("FROM")
-            && (t.eq_ignore_ascii_case("STDIN") || t.eq_ignore_ascii_case("PSTDIN"))
-        {
-            return true;
-        }
-        prev = t;
-    }
-    false
+        && has_pair(sql, "FROM", &["STDIN", "PSTDIN"])
 }
 
 /// Whether a statement is `COPY ... TO STDOUT` (psql prints the rows; the server answers it
 /// with COPY data, not rows).
 pub fn is_copy_to_stdout(sql: &str) -> bool {
-    if !leading_words(sql)
+    leading_words(sql)
         .next()
         .is_some_and(|w| w.eq_ignore_ascii_case("COPY"))
-    {
-        return false;
-    }
-    let mut prev = "";
-    for t in sql
-        .split(|c: char| c.is_whitespace() || c == ';' || c == '(' || c == ')')
-        .filter(|t| !t.is_empty())
-    {
-        if prev.eq_ignore_ascii_case("TO") && t.eq_ignore_ascii_case("STDOUT") {
-            return true;
-        }
-        prev = t;
-    }
-    false
-}
-
-/// Whether a statement opens or ends a transaction (folded into the file's one transaction).
-pub fn is_transaction_control(sql: &str) -> bool {
-    let mut w = leading_words(sql);
-    let is = |w: Option<&str>, k: &[&str]| {
-        w.is_some_and(|w| k.iter().any(|k| w.eq_ignore_ascii_case(k)))
-    };
-    let first = w.next();
-    if is(first, &["BEGIN", "COMMIT", "END"]) {
-        let second = w.next();
-        second.is_none() || is(second, &["WORK", "TRANSACTION", "ISOLATION", "READ"])
-    } else if is(first, &["START"]) {
-        is(w.next(), &["TRANSACTION"])
-    } else {
-        false
-    }
+        && has_pair(sql, "TO", &["STDOUT"])
 }
 
 /// Whether a statement changes how the server reads the statements after it (the client
@@ -143,31 +110,24 @@ pub fn changes_parsing(sql: &str) -> bool {
 /// `DEFAULT`, not `RESET`: the default may be off) or `SET [SESSION] client_encoding = 'UTF8'`,
 /// as pg_dump writes at the top of every file.
 pub fn keeps_literal_reading(sql: &str) -> bool {
-    let mut w = leading_words(sql);
-    if !w.next().is_some_and(|f| f.eq_ignore_ascii_case("SET")) {
+    let mut toks = lex::code(sql);
+    if !toks.next().is_some_and(|t| t.is(sql, "SET")) {
         return false;
     }
-    let mut name = w.next();
-    if name.is_some_and(|n| n.eq_ignore_ascii_case("SESSION")) {
-        name = w.next();
+    let mut name = toks.next();
+    if name.is_some_and(|n| n.is(sql, "SESSION")) {
+        name = toks.next();
     }
-    let Some(name) = name else {
+    let Some(name) = name.filter(|n| n.kind == Kind::Word) else {
         return false;
     };
-    // The value: after `=` or `TO`, unquoted, without the `;`.
-    // `name` is a slice of `sql`: what follows it starts where it ends.
-    let after = name.as_ptr() as usize - sql.as_ptr() as usize + name.len();
-    let rest = sql[after..].trim_start();
-    let value = match rest.strip_prefix('=') {
-        Some(v) => v,
-        None if rest.len() >= 2 && rest[..2].eq_ignore_ascii_case("TO") => &rest[2..],
-        None => return false,
+    let Some(value) = setting_value(sql, toks) else {
+        return false;
     };
-    let value = value.trim().trim_end_matches(';').trim().trim_matches('\'');
-    if name.eq_ignore_ascii_case("standard_conforming_strings") {
+    if name.is(sql, "standard_conforming_strings") {
         return conninfo::parse_bool(value) == Some(true);
     }
-    name.eq_ignore_ascii_case("client_encoding")
+    name.is(sql, "client_encoding")
         && value
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
@@ -181,62 +141,34 @@ pub fn keeps_literal_reading(sql: &str) -> bool {
 /// `Some(Err(()))` for a form whose effect cannot be followed (`SET LOCAL`, a value that is not
 /// a boolean); `None` when it does not touch it.
 pub fn std_strings_setting(sql: &str) -> Option<Result<bool, ()>> {
-    let mut w = leading_words(sql);
-    let first = w.next()?;
     let name = "standard_conforming_strings";
-    if first.eq_ignore_ascii_case("RESET") {
-        let what = w.next()?;
-        return (what.eq_ignore_ascii_case(name) || what.eq_ignore_ascii_case("ALL"))
-            .then_some(Ok(true));
+    let mut toks = lex::code(sql);
+    let first = toks.next()?;
+    if first.is(sql, "RESET") {
+        let what = toks.next()?;
+        return (what.is(sql, name) || what.is(sql, "ALL")).then_some(Ok(true));
     }
-    if !first.eq_ignore_ascii_case("SET") {
+    if !first.is(sql, "SET") {
         return None;
     }
-    let rest = sql.trim_start()[3..].trim_start();
-    let (scope, rest) = match rest.split_once(|c: char| c.is_whitespace()) {
-        Some((s, r)) if s.eq_ignore_ascii_case("SESSION") || s.eq_ignore_ascii_case("LOCAL") => {
-            (Some(s), r.trim_start())
-        }
-        _ => (None, rest),
-    };
-    let end = rest
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(rest.len());
-    if !rest[..end].eq_ignore_ascii_case(name) {
+    let mut setting = toks.next()?;
+    let local = setting.is(sql, "LOCAL");
+    if local || setting.is(sql, "SESSION") {
+        setting = toks.next()?;
+    }
+    if !setting.is(sql, name) {
         return None;
     }
-    if scope.is_some_and(|s| s.eq_ignore_ascii_case("LOCAL")) {
+    if local {
         return Some(Err(()));
     }
-    let value = rest[end..].trim_start();
-    let value = match value.strip_prefix('=') {
-        Some(v) => v,
-        None if value.len() >= 2 && value[..2].eq_ignore_ascii_case("TO") => &value[2..],
-        None => return Some(Err(())),
+    let Some(value) = setting_value(sql, toks) else {
+        return Some(Err(()));
     };
-    let value = value.trim().trim_end_matches(';').trim().trim_matches('\'');
     if value.eq_ignore_ascii_case("DEFAULT") {
         return Some(Ok(true));
     }
     Some(conninfo::parse_bool(value).ok_or(()))
-}
-
-/// Whether a statement rolls the transaction back (`ROLLBACK`, `ABORT`; not `ROLLBACK TO` a
-/// savepoint, nor `ROLLBACK PREPARED`).
-pub fn is_rollback(sql: &str) -> bool {
-    let mut w = leading_words(sql);
-    match w.next() {
-        Some(f) if f.eq_ignore_ascii_case("ABORT") => true,
-        Some(f) if f.eq_ignore_ascii_case("ROLLBACK") => !w
-            .next()
-            .is_some_and(|n| n.eq_ignore_ascii_case("TO") || n.eq_ignore_ascii_case("PREPARED")),
-        _ => false,
-    }
-}
-
-/// Where a `/* */` comment starting at `i` ends (the end of `b` if it never does).
-fn block_comment_end(b: &[u8], start: usize) -> usize {
-    lex::skip_block_comment(b, start).unwrap_or(b.len())
 }
 
 #[cfg(test)]
@@ -294,42 +226,6 @@ mod tests {
             ("select 1;", None),
         ] {
             assert_eq!(std_strings_setting(sql), want, "{sql}");
-        }
-    }
-
-    #[test]
-    fn rollbacks_are_recognised() {
-        for t in [
-            "ROLLBACK;",
-            "rollback work;",
-            "ABORT;",
-            "ROLLBACK AND CHAIN;",
-        ] {
-            assert!(is_rollback(t), "{t}");
-        }
-        for t in [
-            "ROLLBACK TO SAVEPOINT a;",
-            "rollback to a;",
-            "ROLLBACK PREPARED 'x';",
-            "select 1;",
-        ] {
-            assert!(!is_rollback(t), "{t}");
-        }
-    }
-
-    #[test]
-    fn transaction_control_is_recognised() {
-        for t in [
-            "BEGIN;",
-            "begin transaction;",
-            "COMMIT;",
-            "end;",
-            "START TRANSACTION;",
-        ] {
-            assert!(is_transaction_control(t), "{t}");
-        }
-        for t in ["BEGIN ATOMIC", "select 1;", "ENDX;", "commit_x;"] {
-            assert!(!is_transaction_control(t), "{t}");
         }
     }
 

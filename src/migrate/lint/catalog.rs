@@ -170,6 +170,29 @@ pub const RULES: &[Rule] = &[
               migration",
     },
     Rule {
+        id: "delete-without-where",
+        level: Level::Error,
+        lock: "ROW EXCLUSIVE on the table, and a row lock on every row",
+        why: "no WHERE of its own limits it (a WHERE in a sub-select or another CTE does not): \
+              every row of the table is deleted",
+        fix: "add the WHERE that limits it, or allow it when every row is meant to go",
+    },
+    Rule {
+        id: "update-without-where",
+        level: Level::Error,
+        lock: "ROW EXCLUSIVE on the table, and a row lock on every row",
+        why: "no WHERE of its own limits it (a WHERE in a sub-select or another CTE does not): \
+              every row of the table is changed",
+        fix: "add the WHERE that limits it, or allow it when every row is meant to change",
+    },
+    Rule {
+        id: "drop-object",
+        level: Level::Error,
+        lock: "ACCESS EXCLUSIVE on what is dropped (and, with CASCADE, on what depends on it)",
+        why: APP,
+        fix: "deploy code that no longer uses it first, then drop it in a later migration",
+    },
+    Rule {
         id: "vacuum-full",
         level: Level::Error,
         lock: AX,

@@ -58,6 +58,14 @@ pub enum OpKind {
     Truncate(Vec<Name>),
     EnumAddValue,
     SetLockTimeout,
+    /// A DELETE (`delete`) or UPDATE without a WHERE of its own, in a CTE too.
+    UnlimitedWrite {
+        delete: bool,
+        table: Name,
+    },
+    /// A DROP of anything but a table or an index (those have rules of their own): the
+    /// classifier's `DROP ...` flag.
+    DropObject(&'static str),
 }
 
 /// An operation and the byte offset in the statement it starts at.
@@ -103,8 +111,41 @@ fn names_at(toks: &[Tok], mut i: usize) -> Vec<Name> {
     out
 }
 
-/// The operations of one statement.
+/// The operations of one statement: what the classifier says destroys data, then what
+/// takes locks.
 pub fn ops(sql: &str) -> Vec<Op> {
+    use crate::sql::classify::{self, Kind, Verb};
+    let c = classify::classify(sql);
+    let at = crate::sql::lex::code(sql).next().map_or(0, |t| t.start);
+    let mut out: Vec<Op> = c
+        .modifies
+        .iter()
+        .filter(|m| !m.limited && matches!(m.verb, Verb::Delete | Verb::Update))
+        .map(|m| Op {
+            at,
+            kind: OpKind::UnlimitedWrite {
+                delete: m.verb == Verb::Delete,
+                table: Name {
+                    schema: m.target.schema.clone(),
+                    name: m.target.name.clone(),
+                },
+            },
+        })
+        .collect();
+    if let Kind::Drop(o) = c.kind {
+        if o.name != "table" && o.name != "index" {
+            out.push(Op {
+                at,
+                kind: OpKind::DropObject(c.destructive().first().copied().unwrap_or("DROP")),
+            });
+        }
+    }
+    out.extend(lock_ops(sql));
+    out
+}
+
+/// The lock-taking operations of one statement.
+fn lock_ops(sql: &str) -> Vec<Op> {
     let toks = tokens(sql);
     let at = toks.first().map_or(0, |t| t.at);
     let op = |kind| vec![Op { at, kind }];

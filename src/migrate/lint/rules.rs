@@ -189,6 +189,17 @@ impl<'a> Walk<'a> {
                     }
                 }
             }
+            OpKind::UnlimitedWrite { delete, table } => {
+                if !self.empty(table) {
+                    let (rule, verb) = if *delete {
+                        ("delete-without-where", "DELETE")
+                    } else {
+                        ("update-without-where", "UPDATE")
+                    };
+                    hit(rule, Some(table), format!("{verb} of every row of {table}"));
+                }
+            }
+            OpKind::DropObject(what) => hit("drop-object", None, (*what).to_string()),
             OpKind::Alter { table, action } => {
                 locks_existing = !self.empty(table);
                 self.in_tx = in_tx;

@@ -1,7 +1,8 @@
-//! The tokens of one statement for the lint: words, quoted identifiers, constants and
-//! punctuation with their byte offsets and parenthesis depth; comments and whitespace left out.
+//! The tokens of one statement for the lint, as `sql::lex` reads them: words, quoted
+//! identifiers, constants and punctuation with their byte offsets and parenthesis depth;
+//! comments and whitespace left out.
 
-use crate::sql::lex::{is_ident_char, is_ident_start};
+use crate::sql::lex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -49,122 +50,23 @@ impl Tok<'_> {
     }
 }
 
-/// The tokens of a statement, comments and whitespace left out.
+/// The tokens of a statement, comments and whitespace left out, as the SQL lexer reads them.
 pub fn tokens(sql: &str) -> Vec<Tok<'_>> {
-    let b = sql.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let mut depth = 0usize;
-    while i < b.len() {
-        let c = b[i];
-        let start = i;
-        let kind;
-        if c.is_ascii_whitespace() {
-            i += 1;
-            continue;
-        } else if b[i..].starts_with(b"--") {
-            i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
-            continue;
-        } else if b[i..].starts_with(b"/*") {
-            i = block_comment_end(b, i);
-            continue;
-        } else if c == b'\'' {
-            // E'...' strings keep backslash escapes; the E was the previous word.
-            let escapes = out.last().is_some_and(|t: &Tok| t.is("E") && t.at + 1 == i);
-            i = quoted_end(b, i, b'\'', escapes);
-            kind = Kind::Str;
-        } else if c == b'"' {
-            i = quoted_end(b, i, b'"', false);
-            kind = Kind::Ident;
-        } else if c == b'$' && dollar_tag(b, i).is_some() {
-            let tag_end = dollar_tag(b, i).unwrap_or(i + 1);
-            let tag = &b[i..tag_end];
-            i = memchr::memmem::find(&b[tag_end..], tag)
-                .map_or(b.len(), |p| tag_end + p + tag.len());
-            kind = Kind::Str;
-        } else if is_ident_start(c) {
-            while i < b.len() && is_ident_char(b[i]) {
-                i += 1;
-            }
-            kind = Kind::Word;
-        } else if c.is_ascii_digit() {
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.') {
-                i += 1;
-            }
-            kind = Kind::Num;
-        } else {
-            i += if b[i..].starts_with(b"::") { 2 } else { 1 };
-            // Keep multi-byte characters whole.
-            while i < b.len() && !sql.is_char_boundary(i) {
-                i += 1;
-            }
-            kind = Kind::Punct;
-        }
-        let text = &sql[start..i.min(b.len())];
-        if kind == Kind::Punct && text == ")" {
-            depth = depth.saturating_sub(1);
-        }
-        out.push(Tok {
-            kind,
-            text,
-            at: start,
-            depth,
-        });
-        if kind == Kind::Punct && text == "(" {
-            depth += 1;
-        }
-    }
-    out
-}
-
-fn block_comment_end(b: &[u8], start: usize) -> usize {
-    let mut depth = 0usize;
-    let mut i = start;
-    while i + 1 < b.len() {
-        if b[i] == b'/' && b[i + 1] == b'*' {
-            depth += 1;
-            i += 2;
-        } else if b[i] == b'*' && b[i + 1] == b'/' {
-            depth -= 1;
-            i += 2;
-            if depth == 0 {
-                return i;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    b.len()
-}
-
-fn quoted_end(b: &[u8], start: usize, q: u8, escapes: bool) -> usize {
-    let mut j = start + 1;
-    while j < b.len() {
-        if escapes && b[j] == b'\\' {
-            j += 2;
-        } else if b[j] == q {
-            if b.get(j + 1) == Some(&q) {
-                j += 2;
-            } else {
-                return j + 1;
-            }
-        } else {
-            j += 1;
-        }
-    }
-    b.len()
-}
-
-/// The end of a `$tag$` opening at `i` (one past its second `$`).
-fn dollar_tag(b: &[u8], i: usize) -> Option<usize> {
-    let mut j = i + 1;
-    if b.get(j).is_some_and(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
-        j += 1;
-    }
-    (b.get(j) == Some(&b'$')).then_some(j + 1)
+    use crate::sql::lex::token::Kind as T;
+    lex::code(sql)
+        .map(|t| Tok {
+            kind: match t.kind {
+                T::Word => Kind::Word,
+                T::Quoted => Kind::Ident,
+                T::Str(_) => Kind::Str,
+                T::Number => Kind::Num,
+                _ => Kind::Punct,
+            },
+            text: t.text(sql),
+            at: t.start,
+            depth: t.depth as usize,
+        })
+        .collect()
 }
 
 /// Skips the keywords `kws` in order when they are all there.

@@ -14,6 +14,9 @@ pub use super::item::{first_line, Data, Input, Item, Loc, Problem, ReadError, St
 
 mod commands;
 mod frame;
+mod tx;
+
+pub use tx::is_folded;
 
 use frame::{expand_home, Frame};
 
@@ -75,6 +78,8 @@ pub struct Reader {
     frames: Vec<Frame>,
     vars: Vars,
     allow_connect: bool,
+    /// One transaction spans the file: its own transaction control is folded or refused.
+    one_transaction: bool,
     /// Where the file runs, to check `\c` against (`None`: only a database name is taken).
     server: Option<Server>,
     /// The database `\c` last moved to (the server's at first).
@@ -176,6 +181,9 @@ impl Reader {
             frames: vec![frame],
             vars,
             allow_connect,
+            // NOTE: `\c` may run exactly when no transaction spans the file, but for a
+            // `transaction:false` migration (see `outside_transaction`).
+            one_transaction: !allow_connect,
             server: None,
             current_db: String::new(),
             partial: None,
@@ -186,6 +194,13 @@ impl Reader {
             consumed: 0,
             includes: 0,
         })
+    }
+
+    /// The reader for a run without a transaction that still refuses `\c` (a
+    /// `transaction:false` migration): its transaction control runs as written.
+    pub fn outside_transaction(mut self) -> Reader {
+        self.one_transaction = false;
+        self
     }
 
     /// The reader for a run on `server`, which `\c` is checked against.
@@ -324,14 +339,10 @@ impl Reader {
                         }
                         None => {}
                     }
-                    // NOTE: `allow_connect` is false exactly when one transaction spans the file.
-                    if !self.allow_connect && super::words::is_rollback(&stmt.sql) {
-                        return Err(refused(
-                            stmt.loc,
-                            "ROLLBACK would end the one transaction the file runs in (psql -1 \
-                             would discard what ran and go on without one); run it with \
-                             --no-transaction",
-                        ));
+                    if self.one_transaction {
+                        if let Some(why) = tx::refusal(&stmt, self.std_strings) {
+                            return Err(refused(stmt.loc, why));
+                        }
                     }
                     if super::words::is_copy_from_stdin(&stmt.sql) {
                         // The data starts on the next line.

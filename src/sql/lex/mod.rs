@@ -1,9 +1,14 @@
 //! The lexer: finds the next statement or meta-command in a buffer by PostgreSQL's and psql's
 //! lexical rules (quotes, dollar quotes, comments, parentheses, `BEGIN ATOMIC` bodies), and the
 //! psql variable references (`:name`, `:'name'`, `:"name"`) a statement holds. It works on a
-//! window of the input: when the window ends before it can decide, it asks for more.
+//! window of the input: when the window ends before it can decide, it asks for more. Its
+//! `token` module reads one statement as tokens for everything else that needs its words.
 
 use std::ops::Range;
+
+pub mod token;
+
+pub use token::{code, tokens, Token, Tokens};
 
 /// How a psql variable is interpolated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -77,6 +77,14 @@ fn a_minus_after_a_value_subtracts() {
     let (text, _, values) = shape("insert into t values (5::text, -7)");
     assert_eq!(text, "insert into t values ($1::text, $2)");
     assert_eq!(values, ["5", "-7"]);
+    // Regression: a sign after a prefix minus is folded again by the server (`- -2147483648`
+    // and `- (-2147483648)` are the int8 2147483648): the number stays as written.
+    assert_eq!(
+        kept("insert into t values (- -2147483648, - (-2147483648), -((-1)))"),
+        "insert into t values (- -2147483648, - (-2147483648), -((-1)))"
+    );
+    let (text, _, _) = shape("insert into t values (1 - (-2), 3 - -4)");
+    assert_eq!(text, "insert into t values ($1 - ($2), $3 - $4)");
     // After a word, a minus may be a sign or a subtraction: the number stays.
     assert_eq!(
         kept("insert into t values (case when x then -1 else 0 end)"),
