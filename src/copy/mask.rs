@@ -12,10 +12,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::sql::literal;
 use crate::catalog::QName;
 use crate::error::usage;
-use crate::pg::quote_ident;
+use crate::sql::quote;
 
 use super::plan::{Column, Source};
 
@@ -78,7 +77,7 @@ impl Rule {
 
     /// The expression selecting column `c` under this rule; `salt` for `hash`.
     pub fn expr(&self, c: &Column, salt: &str) -> String {
-        let col = quote_ident(&c.name);
+        let col = quote::ident(&c.name);
         let n = "(row_number() OVER ())";
         let generated = |text: String| {
             let text = if c.json {
@@ -96,12 +95,12 @@ impl Rule {
         match self {
             Rule::Keep => col,
             Rule::Null => "NULL".to_string(),
-            Rule::Constant(v) => literal(v),
+            Rule::Constant(v) => quote::literal(v),
             Rule::Sql(e) => format!("({e})"),
             Rule::Hash { prefix } => generated(format!(
                 "{} || md5({} || {col}::text)",
-                literal(prefix),
-                literal(salt)
+                quote::literal(prefix),
+                quote::literal(salt)
             )),
             Rule::Fake(Fake::Email) => generated(format!("'user' || {n} || '@example.invalid'")),
             Rule::Fake(Fake::Name) => generated(format!(
@@ -262,8 +261,8 @@ impl Masks {
             .iter()
             .zip(rules)
             .map(|(c, (rule, _))| match rule {
-                Rule::Keep => quote_ident(&c.name),
-                r => format!("{} AS {}", r.expr(c, &self.salt), quote_ident(&c.name)),
+                Rule::Keep => quote::ident(&c.name),
+                r => format!("{} AS {}", r.expr(c, &self.salt), quote::ident(&c.name)),
             })
             .collect::<Vec<_>>()
             .join(", ")
@@ -354,7 +353,7 @@ fn paste_block(missing: &BTreeMap<QName, Vec<&Column>>) -> String {
         if table.schema == "public" {
             out.push_str(&format!("[{}]\n", toml_key(&table.name)));
         } else {
-            out.push_str(&format!("[\"{table}\"]\n"));
+            out.push_str(&format!("[{}]\n", toml_key(&table.to_string())));
         }
         for c in columns {
             let (rule, note) = guess(&c.name);
@@ -376,7 +375,8 @@ fn toml_key(s: &str) -> String {
     {
         s.to_string()
     } else {
-        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+        // NOTE: a JSON string is a TOML basic string (the same escapes), and one is a key.
+        serde_json::to_string(s).expect("a string serialises")
     }
 }
 

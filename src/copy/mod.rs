@@ -15,8 +15,9 @@ use anyhow::Context;
 use tokio_postgres::Client;
 
 use crate::catalog;
-use crate::pg::{quote_ident, ConnectOptions, Db};
+use crate::pg::{ConnectOptions, Db};
 use crate::protect::Confirm;
+use crate::sql::quote;
 use crate::target::Target;
 use crate::ui;
 
@@ -76,7 +77,7 @@ impl Plan {
                 let columns = t
                     .columns
                     .iter()
-                    .map(|c| quote_ident(&c.name))
+                    .map(|c| quote::ident(&c.name))
                     .collect::<Vec<_>>()
                     .join(", ");
                 Job {
@@ -439,7 +440,7 @@ async fn load_in_transaction(
             .order
             .deferred
             .iter()
-            .map(|f| format!("{}.{}", quote_ident(&f.from.schema), quote_ident(&f.name)))
+            .map(|f| format!("{}.{}", quote::ident(&f.from.schema), quote::ident(&f.name)))
             .collect::<Vec<_>>()
             .join(", ");
         dst.batch_execute(&format!("SET CONSTRAINTS {constraints} DEFERRED"))
@@ -498,7 +499,7 @@ async fn set_sequences(dst: &Client, tables: &[catalog::QName]) -> anyhow::Resul
                 "SELECT pg_catalog.setval($1::text::regclass, x.m) \
                  FROM (SELECT max({}) AS m FROM {table}) x, {seq} s \
                  WHERE x.m IS NOT NULL AND (x.m > s.last_value OR NOT s.is_called)",
-                quote_ident(&column)
+                quote::ident(&column)
             ),
             &[&seq],
         )

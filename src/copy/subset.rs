@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::catalog::QName;
 use crate::error::usage;
-use crate::pg::quote_ident;
+use crate::sql::quote;
 
 use super::plan::{ForeignKey, Order, Source};
 
@@ -210,8 +210,8 @@ fn closure(table: &QName, selfs: &[&ForeignKey], base: &str) -> String {
 fn idents(cols: &[String], alias: Option<&str>) -> String {
     cols.iter()
         .map(|c| match alias {
-            Some(a) => format!("{a}.{}", quote_ident(c)),
-            None => quote_ident(c),
+            Some(a) => format!("{a}.{}", quote::ident(c)),
+            None => quote::ident(c),
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -8,6 +8,7 @@ pub mod item;
 pub mod lex;
 pub mod meta;
 pub mod prepared;
+pub mod quote;
 pub mod shape;
 pub mod slash;
 pub mod vars;
