@@ -114,6 +114,16 @@ pub fn detail(text: String) {
     }
 }
 
+/// Appends to the pending line's detail (if any): what the command did, once it is done.
+pub fn add_detail(text: &str) {
+    if let Some(p) = PENDING.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        p.detail = Some(match p.detail.take() {
+            Some(d) => format!("{d}; {text}"),
+            None => text.to_string(),
+        });
+    }
+}
+
 /// Writes the pending line (if any) with the outcome of `result`.
 pub fn finish(result: &anyhow::Result<()>) -> anyhow::Result<()> {
     let code = match result {

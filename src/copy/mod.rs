@@ -182,7 +182,9 @@ async fn check_conditions(
             continue;
         };
         let q = source.find(table)?;
-        let sql = format!("SELECT 1 FROM {} WHERE {condition} LIMIT 0", q.sql());
+        // NOTE: EXPLAIN plans the query and runs nothing; the condition is already known to
+        // be one expression (sql::cond), and here the server checks its names and type.
+        let sql = format!("EXPLAIN SELECT 1 FROM {} WHERE {condition}", q.sql());
         if let Err(e) = client.query(&sql, &[]).await {
             return Err(crate::error::usage(format!(
                 "--where {table:?}: the condition {condition} is not valid on {q}: {}; nothing \
@@ -259,12 +261,37 @@ async fn copy_in_snapshot(
     test_pause().await?;
     let jobs = plan.jobs();
     let source_history = crate::migrate::store::recorded(&snapshot.clients[0]).await?;
-    let (moved, target_history) = load(req, &plan, snapshot, &jobs, schema_sql).await?;
+    // NOTE: counted in the snapshot before the load commits: a failure after the commit
+    // would report a copy that happened as failed.
     let selected = if req.filters.is_empty() {
         Vec::new()
     } else {
         count_selected(&snapshot.clients[0], &plan).await?
     };
+    let (moved, target_history) = load(req, &plan, snapshot, &jobs, schema_sql).await?;
+    let rows: u64 = moved.iter().map(|m| m.rows).sum();
+    crate::audit::add_detail(&format!(
+        "committed: {} table(s), {rows} rows{}",
+        moved.len(),
+        if req.filters.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", a subset ({})",
+                req.filters
+                    .0
+                    .iter()
+                    .map(|(t, f)| match (&f.condition, f.limit) {
+                        (Some(c), Some(n)) => format!("{t}: {c}, limit {n}"),
+                        (Some(c), None) => format!("{t}: {c}"),
+                        (None, Some(n)) => format!("{t}: limit {n}"),
+                        (None, None) => t.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        }
+    ));
     summary(req, &plan, &moved, &selected, started.elapsed());
     if !plan.source.own.is_empty() {
         ui::status(&format!(

@@ -51,7 +51,15 @@ impl Filters {
                      created_at > now() - interval ''30 days'''"
                 )));
             };
-            conditions.push((entry(table.trim()), cond.trim().to_string()));
+            let cond = cond.trim();
+            if let Err(why) = crate::sql::cond::check(cond) {
+                return Err(usage(format!(
+                    "--where {:?}: the condition must be one boolean expression over the \
+                     table's rows: {why}; nothing was copied",
+                    table.trim()
+                )));
+            }
+            conditions.push((entry(table.trim()), cond.to_string()));
         }
         let mut limits_at: Vec<(usize, u64)> = Vec::new();
         for l in limits {

@@ -2,6 +2,7 @@
 //! (`meta`) with psql's argument lexer (`slash`) and `\c`'s forms (`conninfo`), and the
 //! reader that streams a file and its includes as statements (`input`).
 
+pub mod cond;
 pub mod conninfo;
 pub mod input;
 pub mod item;
