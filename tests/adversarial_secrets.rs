@@ -101,3 +101,51 @@ fn a_subset_copy_from_production_is_audited_as_what_happened() {
         "{log}"
     );
 }
+
+/// Regression: composite types, arrays of them, domains over them, tsvector and hstore
+/// columns were copied without a rule and without a refusal.
+#[test]
+fn strict_masking_asks_for_every_type_that_can_carry_text() {
+    let src = TestDb::new("adv_types_src");
+    src.psql(
+        "CREATE EXTENSION IF NOT EXISTS hstore; \
+         CREATE TYPE person AS (name text, email text); \
+         CREATE TYPE wrapper AS (inner_person person, n int); \
+         CREATE TYPE point2 AS (x int, y int); \
+         CREATE DOMAIN person_d AS person; \
+         CREATE TABLE people (id int PRIMARY KEY, who person, many person[], nested wrapper, \
+             dom person_d, words tsvector, attrs hstore, spot point2, spots point2[], \
+             stamp timestamptz, flag bool); \
+         INSERT INTO people VALUES (1, ('Real Person', 'secret.person@gmail.com'), \
+             ARRAY[('A', 'a@gmail.com')::person], (('B', 'b@gmail.com'), 1), \
+             ('C', 'c@gmail.com'), to_tsvector('secret.person@gmail.com'), \
+             'email => \"d@gmail.com\"', (1, 2), ARRAY[(1, 2)::point2], now(), true);",
+    );
+    let dst = TestDb::new("adv_types_dst");
+    let out = dst
+        .cmd()
+        .args(["copy", "--from", &src.url, "--to", "local", "--schema"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("[people]"), "{err}");
+    for column in ["who", "many", "nested", "dom", "words", "attrs"] {
+        assert!(
+            err.contains(&format!("\n{column} = ")),
+            "{column} not asked for: {err}"
+        );
+    }
+    for column in ["id", "spot", "spots", "stamp", "flag"] {
+        assert!(
+            !err.contains(&format!("\n{column} = ")),
+            "{column} asked for: {err}"
+        );
+    }
+    assert!(err.contains("--no-mask"), "{err}");
+    assert_eq!(
+        dst.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'people'"),
+        "0",
+        "something was written"
+    );
+}
