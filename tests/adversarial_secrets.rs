@@ -149,3 +149,137 @@ fn strict_masking_asks_for_every_type_that_can_carry_text() {
         "something was written"
     );
 }
+
+/// `url` with `password` set as userinfo (`user`) or as a `?password=` parameter, as typed.
+fn with_password(url: &str, password: &str, as_param: bool) -> String {
+    if as_param {
+        format!("{url}?password={password}")
+    } else {
+        url.replacen("://postgres@", &format!("://postgres:{password}@"), 1)
+    }
+}
+
+/// Regression: `diff` printed its sides as typed, `?password=` and passwords with a space
+/// included, in text and in `--json`.
+#[test]
+fn diff_shows_its_sides_masked_in_text_and_json() {
+    let a = TestDb::new("adv_diff_a");
+    let b = TestDb::new("adv_diff_b");
+    b.psql("CREATE TABLE extra (id int)");
+    let from = with_password(&a.url, "Sp ace1,x", false);
+    let to = with_password(&b.url, "Par am2 y", true);
+    for json in [false, true] {
+        let mut cmd = a.cmd();
+        cmd.arg("diff");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.args([&from, &to]).output().unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert!(all.contains("postgres:****@"), "json={json}: {all}");
+        assert!(all.contains("?password=****"), "json={json}: {all}");
+        for secret in ["Sp ace1", "Sp", "ace1", "Par am2", "am2"] {
+            assert!(
+                !all.contains(secret),
+                "json={json}: {secret:?} shown: {all}"
+            );
+        }
+    }
+}
+
+/// Regression: audit.jsonl kept raw `?password=` values, passwords with a space or a comma,
+/// and the `--mask-salt`.
+#[test]
+fn the_audit_log_keeps_no_password_and_no_salt() {
+    let src = ProdDb::seeded("adv_audit");
+    let dst = TestDb::seeded("adv_audit_dst");
+    let state = dst.home.path().join("state");
+    for to in [
+        with_password(&dst.url, "Au dit1,z", false),
+        with_password(&dst.url, "Qu ery2,w", true),
+    ] {
+        let out = dst
+            .cmd()
+            .env("PROD_CONNECTION_URL", src.verified_url())
+            .env("CRUDDUR_STATE_DIR", &state)
+            .args([
+                "copy",
+                "--from",
+                "prod",
+                "--to",
+                &to,
+                "--mask-salt",
+                "Pepper5alt",
+            ])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(!err.contains("Pepper5alt"), "{err}");
+    }
+    let log = std::fs::read_to_string(state.join("audit.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 2, "{log}");
+    assert!(log.contains("postgres:****@"), "{log}");
+    assert!(log.contains("?password=****"), "{log}");
+    assert!(log.contains("\"--mask-salt\",\"****\""), "{log}");
+    for secret in [
+        "Au dit1",
+        "Au",
+        "dit1",
+        "Qu ery2",
+        "ery2",
+        "Pepper5alt",
+        &prod::prod_password(),
+    ] {
+        assert!(!log.contains(secret), "{secret:?} in the log: {log}");
+    }
+}
+
+/// Regression: a `sql:` mask rule with a syntax error made the server's message quote the
+/// rest of the query, salt included.
+#[test]
+fn a_broken_sql_rule_does_not_show_the_salt() {
+    let src = TestDb::seeded("adv_salt_src");
+    let dst = TestDb::seeded("adv_salt_dst");
+    let mask = common::write_file(
+        dst.home.path(),
+        "mask.toml",
+        "[users]\nhandle = \"sql:$$oops\"\n",
+    );
+    let out = dst
+        .cmd()
+        .args(["copy", "--from", &src.url, "--to", "local", "--mask"])
+        .arg(&mask)
+        .args(["--mask-salt", "Sa1tySecret"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    // The server quotes everything after an unterminated dollar quote: the hash comes after.
+    assert!(err.contains("unterminated dollar-quoted string"), "{err}");
+    assert!(err.contains("md5("), "{err}");
+    assert!(!err.contains("Sa1tySecret"), "{err}");
+    // The salt still makes the hashes: the same salt, the same hash as md5(salt || value).
+    let ok = dst
+        .cmd()
+        .args([
+            "copy",
+            "--from",
+            &src.url,
+            "--to",
+            "local",
+            "--mask-salt",
+            "Sa1tySecret",
+        ])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert_eq!(
+        dst.scalar("SELECT string_agg(cognito_user_id, ',' ORDER BY handle) FROM users"),
+        src.scalar(
+            "SELECT string_agg('MOCK-' || md5('Sa1tySecret' || cognito_user_id), ',' \
+             ORDER BY handle) FROM users"
+        )
+    );
+}

@@ -6,7 +6,9 @@
 //! column's real value is never sent to cruddur-db, let alone to the target. `hash` is
 //! `md5(salt || value)` (built into PostgreSQL; pgcrypto's HMAC may not be installed on the
 //! source): deterministic for one salt, so a hashed key still joins across tables. The salt
-//! appears in the query text on the source, which already holds every real value.
+//! is never in the query text (a server error quotes the text after a syntax error): each
+//! source session is given it as a bind parameter, in the transaction's setting
+//! [`SALT_SETTING`], which the query reads.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -45,6 +47,9 @@ pub enum Rule {
     Sql(String),
 }
 
+/// The source transaction's setting that holds the salt (set with `set_config`).
+pub const SALT_SETTING: &str = "cruddur_db.mask_salt";
+
 pub const RULES_HELP: &str =
     "keep, null, hash, hash:PREFIX, fake:email|name|phone|text|ip, constant:VALUE, sql:EXPR";
 
@@ -75,8 +80,9 @@ impl Rule {
         })
     }
 
-    /// The expression selecting column `c` under this rule; `salt` for `hash`.
-    pub fn expr(&self, c: &Column, salt: &str) -> String {
+    /// The expression selecting column `c` under this rule (`hash` reads the salt from
+    /// [`SALT_SETTING`]).
+    pub fn expr(&self, c: &Column) -> String {
         let col = quote::ident(&c.name);
         let n = "(row_number() OVER ())";
         let generated = |text: String| {
@@ -98,9 +104,9 @@ impl Rule {
             Rule::Constant(v) => quote::literal(v),
             Rule::Sql(e) => format!("({e})"),
             Rule::Hash { prefix } => generated(format!(
-                "{} || md5({} || {col}::text)",
+                "{} || md5(pg_catalog.current_setting({}) || {col}::text)",
                 quote::literal(prefix),
-                quote::literal(salt)
+                quote::literal(SALT_SETTING)
             )),
             Rule::Fake(Fake::Email) => generated(format!("'user' || {n} || '@example.invalid'")),
             Rule::Fake(Fake::Name) => generated(format!(
@@ -262,7 +268,7 @@ impl Masks {
             .zip(rules)
             .map(|(c, (rule, _))| match rule {
                 Rule::Keep => quote::ident(&c.name),
-                r => format!("{} AS {}", r.expr(c, &self.salt), quote::ident(&c.name)),
+                r => format!("{} AS {}", r.expr(c), quote::ident(&c.name)),
             })
             .collect::<Vec<_>>()
             .join(", ")
@@ -495,13 +501,14 @@ mod tests {
     }
 
     #[test]
-    fn hashing_keeps_nulls_and_uses_the_salt() {
+    fn hashing_keeps_nulls_and_reads_the_salt_from_the_session() {
         let e = Rule::parse("hash:MOCK-")
             .unwrap()
-            .expr(&col("cognito_user_id", true), "pepper");
+            .expr(&col("cognito_user_id", true));
         assert_eq!(
             e,
-            "CASE WHEN \"cognito_user_id\" IS NULL THEN NULL ELSE 'MOCK-' || md5('pepper' || \
+            "CASE WHEN \"cognito_user_id\" IS NULL THEN NULL ELSE 'MOCK-' || \
+             md5(pg_catalog.current_setting('cruddur_db.mask_salt') || \
              \"cognito_user_id\"::text) END"
         );
     }

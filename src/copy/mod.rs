@@ -196,6 +196,19 @@ async fn check_conditions(
     Ok(())
 }
 
+/// Gives every source session the salt, as a bind parameter: it is never in a query's text.
+async fn give_salt(snapshot: &Snapshot, salt: &str) -> anyhow::Result<()> {
+    for c in &snapshot.clients {
+        c.query_one(
+            "SELECT pg_catalog.set_config($1, $2, true)",
+            &[&mask::SALT_SETTING, &salt],
+        )
+        .await
+        .context("failed to give the source sessions the mask salt")?;
+    }
+    Ok(())
+}
+
 /// Runs a copy: plan inside the source snapshot, confirmation, then the load.
 pub async fn run(req: Request) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -233,7 +246,10 @@ pub async fn run(req: Request) -> anyhow::Result<()> {
         req.jobs
     };
     let snapshot = Snapshot::open(&src, sessions).await?;
-    let result = copy_in_snapshot(&req, &snapshot, schema_sql, started).await;
+    let result = match give_salt(&snapshot, &req.salt).await {
+        Ok(()) => copy_in_snapshot(&req, &snapshot, schema_sql, started).await,
+        Err(e) => Err(e),
+    };
     snapshot.close().await;
     result
 }
