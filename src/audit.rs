@@ -11,7 +11,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{exit, usage};
-use crate::mask::mask_secrets;
+use crate::mask::mask_value;
 use crate::target::Target;
 
 /// The file name inside the state directory.
@@ -95,7 +95,7 @@ pub fn begin(dir: &Path, target: &Target, args: &[String]) -> anyhow::Result<()>
         file,
         path,
         started: Instant::now(),
-        command: args.iter().map(|a| mask_secrets(a)).collect(),
+        command: audited_args(args),
         target: EntryTarget {
             url: target.url.to_string(),
             host: target.url.host(),
@@ -107,10 +107,46 @@ pub fn begin(dir: &Path, target: &Target, args: &[String]) -> anyhow::Result<()>
     Ok(())
 }
 
+/// Flags whose value is a secret of its own: never written to the log.
+const SECRET_FLAGS: &[&str] = &["--mask-salt"];
+
+/// The arguments as the log keeps them: each masked as one value (a URL's password, a
+/// `?password=`, a keyword/value password), and the value of a secret flag replaced.
+fn audited_args(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut secret_next = false;
+    for a in args {
+        if secret_next {
+            out.push("****".to_string());
+            secret_next = false;
+            continue;
+        }
+        match SECRET_FLAGS.iter().find(|f| a.starts_with(**f)) {
+            Some(f) if a.len() == f.len() => {
+                out.push(a.clone());
+                secret_next = true;
+            }
+            Some(f) if a[f.len()..].starts_with('=') => out.push(format!("{f}=****")),
+            _ => out.push(mask_value(a)),
+        }
+    }
+    out
+}
+
 /// Adds a detail to the pending line (if any).
 pub fn detail(text: String) {
     if let Some(p) = PENDING.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
         p.detail = Some(text);
+    }
+}
+
+/// Appends to the pending line's detail (if any): what the command did, once it is done.
+pub fn add_detail(text: &str) {
+    if let Some(p) = PENDING.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        p.detail = Some(match p.detail.take() {
+            Some(d) => format!("{d}; {text}"),
+            None => text.to_string(),
+        });
     }
 }
 
@@ -233,6 +269,31 @@ mod tests {
         assert_eq!(entries[0].exit_code, 3);
         assert_eq!(entries[0].target.database, "cruddur");
         assert_eq!(entries[0].command[3], "drop");
+        // The salt and every form of password stay out of the log.
+        let args: Vec<String> = [
+            "cruddur-db",
+            "copy",
+            "--from",
+            "postgresql://u@h/db?password=a b,c&sslmode=require",
+            "--to",
+            "host=h password='sp ace' dbname=d",
+            "--mask-salt",
+            "pepper1",
+            "--mask-salt=pepper2",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            audited_args(&args)[3..],
+            [
+                "postgresql://u@h/db?password=****&sslmode=require",
+                "--to",
+                "host=h password='****' dbname=d",
+                "--mask-salt",
+                "****",
+                "--mask-salt=****"
+            ]
+        );
         // Nothing pending: a second finish writes nothing.
         finish_with(exit::OK).unwrap();
         assert_eq!(read(dir.path()).unwrap().len(), 1);

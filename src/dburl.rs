@@ -181,11 +181,12 @@ impl fmt::Display for DbUrl {
         if url.password().is_some() {
             let _ = url.set_password(Some("****"));
         }
-        if url.query_pairs().any(|(k, _)| k == "password") {
+        let secret = |k: &str| k == "password" || k == "sslpassword";
+        if url.query_pairs().any(|(k, _)| secret(&k)) {
             let pairs: Vec<(String, String)> = url
                 .query_pairs()
                 .map(|(k, v)| {
-                    let v = if k == "password" {
+                    let v = if secret(&k) {
                         "****".to_string()
                     } else {
                         v.into_owned()

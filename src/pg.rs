@@ -370,7 +370,7 @@ pub(crate) fn auth_fix(login: &Login, user: &str) -> String {
              the instance IAM database authentication enabled), and the AWS identity needs \
              rds-db:connect on arn:aws:rds-db:{}:ACCOUNT:dbuser:DB_RESOURCE_ID/{user}; the \
              token was signed for region {}",
-            quote_ident(user),
+            crate::sql::quote::ident(user),
             tokens.region(),
             tokens.region()
         ),
@@ -430,10 +430,8 @@ pub fn describe(err: &tokio_postgres::Error) -> String {
     }
 }
 
-/// Double-quotes an identifier for SQL.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+/// NOTE: the older name of [`crate::sql::quote::ident`], kept for the callers not moved yet.
+pub use crate::sql::quote::ident as quote_ident;
 
 /// The key of a session-level advisory lock.
 #[derive(Debug, Clone, Copy)]

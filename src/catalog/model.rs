@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::pg::quote_ident;
+use crate::sql::quote;
 
 /// A schema-qualified name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -24,7 +24,7 @@ impl QName {
 
     /// The name as SQL: both parts double-quoted.
     pub fn sql(&self) -> String {
-        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+        quote::qualified(&self.schema, &self.name)
     }
 }
 

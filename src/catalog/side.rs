@@ -43,7 +43,7 @@ impl Side {
                 return Err(usage(format!(
                     "{:?} is not a side of a diff: use local, prod, setup, a postgresql:// URL \
                      or a .sql file",
-                    crate::mask::mask_secrets(s)
+                    crate::mask::mask_value(s)
                 )))
             }
         })
@@ -55,7 +55,7 @@ impl Side {
             Side::Local => "local".into(),
             Side::Prod => "prod".into(),
             Side::Setup => "setup".into(),
-            Side::Url(u) => crate::mask::mask_secrets(u),
+            Side::Url(u) => crate::mask::mask_value(u),
             Side::File(p) => p.display().to_string(),
         }
     }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::model::*;
-use crate::pg::quote_ident;
+use crate::sql::quote;
 
 /// When an object is created, in dump order. NOTE: a safe fixed order (types before
 /// sequences before functions before tables; foreign keys after every table) plus
@@ -66,11 +66,6 @@ impl Object {
     }
 }
 
-/// A string as a SQL literal (standard_conforming_strings on).
-pub fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// The statements of a whole dump, in load order, deterministic.
 pub fn dump(cat: &Catalog) -> String {
     let mut out = String::from(
@@ -112,7 +107,7 @@ pub fn objects(cat: &Catalog) -> Vec<Object> {
     for s in &cat.schemas {
         // NOTE: public is in every new database (CREATE SCHEMA would fail on it).
         if s.name != "public" {
-            let q = quote_ident(&s.name);
+            let q = quote::ident(&s.name);
             out.push(obj(
                 Phase::Schema,
                 "schema",
@@ -123,14 +118,14 @@ pub fn objects(cat: &Catalog) -> Vec<Object> {
         }
     }
     for e in &cat.extensions {
-        let q = quote_ident(&e.name);
+        let q = quote::ident(&e.name);
         out.push(obj(
             Phase::Extension,
             "extension",
             e.name.clone(),
             format!(
                 "CREATE EXTENSION IF NOT EXISTS {q} WITH SCHEMA {};",
-                quote_ident(&e.schema)
+                quote::ident(&e.schema)
             ),
             format!("DROP EXTENSION {q};"),
         ));
@@ -160,7 +155,7 @@ pub fn objects(cat: &Catalog) -> Vec<Object> {
                         "ALTER SEQUENCE {} OWNED BY {}.{};",
                         s.name.sql(),
                         table.sql(),
-                        quote_ident(column)
+                        quote::ident(column)
                     ),
                     format!("ALTER SEQUENCE IF EXISTS {} OWNED BY NONE;", s.name.sql()),
                 )
@@ -196,7 +191,7 @@ pub fn objects(cat: &Catalog) -> Vec<Object> {
                 Phase::Comment,
                 "comment",
                 c.object.clone(),
-                format!("COMMENT ON {} IS {};", c.object, literal(&c.text)),
+                format!("COMMENT ON {} IS {};", c.object, quote::literal(&c.text)),
                 format!("COMMENT ON {} IS NULL;", c.object),
             )
         });
@@ -249,7 +244,7 @@ fn types(cat: &Catalog, out: &mut Vec<Object>) {
                     "CREATE TYPE {name} AS ENUM ({});",
                     labels
                         .iter()
-                        .map(|l| literal(l))
+                        .map(|l| quote::literal(l))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -276,7 +271,7 @@ fn types(cat: &Catalog, out: &mut Vec<Object>) {
                 for c in constraints {
                     s.push_str(&format!(
                         "\nALTER DOMAIN {name} ADD CONSTRAINT {} {};",
-                        quote_ident(&c.name),
+                        quote::ident(&c.name),
                         c.def
                     ));
                 }
@@ -291,7 +286,7 @@ fn types(cat: &Catalog, out: &mut Vec<Object>) {
                         .iter()
                         .map(|a| format!(
                             "    {} {}{}",
-                            quote_ident(&a.name),
+                            quote::ident(&a.name),
                             a.data_type,
                             a.collation
                                 .as_ref()
@@ -318,7 +313,7 @@ fn types(cat: &Catalog, out: &mut Vec<Object>) {
 
 /// The definition of a column as `CREATE TABLE` and `ADD COLUMN` take it.
 pub fn column_sql(cat: &Catalog, table: &QName, c: &Column) -> String {
-    let mut s = format!("{} {}", quote_ident(&c.name), c.data_type);
+    let mut s = format!("{} {}", quote::ident(&c.name), c.data_type);
     if let Some(coll) = &c.collation {
         s.push_str(&format!(" COLLATE {coll}"));
     }
@@ -437,12 +432,12 @@ fn tables(cat: &Catalog, out: &mut Vec<Object>) {
                 create: format!(
                     "ALTER TABLE {}{name} ADD CONSTRAINT {} {};",
                     if only { "ONLY " } else { "" },
-                    quote_ident(&c.name),
+                    quote::ident(&c.name),
                     c.def
                 ),
                 drop: format!(
                     "ALTER TABLE {name} DROP CONSTRAINT IF EXISTS {};",
-                    quote_ident(&c.name)
+                    quote::ident(&c.name)
                 ),
                 relation: Some(t.name.clone()),
             });
@@ -483,7 +478,7 @@ fn partition_column(c: &Column, parent: &[Column]) -> Option<String> {
     if c.not_null && !p.is_some_and(|p| p.not_null) {
         opts.push_str(" NOT NULL");
     }
-    (!opts.is_empty()).then(|| format!("    {} WITH OPTIONS{opts}", quote_ident(&c.name)))
+    (!opts.is_empty()).then(|| format!("    {} WITH OPTIONS{opts}", quote::ident(&c.name)))
 }
 
 fn indexes(cat: &Catalog, out: &mut Vec<Object>) {
@@ -603,7 +598,7 @@ fn hanging(cat: &Catalog, out: &mut Vec<Object>) {
     for t in &cat.triggers {
         let mut create = format!("{};", t.def);
         let table = t.table.sql();
-        let name = quote_ident(&t.name);
+        let name = quote::ident(&t.name);
         match t.enabled {
             'D' => create.push_str(&format!("\nALTER TABLE {table} DISABLE TRIGGER {name};")),
             'R' => create.push_str(&format!(
@@ -633,7 +628,7 @@ fn hanging(cat: &Catalog, out: &mut Vec<Object>) {
             create: format!("{};", r.def),
             drop: format!(
                 "DROP RULE IF EXISTS {} ON {};",
-                quote_ident(&r.name),
+                quote::ident(&r.name),
                 r.table.sql()
             ),
             relation: Some(r.table.clone()),
@@ -642,7 +637,7 @@ fn hanging(cat: &Catalog, out: &mut Vec<Object>) {
     for p in &cat.policies {
         let mut s = format!(
             "CREATE POLICY {} ON {}",
-            quote_ident(&p.name),
+            quote::ident(&p.name),
             p.table.sql()
         );
         if !p.permissive {
@@ -664,7 +659,7 @@ fn hanging(cat: &Catalog, out: &mut Vec<Object>) {
             create: s,
             drop: format!(
                 "DROP POLICY IF EXISTS {} ON {};",
-                quote_ident(&p.name),
+                quote::ident(&p.name),
                 p.table.sql()
             ),
             relation: Some(p.table.clone()),
@@ -675,11 +670,6 @@ fn hanging(cat: &Catalog, out: &mut Vec<Object>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn literals_double_their_quotes() {
-        assert_eq!(literal("it's"), "'it''s'");
-    }
 
     #[test]
     fn views_on_views_come_later() {

@@ -265,13 +265,8 @@ pub fn psqlrc_text(own: Option<&Path>, write: bool) -> String {
     let mode = if write { "PROD WRITE" } else { "PROD" };
     let mut rc = String::from("-- Written by cruddur-db connect for a protected target.\n");
     if let Some(own) = own {
-        // psql single-quoted arguments: a backslash quotes the next character.
-        let quoted = own
-            .display()
-            .to_string()
-            .replace('\\', "\\\\")
-            .replace('\'', "\\'");
-        rc.push_str(&format!("\\i '{quoted}'\n"));
+        let quoted = crate::sql::quote::psql_arg(&own.display().to_string());
+        rc.push_str(&format!("\\i {quoted}\n"));
     }
     rc.push_str(&format!(
         "\\set PROMPT1 '%[%033[1;37;41m%] {mode} %[%033[0m%] %[%033[1;31m%]%/@%M%[%033[0m%]%R%# '\n\

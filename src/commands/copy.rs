@@ -7,7 +7,7 @@ use crate::copy::mask::MaskFile;
 use crate::copy::subset::Filters;
 use crate::copy::Request;
 use crate::error::usage;
-use crate::mask::mask_secrets;
+use crate::mask::mask_value;
 use crate::target::{Target, TargetRequest};
 
 pub async fn run(req: &TargetRequest, args: CopyArgs) -> anyhow::Result<()> {
@@ -101,7 +101,7 @@ fn side(req: &TargetRequest, spec: &str, flag: &str, protected: bool) -> anyhow:
         other => {
             return Err(usage(format!(
                 "{flag} {:?}: expected local, prod or a postgresql:// URL",
-                mask_secrets(other)
+                mask_value(other)
             )))
         }
     };

@@ -2,7 +2,7 @@
 
 use crate::cli::CreateArgs;
 use crate::lifecycle::{self, Created};
-use crate::pg::quote_ident;
+use crate::sql::quote;
 use crate::target::{Target, TargetRequest};
 use crate::ui;
 
@@ -12,7 +12,7 @@ pub async fn run(req: &TargetRequest, args: CreateArgs) -> anyhow::Result<()> {
         println!(
             "would run on {}: CREATE DATABASE {} (if it does not exist)",
             target.url.maintenance(),
-            quote_ident(&target.url.database())
+            quote::ident(&target.url.database())
         );
         return Ok(());
     }

@@ -2,7 +2,7 @@
 
 use crate::cli::DropArgs;
 use crate::lifecycle;
-use crate::pg::quote_ident;
+use crate::sql::quote;
 use crate::target::{Target, TargetRequest};
 
 pub async fn run(req: &TargetRequest, args: DropArgs) -> anyhow::Result<()> {
@@ -13,7 +13,7 @@ pub async fn run(req: &TargetRequest, args: DropArgs) -> anyhow::Result<()> {
         println!(
             "would run on {}: DROP DATABASE IF EXISTS {}{}",
             target.url.maintenance(),
-            quote_ident(&target.url.database()),
+            quote::ident(&target.url.database()),
             if args.force { " WITH (FORCE)" } else { "" }
         );
         return Ok(());

@@ -6,16 +6,17 @@
 //! column's real value is never sent to cruddur-db, let alone to the target. `hash` is
 //! `md5(salt || value)` (built into PostgreSQL; pgcrypto's HMAC may not be installed on the
 //! source): deterministic for one salt, so a hashed key still joins across tables. The salt
-//! appears in the query text on the source, which already holds every real value.
+//! is never in the query text (a server error quotes the text after a syntax error): each
+//! source session is given it as a bind parameter, in the transaction's setting
+//! [`SALT_SETTING`], which the query reads.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::sql::literal;
 use crate::catalog::QName;
 use crate::error::usage;
-use crate::pg::quote_ident;
+use crate::sql::quote;
 
 use super::plan::{Column, Source};
 
@@ -45,6 +46,9 @@ pub enum Rule {
     /// An expression the source computes, as it is.
     Sql(String),
 }
+
+/// The source transaction's setting that holds the salt (set with `set_config`).
+pub const SALT_SETTING: &str = "cruddur_db.mask_salt";
 
 pub const RULES_HELP: &str =
     "keep, null, hash, hash:PREFIX, fake:email|name|phone|text|ip, constant:VALUE, sql:EXPR";
@@ -76,9 +80,10 @@ impl Rule {
         })
     }
 
-    /// The expression selecting column `c` under this rule; `salt` for `hash`.
-    pub fn expr(&self, c: &Column, salt: &str) -> String {
-        let col = quote_ident(&c.name);
+    /// The expression selecting column `c` under this rule (`hash` reads the salt from
+    /// [`SALT_SETTING`]).
+    pub fn expr(&self, c: &Column) -> String {
+        let col = quote::ident(&c.name);
         let n = "(row_number() OVER ())";
         let generated = |text: String| {
             let text = if c.json {
@@ -96,12 +101,12 @@ impl Rule {
         match self {
             Rule::Keep => col,
             Rule::Null => "NULL".to_string(),
-            Rule::Constant(v) => literal(v),
+            Rule::Constant(v) => quote::literal(v),
             Rule::Sql(e) => format!("({e})"),
             Rule::Hash { prefix } => generated(format!(
-                "{} || md5({} || {col}::text)",
-                literal(prefix),
-                literal(salt)
+                "{} || md5(pg_catalog.current_setting({}) || {col}::text)",
+                quote::literal(prefix),
+                quote::literal(SALT_SETTING)
             )),
             Rule::Fake(Fake::Email) => generated(format!("'user' || {n} || '@example.invalid'")),
             Rule::Fake(Fake::Name) => generated(format!(
@@ -262,8 +267,8 @@ impl Masks {
             .iter()
             .zip(rules)
             .map(|(c, (rule, _))| match rule {
-                Rule::Keep => quote_ident(&c.name),
-                r => format!("{} AS {}", r.expr(c, &self.salt), quote_ident(&c.name)),
+                Rule::Keep => quote::ident(&c.name),
+                r => format!("{} AS {}", r.expr(c), quote::ident(&c.name)),
             })
             .collect::<Vec<_>>()
             .join(", ")
@@ -354,7 +359,7 @@ fn paste_block(missing: &BTreeMap<QName, Vec<&Column>>) -> String {
         if table.schema == "public" {
             out.push_str(&format!("[{}]\n", toml_key(&table.name)));
         } else {
-            out.push_str(&format!("[\"{table}\"]\n"));
+            out.push_str(&format!("[{}]\n", toml_key(&table.to_string())));
         }
         for c in columns {
             let (rule, note) = guess(&c.name);
@@ -376,7 +381,8 @@ fn toml_key(s: &str) -> String {
     {
         s.to_string()
     } else {
-        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+        // NOTE: a JSON string is a TOML basic string (the same escapes), and one is a key.
+        serde_json::to_string(s).expect("a string serialises")
     }
 }
 
@@ -495,13 +501,14 @@ mod tests {
     }
 
     #[test]
-    fn hashing_keeps_nulls_and_uses_the_salt() {
+    fn hashing_keeps_nulls_and_reads_the_salt_from_the_session() {
         let e = Rule::parse("hash:MOCK-")
             .unwrap()
-            .expr(&col("cognito_user_id", true), "pepper");
+            .expr(&col("cognito_user_id", true));
         assert_eq!(
             e,
-            "CASE WHEN \"cognito_user_id\" IS NULL THEN NULL ELSE 'MOCK-' || md5('pepper' || \
+            "CASE WHEN \"cognito_user_id\" IS NULL THEN NULL ELSE 'MOCK-' || \
+             md5(pg_catalog.current_setting('cruddur_db.mask_salt') || \
              \"cognito_user_id\"::text) END"
         );
     }

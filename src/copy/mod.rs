@@ -15,8 +15,9 @@ use anyhow::Context;
 use tokio_postgres::Client;
 
 use crate::catalog;
-use crate::pg::{quote_ident, ConnectOptions, Db};
+use crate::pg::{ConnectOptions, Db};
 use crate::protect::Confirm;
+use crate::sql::quote;
 use crate::target::Target;
 use crate::ui;
 
@@ -76,7 +77,7 @@ impl Plan {
                 let columns = t
                     .columns
                     .iter()
-                    .map(|c| quote_ident(&c.name))
+                    .map(|c| quote::ident(&c.name))
                     .collect::<Vec<_>>()
                     .join(", ");
                 Job {
@@ -181,7 +182,9 @@ async fn check_conditions(
             continue;
         };
         let q = source.find(table)?;
-        let sql = format!("SELECT 1 FROM {} WHERE {condition} LIMIT 0", q.sql());
+        // NOTE: EXPLAIN plans the query and runs nothing; the condition is already known to
+        // be one expression (sql::cond), and here the server checks its names and type.
+        let sql = format!("EXPLAIN SELECT 1 FROM {} WHERE {condition}", q.sql());
         if let Err(e) = client.query(&sql, &[]).await {
             return Err(crate::error::usage(format!(
                 "--where {table:?}: the condition {condition} is not valid on {q}: {}; nothing \
@@ -189,6 +192,19 @@ async fn check_conditions(
                 crate::pg::describe(&e)
             )));
         }
+    }
+    Ok(())
+}
+
+/// Gives every source session the salt, as a bind parameter: it is never in a query's text.
+async fn give_salt(snapshot: &Snapshot, salt: &str) -> anyhow::Result<()> {
+    for c in &snapshot.clients {
+        c.query_one(
+            "SELECT pg_catalog.set_config($1, $2, true)",
+            &[&mask::SALT_SETTING, &salt],
+        )
+        .await
+        .context("failed to give the source sessions the mask salt")?;
     }
     Ok(())
 }
@@ -230,7 +246,10 @@ pub async fn run(req: Request) -> anyhow::Result<()> {
         req.jobs
     };
     let snapshot = Snapshot::open(&src, sessions).await?;
-    let result = copy_in_snapshot(&req, &snapshot, schema_sql, started).await;
+    let result = match give_salt(&snapshot, &req.salt).await {
+        Ok(()) => copy_in_snapshot(&req, &snapshot, schema_sql, started).await,
+        Err(e) => Err(e),
+    };
     snapshot.close().await;
     result
 }
@@ -258,12 +277,37 @@ async fn copy_in_snapshot(
     test_pause().await?;
     let jobs = plan.jobs();
     let source_history = crate::migrate::store::recorded(&snapshot.clients[0]).await?;
-    let (moved, target_history) = load(req, &plan, snapshot, &jobs, schema_sql).await?;
+    // NOTE: counted in the snapshot before the load commits: a failure after the commit
+    // would report a copy that happened as failed.
     let selected = if req.filters.is_empty() {
         Vec::new()
     } else {
         count_selected(&snapshot.clients[0], &plan).await?
     };
+    let (moved, target_history) = load(req, &plan, snapshot, &jobs, schema_sql).await?;
+    let rows: u64 = moved.iter().map(|m| m.rows).sum();
+    crate::audit::add_detail(&format!(
+        "committed: {} table(s), {rows} rows{}",
+        moved.len(),
+        if req.filters.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", a subset ({})",
+                req.filters
+                    .0
+                    .iter()
+                    .map(|(t, f)| match (&f.condition, f.limit) {
+                        (Some(c), Some(n)) => format!("{t}: {c}, limit {n}"),
+                        (Some(c), None) => format!("{t}: {c}"),
+                        (None, Some(n)) => format!("{t}: limit {n}"),
+                        (None, None) => t.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        }
+    ));
     summary(req, &plan, &moved, &selected, started.elapsed());
     if !plan.source.own.is_empty() {
         ui::status(&format!(
@@ -439,7 +483,7 @@ async fn load_in_transaction(
             .order
             .deferred
             .iter()
-            .map(|f| format!("{}.{}", quote_ident(&f.from.schema), quote_ident(&f.name)))
+            .map(|f| format!("{}.{}", quote::ident(&f.from.schema), quote::ident(&f.name)))
             .collect::<Vec<_>>()
             .join(", ");
         dst.batch_execute(&format!("SET CONSTRAINTS {constraints} DEFERRED"))
@@ -498,7 +542,7 @@ async fn set_sequences(dst: &Client, tables: &[catalog::QName]) -> anyhow::Resul
                 "SELECT pg_catalog.setval($1::text::regclass, x.m) \
                  FROM (SELECT max({}) AS m FROM {table}) x, {seq} s \
                  WHERE x.m IS NOT NULL AND (x.m > s.last_value OR NOT s.is_called)",
-                quote_ident(&column)
+                quote::ident(&column)
             ),
             &[&seq],
         )

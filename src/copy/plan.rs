@@ -13,11 +13,39 @@ use crate::error::usage;
 const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
      AND n.nspname !~ '^pg_(toast|temp_)'";
 
-/// Base types whose values may hold personal data as text (arrays of them too).
+/// The server's own base types whose values may hold personal data as text. Any type of
+/// the string category is one too, and so is any base type outside `pg_catalog` (an
+/// extension's: hstore, citext, ...) that is not a number, date, time, boolean or bit string:
+/// when in doubt, a rule is asked for.
 const TEXT_LIKE: &[&str] = &[
-    "text", "varchar", "bpchar", "char", "name", "citext", "json", "jsonb", "inet", "cidr",
-    "bytea", "xml",
+    "text", "varchar", "bpchar", "char", "name", "json", "jsonb", "inet", "cidr", "bytea", "xml",
+    "tsvector", "tsquery",
 ];
+
+/// The column types (by oid) whose values can carry text: a text-like base type itself, or
+/// reached from the type through domains, array elements, composite attributes and range
+/// subtypes, recursively.
+const TEXT_BEARING_SQL: &str = "\
+    WITH RECURSIVE edges(parent, child) AS ( \
+        SELECT t.oid, t.typbasetype FROM pg_catalog.pg_type t WHERE t.typtype = 'd' \
+        UNION ALL SELECT t.oid, t.typelem FROM pg_catalog.pg_type t \
+            WHERE t.typcategory = 'A' AND t.typelem <> 0 \
+        UNION ALL SELECT t.oid, a.atttypid FROM pg_catalog.pg_type t \
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid \
+            WHERE t.typtype = 'c' AND a.attnum > 0 AND NOT a.attisdropped \
+        UNION ALL SELECT r.rngtypid, r.rngsubtype FROM pg_catalog.pg_range r \
+    ), walk(root, oid, depth) AS ( \
+        SELECT o, o, 0 FROM unnest($1::oid[]) o \
+        UNION SELECT w.root, e.child, w.depth + 1 FROM walk w JOIN edges e ON e.parent = w.oid \
+            WHERE w.depth < 32 \
+    ) \
+    SELECT DISTINCT w.root FROM walk w \
+    JOIN pg_catalog.pg_type t ON t.oid = w.oid \
+    JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace \
+    WHERE t.typtype NOT IN ('d', 'c', 'e', 'r', 'p') \
+      AND NOT (t.typcategory = 'A' AND t.typelem <> 0) \
+      AND (t.typcategory = 'S' OR t.typname::text = ANY($2::text[]) \
+           OR (n.nspname <> 'pg_catalog' AND t.typcategory NOT IN ('N', 'D', 'B', 'T', 'V')))";
 
 /// A column the copy reads and writes (generated columns are left to the target).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +53,7 @@ pub struct Column {
     pub name: String,
     /// `format_type`, e.g. `character varying(80)`.
     pub data_type: String,
-    /// Text-like (see [`TEXT_LIKE`]), or an array of such: it needs a mask rule.
+    /// Can carry text (see [`TEXT_BEARING_SQL`]): it needs a mask rule.
     pub text_like: bool,
     /// json or jsonb (generated values are wrapped as JSON strings).
     pub json: bool,
@@ -141,7 +169,7 @@ pub async fn read_source(client: &Client) -> anyhow::Result<Source> {
         "SELECT n.nspname::text, c.relname::text, a.attname::text, \
                 pg_catalog.format_type(a.atttypid, a.atttypmod), \
                 coalesce(e.typname, b.typname)::text, coalesce(e.typcategory, b.typcategory)::text, \
-                e.oid IS NOT NULL \
+                e.oid IS NOT NULL, a.atttypid \
          FROM pg_catalog.pg_attribute a \
          JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -152,21 +180,28 @@ pub async fn read_source(client: &Client) -> anyhow::Result<Source> {
            AND a.attgenerated = '' \
          ORDER BY n.nspname, c.relname, a.attnum"
     );
-    for r in client
+    let rows = client
         .query(&columns_sql, &[])
         .await
-        .context("failed to read the source's columns")?
-    {
+        .context("failed to read the source's columns")?;
+    let type_oids: Vec<u32> = rows.iter().map(|r| r.get::<_, u32>(7)).collect();
+    let bearing: BTreeSet<u32> = client
+        .query(TEXT_BEARING_SQL, &[&type_oids, &TEXT_LIKE])
+        .await
+        .context("failed to find the source's column types that can carry text")?
+        .iter()
+        .map(|r| r.get::<_, u32>(0))
+        .collect();
+    for r in rows {
         let name = QName::new(r.get::<_, String>(0), r.get::<_, String>(1));
         let Some(table) = tables.get_mut(&name) else {
             continue;
         };
         let base: String = r.get(4);
-        let category: String = r.get(5);
         table.columns.push(Column {
             name: r.get(2),
             data_type: r.get(3),
-            text_like: category == "S" || TEXT_LIKE.contains(&base.as_str()),
+            text_like: bearing.contains(&r.get::<_, u32>(7)),
             json: base == "json" || base == "jsonb",
             array: r.get(6),
         });

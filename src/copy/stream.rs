@@ -14,8 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 use tokio_postgres::Client;
 
-use crate::catalog::sql::literal;
 use crate::pg::{describe, Db};
+use crate::sql::quote;
 use crate::ui;
 
 /// A spooled table is read back in chunks of this size, and written in blocks of it.
@@ -62,7 +62,7 @@ impl Snapshot {
                 let c = db.get().await?;
                 c.batch_execute(&format!(
                     "{begin}; SET TRANSACTION SNAPSHOT {}",
-                    literal(&id)
+                    quote::literal(&id)
                 ))
                 .await
                 .context("failed to share the source's snapshot with another connection")?;

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::catalog::QName;
 use crate::error::usage;
-use crate::pg::quote_ident;
+use crate::sql::quote;
 
 use super::plan::{ForeignKey, Order, Source};
 
@@ -51,7 +51,15 @@ impl Filters {
                      created_at > now() - interval ''30 days'''"
                 )));
             };
-            conditions.push((entry(table.trim()), cond.trim().to_string()));
+            let cond = cond.trim();
+            if let Err(why) = crate::sql::cond::check(cond) {
+                return Err(usage(format!(
+                    "--where {:?}: the condition must be one boolean expression over the \
+                     table's rows: {why}; nothing was copied",
+                    table.trim()
+                )));
+            }
+            conditions.push((entry(table.trim()), cond.to_string()));
         }
         let mut limits_at: Vec<(usize, u64)> = Vec::new();
         for l in limits {
@@ -210,8 +218,8 @@ fn closure(table: &QName, selfs: &[&ForeignKey], base: &str) -> String {
 fn idents(cols: &[String], alias: Option<&str>) -> String {
     cols.iter()
         .map(|c| match alias {
-            Some(a) => format!("{a}.{}", quote_ident(c)),
-            None => quote_ident(c),
+            Some(a) => format!("{a}.{}", quote::ident(c)),
+            None => quote::ident(c),
         })
         .collect::<Vec<_>>()
         .join(", ")

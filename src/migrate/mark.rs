@@ -12,6 +12,7 @@ use super::store;
 use super::version::Version;
 use crate::error::usage;
 use crate::pg::Db;
+use crate::sql::quote;
 
 /// One migration named on the command line: its file, or only its recorded version (a file
 /// that is gone can still be unapplied).
@@ -147,7 +148,7 @@ async fn locked(
             sql.push_str(&format!(
                 "DELETE FROM {} WHERE version = {};\n",
                 store::TABLE,
-                store::literal(&n.version)
+                quote::literal(&n.version)
             ));
             applied.retain(|(v, _)| v.stamp != n.version);
         } else {
@@ -159,13 +160,13 @@ async fn locked(
                 "INSERT INTO {} (version, name, file, checksum, execution_ms, applied_by_os, \
                  adopted) VALUES ({}, {}, {}, {}, NULL, {}, true);\n",
                 store::TABLE,
-                store::literal(&m.version.stamp),
-                store::literal(&m.name),
-                store::literal(&m.file_name),
-                store::literal(&m.checksum),
+                quote::literal(&m.version.stamp),
+                quote::literal(&m.name),
+                quote::literal(&m.file_name),
+                quote::literal(&m.checksum),
                 os_user
                     .as_deref()
-                    .map_or_else(|| "NULL".to_string(), store::literal),
+                    .map_or_else(|| "NULL".to_string(), quote::literal),
             ));
             applied.push((m.version.clone(), m.file_name.clone()));
         }
@@ -175,7 +176,7 @@ async fn locked(
         return Ok(report);
     }
     if state.pointer.is_some() {
-        let p = store::literal(&store::pointer_value(
+        let p = quote::literal(&store::pointer_value(
             applied.iter().map(|(v, f)| (v, f.as_str())),
         ));
         sql.push_str(&format!(

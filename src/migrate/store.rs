@@ -10,6 +10,7 @@ use tokio_postgres::Client;
 
 use super::file::Migration;
 use super::version::{Format, Version};
+use crate::sql::quote;
 use crate::ui;
 
 /// The tracking table.
@@ -271,11 +272,6 @@ pub fn os_user() -> Option<String> {
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
 }
 
-/// A string literal for SQL, right whatever `standard_conforming_strings` says.
-pub fn literal(s: &str) -> String {
-    format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
-}
-
 /// The bookkeeping of one step as SQL, run in the step's transaction: record (up) or forget
 /// (down) the migration, then set the bootcamp's pointer when `pointer` says to.
 /// `execution_ms` is an SQL expression for the `execution_ms` column.
@@ -292,19 +288,19 @@ pub fn bookkeeping_sql(
             "INSERT INTO public.cruddur_db_migrations \
              (version, name, file, checksum, execution_ms, applied_by_os, adopted) \
              VALUES ({}, {}, {}, {}, {execution_ms}, {}, false);\n",
-            literal(&m.version.stamp),
-            literal(&m.name),
-            literal(&m.file_name),
-            literal(&m.checksum),
-            os_user().map_or_else(|| "NULL".to_string(), |u| literal(&u)),
+            quote::literal(&m.version.stamp),
+            quote::literal(&m.name),
+            quote::literal(&m.file_name),
+            quote::literal(&m.checksum),
+            os_user().map_or_else(|| "NULL".to_string(), |u| quote::literal(&u)),
         ),
         super::Direction::Down => format!(
             "DELETE FROM public.cruddur_db_migrations WHERE version = {};\n",
-            literal(&m.version.stamp)
+            quote::literal(&m.version.stamp)
         ),
     };
     if let Some(p) = pointer {
-        let p = literal(p);
+        let p = quote::literal(p);
         sql.push_str(&format!(
             "UPDATE public.schema_information SET last_successful_run = {p} WHERE id = 1;\n\
              INSERT INTO public.schema_information (id, last_successful_run) SELECT 1, {p} \
@@ -369,12 +365,6 @@ mod tests {
 
     fn v(stamp: &str, f: Format) -> Version {
         Version::parse(stamp, f).unwrap()
-    }
-
-    #[test]
-    fn literals_are_quoted() {
-        assert_eq!(literal("o'brien"), "E'o''brien'");
-        assert_eq!(literal("a\\b"), "E'a\\\\b'");
     }
 
     #[test]

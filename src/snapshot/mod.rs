@@ -12,7 +12,8 @@ use tokio_postgres::Client;
 
 use crate::error::{coded, exit, usage};
 use crate::lifecycle::{sessions, sessions_table, Session};
-use crate::pg::{quote_ident, ConnectOptions, Db};
+use crate::pg::{ConnectOptions, Db};
+use crate::sql::quote::ident as quote_ident;
 use crate::target::Target;
 use crate::ui;
 

@@ -7,7 +7,8 @@ use anyhow::anyhow;
 use serde::Serialize;
 
 use super::{admin, clear_sessions, copy_database, drop_own, find, refuse_protected, Snapshot};
-use crate::pg::{quote_ident, ConnectOptions};
+use crate::pg::ConnectOptions;
+use crate::sql::quote::ident as quote_ident;
 use crate::target::Target;
 use crate::ui;
 

@@ -4,12 +4,14 @@
 //! reader that streams a file and its includes as statements (`input`).
 
 pub mod classify;
+pub mod cond;
 pub mod conninfo;
 pub mod input;
 pub mod item;
 pub mod lex;
 pub mod meta;
 pub mod prepared;
+pub mod quote;
 pub mod shape;
 pub mod slash;
 pub mod vars;

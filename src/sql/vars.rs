@@ -68,24 +68,17 @@ pub fn parse_pair(pair: &str) -> Result<(String, String), String> {
 /// A string literal as libpq's PQescapeLiteral writes it: `E'...'` (after a space) when the
 /// value holds a backslash.
 pub fn quote_literal(v: &str) -> String {
-    let mut out = String::with_capacity(v.len() + 4);
-    if v.contains('\\') {
-        out.push_str(" E");
+    let quoted = super::quote::literal(v);
+    if quoted.starts_with('E') {
+        format!(" {quoted}")
+    } else {
+        quoted
     }
-    out.push('\'');
-    for c in v.chars() {
-        if c == '\'' || c == '\\' {
-            out.push(c);
-        }
-        out.push(c);
-    }
-    out.push('\'');
-    out
 }
 
 /// A quoted identifier as libpq's PQescapeIdentifier writes it.
 pub fn quote_ident(v: &str) -> String {
-    format!("\"{}\"", v.replace('"', "\"\""))
+    super::quote::ident(v)
 }
 
 /// A part of the text sent that differs from the text written: `sent` and `written` are byte

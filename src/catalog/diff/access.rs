@@ -5,7 +5,7 @@
 use super::{Builder, Pass};
 use crate::catalog::model::*;
 use crate::catalog::sql::Phase;
-use crate::pg::quote_ident;
+use crate::sql::quote;
 
 /// What to compare besides the schema itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -20,7 +20,7 @@ fn owned(cat: &Catalog) -> Vec<(String, String, Access)> {
     for s in &cat.schemas {
         out.push((
             format!("schema {}", s.name),
-            format!("SCHEMA {}", quote_ident(&s.name)),
+            format!("SCHEMA {}", quote::ident(&s.name)),
             s.access.clone(),
         ));
     }
@@ -93,7 +93,7 @@ pub(super) fn compare(b: &mut Builder, from: &Catalog, to: &Catalog, opts: Optio
                 None,
                 None,
             );
-            let sql = format!("ALTER {object} OWNER TO {};", quote_ident(&ta.owner));
+            let sql = format!("ALTER {object} OWNER TO {};", quote::ident(&ta.owner));
             b.push(Pass::Create, Phase::Comment, 1, &label, sql, None);
         }
         if opts.grants && fa.acl != ta.acl {
@@ -105,9 +105,12 @@ pub(super) fn compare(b: &mut Builder, from: &Catalog, to: &Catalog, opts: Optio
                 None,
             );
             let sql = format!(
-                "-- grants on {label} differ (FROM {}, TO {}): not written as SQL",
-                show(&fa.acl),
-                show(&ta.acl)
+                "-- {}",
+                quote::comment(&format!(
+                    "grants on {label} differ (FROM {}, TO {}): not written as SQL",
+                    show(&fa.acl),
+                    show(&ta.acl)
+                ))
             );
             b.push(Pass::Create, Phase::Comment, 1, &label, sql, None);
         }

@@ -14,8 +14,8 @@ mod table;
 pub use access::Options;
 
 use super::model::*;
-use super::sql::{self, literal, sequence_options, Object, Phase};
-use crate::pg::quote_ident;
+use super::sql::{self, sequence_options, Object, Phase};
+use crate::sql::quote;
 
 /// One difference: the object and what differs about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -90,7 +90,9 @@ impl Statement {
     pub fn script(&self) -> String {
         let mut out = String::new();
         if let Some(why) = &self.destructive {
-            out.push_str(&format!("-- destructive: {why}\n"));
+            // NOTE: `why` names objects, and a name may hold a newline or `*/`: as comment
+            // text it can never end the comment and become a statement.
+            out.push_str(&format!("-- destructive: {}\n", quote::comment(why)));
         }
         out.push_str(&self.sql);
         out.push('\n');
@@ -382,12 +384,12 @@ fn changed(b: &mut Builder, from: &Catalog, to: &Catalog, f: &Object, t: &Object
                     .iter()
                     .find(|x| x.name.to_string() == f.name)
                     .and_then(|x| match &x.kind {
-                        TypeKind::Enum { labels } => Some(labels.clone()),
+                        TypeKind::Enum { labels } => Some((x.name.clone(), labels.clone())),
                         _ => None,
                     })
             };
-            if let (Some(a), Some(z)) = (labels(from), labels(to)) {
-                if let Some(adds) = enum_additions(&f.name, &a, &z) {
+            if let (Some((name, a)), Some((_, z))) = (labels(from), labels(to)) {
+                if let Some(adds) = enum_additions(&name, &a, &z) {
                     for s in adds {
                         b.push(Pass::Create, t.phase, t.depth, &t.name, s, None);
                     }
@@ -421,15 +423,12 @@ fn changed(b: &mut Builder, from: &Catalog, to: &Catalog, f: &Object, t: &Object
 
 /// `ALTER TYPE ... ADD VALUE` for each new label, when every old label stays in its order;
 /// `None` when labels go or move (the type must be made again).
-fn enum_additions(name: &str, from: &[String], to: &[String]) -> Option<Vec<String>> {
+fn enum_additions(name: &QName, from: &[String], to: &[String]) -> Option<Vec<String>> {
     let kept: Vec<&String> = to.iter().filter(|l| from.contains(l)).collect();
     if kept.len() != from.len() || kept.iter().zip(from).any(|(a, b)| *a != b) {
         return None;
     }
-    let q = name
-        .split_once('.')
-        .map(|(s, n)| format!("{}.{}", quote_ident(s), quote_ident(n)))
-        .unwrap_or_else(|| quote_ident(name));
+    let q = name.sql();
     let mut out = Vec::new();
     let mut present: Vec<&String> = from.iter().collect();
     for (i, label) in to.iter().enumerate() {
@@ -437,12 +436,12 @@ fn enum_additions(name: &str, from: &[String], to: &[String]) -> Option<Vec<Stri
             continue;
         }
         let place = match i.checked_sub(1).map(|p| &to[p]) {
-            Some(prev) => format!(" AFTER {}", literal(prev)),
-            None => format!(" BEFORE {}", literal(&to[1])),
+            Some(prev) => format!(" AFTER {}", quote::literal(prev)),
+            None => format!(" BEFORE {}", quote::literal(&to[1])),
         };
         out.push(format!(
             "ALTER TYPE {q} ADD VALUE {}{place};",
-            literal(label)
+            quote::literal(label)
         ));
         present.push(label);
     }
@@ -460,7 +459,7 @@ mod tests {
     #[test]
     fn enum_values_are_added_in_place() {
         let adds = enum_additions(
-            "public.mood",
+            &QName::new("public", "mood"),
             &s(&["sad", "happy"]),
             &s(&["meh", "sad", "ok", "happy"]),
         )
@@ -472,8 +471,15 @@ mod tests {
                 "ALTER TYPE \"public\".\"mood\" ADD VALUE 'ok' AFTER 'sad';"
             ]
         );
-        assert!(enum_additions("public.mood", &s(&["a", "b"]), &s(&["b", "a"])).is_none());
-        assert!(enum_additions("public.mood", &s(&["a", "b"]), &s(&["a"])).is_none());
+        assert!(enum_additions(
+            &QName::new("public", "mood"),
+            &s(&["a", "b"]),
+            &s(&["b", "a"])
+        )
+        .is_none());
+        assert!(
+            enum_additions(&QName::new("public", "mood"), &s(&["a", "b"]), &s(&["a"])).is_none()
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{drop_loses, Builder, Pass};
 use crate::catalog::model::*;
 use crate::catalog::sql::{self, column_sql, identity_sequence, sequence_options, Object, Phase};
-use crate::pg::quote_ident;
+use crate::sql::quote;
 
 /// What the table comparison found that the rest needs.
 pub(super) struct TableChanges {
@@ -180,14 +180,14 @@ fn columns(
                 Phase::Table,
                 depth,
                 &key,
-                alter(format!("DROP COLUMN {}", quote_ident(&fc.name))),
+                alter(format!("DROP COLUMN {}", quote::ident(&fc.name))),
                 Some(format!("drops column {}.{} and its data", tt.name, fc.name)),
             );
             reshaped = true;
         }
     }
     for tc in &tcols {
-        let col = quote_ident(&tc.name);
+        let col = quote::ident(&tc.name);
         let Some(fc) = fcols.iter().find(|c| c.name == tc.name) else {
             b.differ(
                 label.clone(),

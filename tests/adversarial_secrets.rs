@@ -1,0 +1,285 @@
+//! The adversary's list for masking, secrets and copy (issue 27), kept as regression tests
+//! against the real servers: each test is named after the hole it keeps closed.
+
+mod common;
+mod prod;
+
+use common::TestDb;
+use prod::ProdDb;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// Every row of the target's Cruddur tables, to see that nothing was written.
+fn rows(db: &TestDb) -> String {
+    db.psql(
+        "SELECT (SELECT string_agg(email, ',' ORDER BY email) FROM users) || '/' || \
+         (SELECT count(*) FROM activities)",
+    )
+}
+
+/// Regression: `--where "users: false) UNION ALL SELECT ..."` broke out of its parentheses
+/// and every real email reached the target.
+#[test]
+fn where_breaking_out_of_its_parentheses_is_refused_before_anything_runs() {
+    let src = TestDb::seeded("adv_where_src");
+    let dst = TestDb::seeded("adv_where_dst");
+    dst.psql("DELETE FROM activities; DELETE FROM users WHERE handle <> 'bayko'");
+    let before = rows(&dst);
+    for condition in [
+        "users: false) UNION ALL SELECT uuid, display_name, email, handle, cognito_user_id, \
+         created_at FROM users WHERE (true",
+        "users: true; DELETE FROM users",
+        "users: true ORDER BY 1",
+        "users: true -- the rest is a comment",
+    ] {
+        let out = dst
+            .cmd()
+            .args([
+                "copy", "--from", &src.url, "--to", "local", "--where", condition,
+            ])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{condition}: {err}");
+        assert!(err.contains("one boolean expression"), "{err}");
+        assert!(err.contains("nothing was copied"), "{err}");
+        assert_eq!(rows(&dst), before, "{condition}: the target changed");
+    }
+    // A condition the server cannot plan on its table is refused the same way.
+    let out = dst
+        .cmd()
+        .args([
+            "copy",
+            "--from",
+            &src.url,
+            "--to",
+            "local",
+            "--where",
+            "users: no_such = 1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no_such"), "{}", stderr(&out));
+    assert_eq!(rows(&dst), before);
+}
+
+/// Regression: a subset copy exited 1 after committing (its counts were queried after the
+/// commit) and the audit line said `failed`.
+#[test]
+fn a_subset_copy_from_production_is_audited_as_what_happened() {
+    let src = ProdDb::seeded("adv_subset");
+    let dst = TestDb::seeded("adv_subset_dst");
+    let state = dst.home.path().join("state");
+    let out = dst
+        .cmd()
+        .env("PROD_CONNECTION_URL", src.verified_url())
+        .env("CRUDDUR_STATE_DIR", &state)
+        .args([
+            "copy",
+            "--from",
+            "prod",
+            "--to",
+            "local",
+            "--where",
+            "users: handle = 'bayko'",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("public.users: 1 rows (1 selected, 0 referenced)"),
+        "{err}"
+    );
+    let log = std::fs::read_to_string(state.join("audit.jsonl")).unwrap();
+    assert!(log.contains("\"outcome\":\"ok\""), "{log}");
+    assert!(
+        log.contains("committed: 2 table(s), 1 rows, a subset (users: (handle = 'bayko'))"),
+        "{log}"
+    );
+}
+
+/// Regression: composite types, arrays of them, domains over them, tsvector and hstore
+/// columns were copied without a rule and without a refusal.
+#[test]
+fn strict_masking_asks_for_every_type_that_can_carry_text() {
+    let src = TestDb::new("adv_types_src");
+    src.psql(
+        "CREATE EXTENSION IF NOT EXISTS hstore; \
+         CREATE TYPE person AS (name text, email text); \
+         CREATE TYPE wrapper AS (inner_person person, n int); \
+         CREATE TYPE point2 AS (x int, y int); \
+         CREATE DOMAIN person_d AS person; \
+         CREATE TABLE people (id int PRIMARY KEY, who person, many person[], nested wrapper, \
+             dom person_d, words tsvector, attrs hstore, spot point2, spots point2[], \
+             stamp timestamptz, flag bool); \
+         INSERT INTO people VALUES (1, ('Real Person', 'secret.person@gmail.com'), \
+             ARRAY[('A', 'a@gmail.com')::person], (('B', 'b@gmail.com'), 1), \
+             ('C', 'c@gmail.com'), to_tsvector('secret.person@gmail.com'), \
+             'email => \"d@gmail.com\"', (1, 2), ARRAY[(1, 2)::point2], now(), true);",
+    );
+    let dst = TestDb::new("adv_types_dst");
+    let out = dst
+        .cmd()
+        .args(["copy", "--from", &src.url, "--to", "local", "--schema"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("[people]"), "{err}");
+    for column in ["who", "many", "nested", "dom", "words", "attrs"] {
+        assert!(
+            err.contains(&format!("\n{column} = ")),
+            "{column} not asked for: {err}"
+        );
+    }
+    for column in ["id", "spot", "spots", "stamp", "flag"] {
+        assert!(
+            !err.contains(&format!("\n{column} = ")),
+            "{column} asked for: {err}"
+        );
+    }
+    assert!(err.contains("--no-mask"), "{err}");
+    assert_eq!(
+        dst.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'people'"),
+        "0",
+        "something was written"
+    );
+}
+
+/// `url` with `password` set as userinfo (`user`) or as a `?password=` parameter, as typed.
+fn with_password(url: &str, password: &str, as_param: bool) -> String {
+    if as_param {
+        format!("{url}?password={password}")
+    } else {
+        url.replacen("://postgres@", &format!("://postgres:{password}@"), 1)
+    }
+}
+
+/// Regression: `diff` printed its sides as typed, `?password=` and passwords with a space
+/// included, in text and in `--json`.
+#[test]
+fn diff_shows_its_sides_masked_in_text_and_json() {
+    let a = TestDb::new("adv_diff_a");
+    let b = TestDb::new("adv_diff_b");
+    b.psql("CREATE TABLE extra (id int)");
+    let from = with_password(&a.url, "Sp ace1,x", false);
+    let to = with_password(&b.url, "Par am2 y", true);
+    for json in [false, true] {
+        let mut cmd = a.cmd();
+        cmd.arg("diff");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.args([&from, &to]).output().unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert!(all.contains("postgres:****@"), "json={json}: {all}");
+        assert!(all.contains("?password=****"), "json={json}: {all}");
+        for secret in ["Sp ace1", "Sp", "ace1", "Par am2", "am2"] {
+            assert!(
+                !all.contains(secret),
+                "json={json}: {secret:?} shown: {all}"
+            );
+        }
+    }
+}
+
+/// Regression: audit.jsonl kept raw `?password=` values, passwords with a space or a comma,
+/// and the `--mask-salt`.
+#[test]
+fn the_audit_log_keeps_no_password_and_no_salt() {
+    let src = ProdDb::seeded("adv_audit");
+    let dst = TestDb::seeded("adv_audit_dst");
+    let state = dst.home.path().join("state");
+    for to in [
+        with_password(&dst.url, "Au dit1,z", false),
+        with_password(&dst.url, "Qu ery2,w", true),
+    ] {
+        let out = dst
+            .cmd()
+            .env("PROD_CONNECTION_URL", src.verified_url())
+            .env("CRUDDUR_STATE_DIR", &state)
+            .args([
+                "copy",
+                "--from",
+                "prod",
+                "--to",
+                &to,
+                "--mask-salt",
+                "Pepper5alt",
+            ])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(!err.contains("Pepper5alt"), "{err}");
+    }
+    let log = std::fs::read_to_string(state.join("audit.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 2, "{log}");
+    assert!(log.contains("postgres:****@"), "{log}");
+    assert!(log.contains("?password=****"), "{log}");
+    assert!(log.contains("\"--mask-salt\",\"****\""), "{log}");
+    for secret in [
+        "Au dit1",
+        "Au",
+        "dit1",
+        "Qu ery2",
+        "ery2",
+        "Pepper5alt",
+        &prod::prod_password(),
+    ] {
+        assert!(!log.contains(secret), "{secret:?} in the log: {log}");
+    }
+}
+
+/// Regression: a `sql:` mask rule with a syntax error made the server's message quote the
+/// rest of the query, salt included.
+#[test]
+fn a_broken_sql_rule_does_not_show_the_salt() {
+    let src = TestDb::seeded("adv_salt_src");
+    let dst = TestDb::seeded("adv_salt_dst");
+    let mask = common::write_file(
+        dst.home.path(),
+        "mask.toml",
+        "[users]\nhandle = \"sql:$$oops\"\n",
+    );
+    let out = dst
+        .cmd()
+        .args(["copy", "--from", &src.url, "--to", "local", "--mask"])
+        .arg(&mask)
+        .args(["--mask-salt", "Sa1tySecret"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    // The server quotes everything after an unterminated dollar quote: the hash comes after.
+    assert!(err.contains("unterminated dollar-quoted string"), "{err}");
+    assert!(err.contains("md5("), "{err}");
+    assert!(!err.contains("Sa1tySecret"), "{err}");
+    // The salt still makes the hashes: the same salt, the same hash as md5(salt || value).
+    let ok = dst
+        .cmd()
+        .args([
+            "copy",
+            "--from",
+            &src.url,
+            "--to",
+            "local",
+            "--mask-salt",
+            "Sa1tySecret",
+        ])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert_eq!(
+        dst.scalar("SELECT string_agg(cognito_user_id, ',' ORDER BY handle) FROM users"),
+        src.scalar(
+            "SELECT string_agg('MOCK-' || md5('Sa1tySecret' || cognito_user_id), ',' \
+             ORDER BY handle) FROM users"
+        )
+    );
+}
