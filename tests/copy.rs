@@ -100,7 +100,8 @@ fn prod_to_local_is_masked_audited_and_leaves_the_source_unchanged() {
 }
 
 /// Rows committed on the source while a copy holds its snapshot are not copied, by any of
-/// the `--jobs` connections.
+/// the `--jobs` connections. (The pause is a test hook: `--features test-hooks`.)
+#[cfg(feature = "test-hooks")]
 #[test]
 fn every_job_reads_the_one_snapshot() {
     let src = TestDb::seeded("copy_snap");

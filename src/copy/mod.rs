@@ -608,7 +608,14 @@ fn summary(req: &Request, plan: &Plan, moved: &[Moved], selected: &[Option<u64>]
 
 /// NOTE: a test-only hook, so that a test can change the source while a copy holds its
 /// snapshot: with CRUDDUR_TEST_COPY_PAUSE=DIR the copy creates DIR/paused once its snapshot is
-/// taken and waits (up to a minute) for DIR/resume before it reads a row.
+/// taken and waits (up to a minute) for DIR/resume before it reads a row. Only in a build
+/// with `--features test-hooks` (scripts/test); releases and `cargo install` leave it out.
+#[cfg(not(feature = "test-hooks"))]
+async fn test_pause() -> anyhow::Result<()> {
+    Ok(())
+}
+
+#[cfg(feature = "test-hooks")]
 async fn test_pause() -> anyhow::Result<()> {
     let Some(dir) = std::env::var_os("CRUDDUR_TEST_COPY_PAUSE") else {
         return Ok(());
