@@ -283,3 +283,43 @@ fn a_broken_sql_rule_does_not_show_the_salt() {
         )
     );
 }
+
+/// Regression: copy's literals assumed standard_conforming_strings = on, so on a source with
+/// it off `constant:o'k\b` arrived as `o'k<backspace>` (mask constants, the salt, the
+/// snapshot id of `--jobs 2`).
+#[test]
+fn literals_arrive_as_written_when_standard_conforming_strings_is_off() {
+    let src = TestDb::seeded("adv_scs_src");
+    let dst = TestDb::seeded("adv_scs_dst");
+    for db in [&src, &dst] {
+        common::psql_admin(&format!(
+            "ALTER DATABASE \"{}\" SET standard_conforming_strings = off",
+            db.name
+        ));
+    }
+    assert_eq!(src.scalar("SHOW standard_conforming_strings"), "off");
+    let mask = common::write_file(
+        dst.home.path(),
+        "mask.toml",
+        "[users]\ndisplay_name = \"constant:o'k\\\\b\"\n",
+    );
+    let out = dst
+        .cmd()
+        .args(["copy", "--from", &src.url, "--to", "local", "--jobs", "2", "--mask"])
+        .arg(&mask)
+        .args(["--mask-salt", "o'k\\salt"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        dst.scalar("SELECT DISTINCT display_name FROM users"),
+        "o'k\\b"
+    );
+    assert_eq!(
+        dst.scalar("SELECT string_agg(cognito_user_id, ',' ORDER BY handle) FROM users"),
+        src.scalar(
+            "SELECT string_agg('MOCK-' || md5(E'o''k\\\\salt' || cognito_user_id), ',' \
+             ORDER BY handle) FROM users"
+        )
+    );
+}
