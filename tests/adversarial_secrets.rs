@@ -305,7 +305,9 @@ fn literals_arrive_as_written_when_standard_conforming_strings_is_off() {
     );
     let out = dst
         .cmd()
-        .args(["copy", "--from", &src.url, "--to", "local", "--jobs", "2", "--mask"])
+        .args([
+            "copy", "--from", &src.url, "--to", "local", "--jobs", "2", "--mask",
+        ])
         .arg(&mask)
         .args(["--mask-salt", "o'k\\salt"])
         .output()
@@ -321,5 +323,100 @@ fn literals_arrive_as_written_when_standard_conforming_strings_is_off() {
             "SELECT string_agg('MOCK-' || md5(E'o''k\\\\salt' || cognito_user_id), ',' \
              ORDER BY handle) FROM users"
         )
+    );
+}
+
+/// Regression: `localhost` on one side and `127.0.0.1` (or `LOCALHOST`) on the other passed
+/// the same-database check, and the copy waited forever on its own source.
+#[test]
+fn copy_onto_its_own_source_under_another_host_name_is_refused() {
+    let db = TestDb::seeded("adv_self");
+    let before = rows(&db);
+    for host in ["localhost", "LOCALHOST"] {
+        let other = db.url.replacen("127.0.0.1", host, 1);
+        assert_ne!(other, db.url);
+        let started = std::time::Instant::now();
+        let out = db
+            .cmd()
+            .args(["copy", "--from", &other, "--to", &db.url, "--jobs", "1"])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{host}: {err}");
+        assert!(err.contains("the same database"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        assert_eq!(rows(&db), before);
+    }
+}
+
+/// Regression: the production snapshot (a REPEATABLE READ transaction on the source) was
+/// open while the confirmation prompt waited for a person.
+#[test]
+fn no_source_transaction_is_open_while_the_confirmation_waits() {
+    use std::io::{Read, Write};
+    let src = TestDb::seeded("adv_prompt_src");
+    let dst = TestDb::seeded("adv_prompt_dst");
+    let before = rows(&dst);
+    let bin = assert_cmd::cargo::cargo_bin("cruddur-db");
+    let command = format!(
+        "'{}' --protected copy --from '{}' --to '{}'",
+        bin.display(),
+        src.url,
+        dst.url
+    );
+    // `script` gives the copy a terminal, so it asks.
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dst.home.path())
+        .env("NO_COLOR", "1")
+        .current_dir(dst.home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !String::from_utf8_lossy(&seen).contains("Type the database name") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no prompt: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        let mut buf = [0u8; 4096];
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "the copy ended without asking: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let open = common::psql_admin(&format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' \
+         AND (state LIKE 'idle in transaction%' OR backend_xmin IS NOT NULL) \
+         AND pid <> pg_backend_pid()",
+        src.name
+    ));
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"not-the-name\n")
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        open.trim(),
+        "0",
+        "a source transaction was open during the prompt"
+    );
+    assert!(!status.success());
+    assert_eq!(
+        rows(&dst),
+        before,
+        "the target changed after a wrong answer"
     );
 }
