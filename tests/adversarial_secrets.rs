@@ -420,3 +420,62 @@ fn no_source_transaction_is_open_while_the_confirmation_waits() {
         "the target changed after a wrong answer"
     );
 }
+
+/// Runs `args` on `db` with stdout on /dev/full.
+fn on_full_disk(db: &TestDb, args: &[&str], dir: Option<&std::path::Path>) -> std::process::Output {
+    let mut cmd = db.std_cmd();
+    if let Some(d) = dir {
+        cmd.env("CRUDDUR_MIGRATIONS_DIR", d);
+    }
+    cmd.args(args)
+        .stdout(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .output()
+        .unwrap()
+}
+
+/// Regression: `dump`, `diff`, `migrate status --json`, `migrate new` and `sessions --json`
+/// panicked with exit 101 when stdout was full.
+#[test]
+fn a_full_stdout_is_one_error_line_and_exit_1_never_a_panic() {
+    let db = TestDb::seeded("adv_full");
+    db.psql("ALTER TABLE users ADD COLUMN nickname text");
+    let dir = db.home.path().join("migrations");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: &[&[&str]] = &[
+        &["dump"],
+        &["diff", "setup", "local"],
+        &["diff", "--json", "setup", "local"],
+        &["migrate", "status", "--json"],
+        &["migrate", "new", "full_disk"],
+        &["sessions", "--json"],
+        &["users", "--json"],
+    ];
+    for args in cases {
+        let out = on_full_disk(&db, args, Some(&dir));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {err}");
+        assert!(
+            lines[0].contains("No space left on device"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// A reader that goes away (`| head -1`) ends the command quietly with 141.
+#[test]
+fn a_closed_stdout_ends_quietly_with_141() {
+    let db = TestDb::seeded("adv_pipe");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = db.std_cmd().arg("dump").stdout(writer).output().unwrap();
+    assert_eq!(out.status.code(), Some(141), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}

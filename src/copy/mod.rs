@@ -239,7 +239,7 @@ pub async fn run(req: Request) -> anyhow::Result<()> {
         plan?
     };
     if req.confirm.dry_run {
-        println!("{}", first.describe(&req));
+        crate::ui::outln!("{}", first.describe(&req))?;
         return Ok(());
     }
     crate::protect::confirm(
