@@ -479,3 +479,52 @@ fn a_closed_stdout_ends_quietly_with_141() {
     assert_eq!(out.status.code(), Some(141), "{}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
+
+/// Regression: SIGTERM and SIGHUP left scratch databases behind (only SIGINT cleaned up).
+#[test]
+fn sigterm_and_sighup_drop_the_scratch_database_and_exit_128_plus_n() {
+    for (signal, code) in [("TERM", 143), ("HUP", 129)] {
+        let db = TestDb::new(&format!("adv_sig_{signal}"));
+        let slow = common::write_file(
+            db.home.path(),
+            "slow.sql",
+            "CREATE TABLE t (id int);\nSELECT pg_sleep(30);\n",
+        );
+        let child = db
+            .std_cmd()
+            .args(["diff", slow.to_str().unwrap(), "local"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let pattern = format!("cruddur_db_scratch_t%_{pid}_%");
+        let mut name = String::new();
+        while name.is_empty() && std::time::Instant::now() < deadline {
+            name = common::psql_admin(&format!(
+                "SELECT datname FROM pg_database WHERE datname LIKE '{pattern}'"
+            ))
+            .trim()
+            .to_string();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(!name.is_empty(), "no scratch database appeared");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{signal}: {err}");
+        assert!(err.contains(&format!("stopped by SIG{signal}")), "{err}");
+        let left = common::psql_admin(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{name}'"
+        ));
+        assert_eq!(
+            left.trim(),
+            "0",
+            "{signal}: scratch database {name} was left behind"
+        );
+    }
+}
