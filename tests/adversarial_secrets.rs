@@ -528,3 +528,44 @@ fn sigterm_and_sighup_drop_the_scratch_database_and_exit_128_plus_n() {
         );
     }
 }
+
+/// Regression: `diff setup local --protected` created and dropped a scratch database on the
+/// protected server without asking.
+#[test]
+fn no_scratch_database_on_a_protected_server() {
+    let db = TestDb::seeded("adv_scratch_prot");
+    let child = db
+        .std_cmd()
+        .args(["--protected", "diff", "setup", "local"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("protected server") && err.contains("--scratch-url"),
+        "{err}"
+    );
+    assert!(!err.contains("built setup"), "{err}");
+    let made = common::psql_admin(&format!(
+        "SELECT count(*) FROM pg_database WHERE datname LIKE 'cruddur_db_scratch_t%_{pid}_%'"
+    ));
+    assert_eq!(made.trim(), "0");
+    // With a scratch server of its own it runs.
+    let out = db
+        .cmd()
+        .args([
+            "--protected",
+            "diff",
+            "--scratch-url",
+            &common::admin_url(),
+            "setup",
+            "local",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
