@@ -569,3 +569,40 @@ fn no_scratch_database_on_a_protected_server() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// Regression: a keyword/value conninfo (`host=... password=...`), quoted or with a comma,
+/// was echoed in full in errors and in `doctor --json`.
+#[test]
+fn keyword_value_passwords_are_masked_in_every_error() {
+    let home = tempfile::tempdir().unwrap();
+    let conninfo = "host=127.0.0.1 port=1 password='Se cret9' dbname=x";
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--url", conninfo, "users"],
+        vec!["--url", conninfo, "doctor", "--json"],
+        vec!["diff", conninfo, "local"],
+        vec![
+            "copy",
+            "--from",
+            "host=h password=Se,cret9",
+            "--to",
+            "local",
+        ],
+        vec!["copy", "--from", "local", "--to", conninfo],
+    ];
+    for args in cases {
+        let out = common::bin(home.path()).args(&args).output().unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(
+            all.contains("password='****'") || all.contains("password=****"),
+            "{args:?}: {all}"
+        );
+        assert!(!all.contains("cret9"), "{args:?}: {all}");
+    }
+    let out = common::bin(home.path())
+        .env("CONNECTION_URL", conninfo)
+        .arg("users")
+        .output()
+        .unwrap();
+    assert!(stderr(&out).contains("password='****'"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("cret9"), "{}", stderr(&out));
+}

@@ -519,7 +519,7 @@ async fn load_in_transaction(
             .order
             .deferred
             .iter()
-            .map(|f| format!("{}.{}", quote::ident(&f.from.schema), quote::ident(&f.name)))
+            .map(|f| quote::qualified(&f.from.schema, &f.name))
             .collect::<Vec<_>>()
             .join(", ");
         dst.batch_execute(&format!("SET CONSTRAINTS {constraints} DEFERRED"))
