@@ -27,6 +27,7 @@ mod files;
 mod lifecycle;
 mod mask;
 mod protect;
+mod signals;
 mod snapshot;
 mod sync;
 mod tls;

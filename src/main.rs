@@ -35,18 +35,27 @@ fn main() -> ExitCode {
     let code = match cruddur_db::run(cli) {
         Ok(()) => error::exit::OK,
         Err(err) => {
-            cruddur_db::print_error(&err);
-            error::exit_code(&err)
+            let code = error::exit_code(&err);
+            // NOTE: the reader of stdout went away (`| head -1`): nothing to tell it.
+            if code != BROKEN_PIPE {
+                cruddur_db::print_error(&err);
+            }
+            code
         }
     };
     let _ = std::io::stdout().flush();
     ExitCode::from(code as u8)
 }
 
-/// `cruddur-db users | head -1`: when the reader of stdout goes away, stop quietly with the
-/// status a process killed by SIGPIPE has, as other command-line tools do, instead of
-/// panicking. NOTE: SIGPIPE itself stays ignored, so a dropped database or AWS connection
-/// is an error to report, not a silent death.
+/// The status of a process killed by SIGPIPE, as other command-line tools end when the
+/// reader of their output goes away.
+const BROKEN_PIPE: i32 = 141;
+
+/// `cruddur-db users | head -1`: stdout is written through `ui::write_out`, whose errors
+/// are exit 141 (silent) or 1 (one line). NOTE: a `print!` left anywhere (in a dependency)
+/// panics on a failed write; the hook turns that panic into the same exits instead of a
+/// panic message and exit 101. SIGPIPE itself stays ignored, so a dropped database or AWS
+/// connection is an error to report, not a silent death.
 fn quiet_broken_pipe() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -56,8 +65,16 @@ fn quiet_broken_pipe() {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
-        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
-            std::process::exit(141);
+        if let Some(rest) = msg.strip_prefix("failed printing to stdout") {
+            if msg.contains("Broken pipe") {
+                std::process::exit(BROKEN_PIPE);
+            }
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: failed to write to stdout{}",
+                rest.trim_end()
+            );
+            std::process::exit(error::exit::FAILED);
         }
         default(info);
     }));

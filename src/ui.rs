@@ -6,6 +6,50 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// The exit status of a process whose stdout reader went away (as if killed by SIGPIPE):
+/// reported silently.
+pub const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// Writes a result to stdout, at once (flushed). A write that fails is an error, never a
+/// panic: a closed pipe (`| head -1`) is exit 141 without a message, any other failure
+/// (a full disk, `> /dev/full`) is exit 1 with one line.
+pub fn write_out(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(crate::error::coded(
+            BROKEN_PIPE_EXIT,
+            "stdout was closed before everything was written",
+        )),
+        Err(e) => Err(crate::error::coded(
+            crate::error::exit::FAILED,
+            format!("failed to write to stdout: {e}"),
+        )),
+    }
+}
+
+/// `print!` to stdout through [`write_out`]: evaluates to its `anyhow::Result<()>`.
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::ui::write_out(&format!($($t)*))
+    };
+}
+
+/// `println!` to stdout through [`write_out`]: evaluates to its `anyhow::Result<()>`.
+macro_rules! outln {
+    () => {
+        $crate::ui::write_out("\n")
+    };
+    ($($t:tt)*) => {
+        $crate::ui::write_out(&format!("{}\n", format_args!($($t)*)))
+    };
+}
+
+pub(crate) use {out, outln};
+
 /// Whether stderr is a terminal (bars, colour and prompts only then).
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()

@@ -15,7 +15,8 @@ pub use diff::Diff;
 pub use side::{Side, Sides};
 
 /// Reads both sides and compares them. Scratch databases made on the way are dropped at the
-/// end: after success, after a failure, and after Ctrl-C (which then fails the command).
+/// end: after success, after a failure, and after SIGINT, SIGTERM or SIGHUP (which then fail
+/// the command).
 /// Owners and grants are compared as `opts` asks.
 pub async fn compare(
     sides: &Sides,
@@ -37,10 +38,7 @@ async fn read_both(sides: &Sides, from: &Side, to: &Side) -> anyhow::Result<(Cat
     };
     let result = tokio::select! {
         r = work => r,
-        _ = tokio::signal::ctrl_c() => Err(crate::error::coded(
-            crate::error::exit::FAILED,
-            "interrupted (Ctrl-C); the scratch databases are dropped",
-        )),
+        stop = crate::signals::stopped() => Err(stop.error("the scratch databases are dropped")),
     };
     scratches.drop_all(&sides.conn).await;
     result

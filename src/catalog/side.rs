@@ -128,6 +128,17 @@ impl Sides {
             ..TargetRequest::default()
         })
         .context("failed to choose the server for the scratch database (--scratch-url)")?;
+        // NOTE: a scratch database is created and dropped without a question, so never on a
+        // protected server (an RDS host, or the local target marked --protected).
+        if server.protected || (self.scratch_url.is_none() && self.request.protected) {
+            return Err(usage(format!(
+                "a scratch database would be created and dropped on the protected server {}:{}; \
+                 nothing was created: pass --scratch-url URL (or set CRUDDUR_SCRATCH_URL) \
+                 naming a server that is not protected, e.g. a local PostgreSQL",
+                server.url.host(),
+                server.url.port()
+            )));
+        }
         let name = scratch_name();
         let url = server.url.with_database(&name);
         let target = Target::from_env(&TargetRequest {

@@ -31,21 +31,21 @@ pub async fn run(req: &TargetRequest, args: AddUserArgs) -> anyhow::Result<()> {
     let db = Db::connect(&target, &args.conn.options()).await?;
     crate::lifecycle::require_schema(&db).await?;
     if args.confirm.dry_run {
-        println!(
+        crate::ui::outln!(
             "would add @{} ({} <{}>) on {}",
             new.handle,
             new.display_name,
             new.email,
             db.url.short()
-        );
+        )?;
         ui::status("--dry-run: nothing was written");
         return Ok(());
     }
     let user = app::add_user(&db.pool, new).await?;
     if args.output.json {
-        println!("{}", serde_json::to_string_pretty(&user)?);
+        crate::ui::outln!("{}", serde_json::to_string_pretty(&user)?)?;
     } else {
-        print!("{}", describe(&user));
+        crate::ui::out!("{}", describe(&user))?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
         entries.drain(..entries.len().saturating_sub(n));
     }
     if args.output.json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        crate::ui::outln!("{}", serde_json::to_string_pretty(&entries)?)?;
         return Ok(());
     }
     if entries.is_empty() {
@@ -33,12 +33,12 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print!(
+    crate::ui::out!(
         "{}",
         crate::ui::table(
             &["TIME", "WHO", "COMMAND", "TARGET", "OUTCOME", "DURATION"],
             &rows
         )
-    );
+    )?;
     Ok(())
 }

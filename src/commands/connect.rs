@@ -34,8 +34,7 @@ pub fn run(req: &TargetRequest, args: ConnectArgs) -> anyhow::Result<()> {
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
     if confirm.dry_run {
-        print_plan(&target, &tls, &args, &program);
-        return Ok(());
+        return print_plan(&target, &tls, &args, &program);
     }
     if args.write {
         crate::protect::confirm(&target, &confirm, "open a WRITABLE psql session")?;
@@ -131,7 +130,12 @@ fn psql_program() -> String {
 }
 
 /// `--dry-run`: the program, its arguments and its connection environment (password masked).
-fn print_plan(target: &Target, tls: &TlsSettings, args: &ConnectArgs, program: &str) {
+fn print_plan(
+    target: &Target,
+    tls: &TlsSettings,
+    args: &ConnectArgs,
+    program: &str,
+) -> anyhow::Result<()> {
     let shown: Vec<String> = args
         .psql_args
         .iter()
@@ -146,7 +150,7 @@ fn print_plan(target: &Target, tls: &TlsSettings, args: &ConnectArgs, program: &
             }
         })
         .collect();
-    println!(
+    crate::ui::outln!(
         "would run {} on {} ({})",
         std::iter::once(program.to_string())
             .chain(shown)
@@ -160,12 +164,13 @@ fn print_plan(target: &Target, tls: &TlsSettings, args: &ConnectArgs, program: &
         } else {
             "read-only"
         }
-    );
+    )?;
     let mut env = plan_env(target, tls, args.write);
     env.sort();
     for (k, v) in env {
-        println!("  {k}={v}");
+        crate::ui::outln!("  {k}={v}")?;
     }
+    Ok(())
 }
 
 /// The variables of [`psql_env`] without writing the psqlrc, with the password masked and

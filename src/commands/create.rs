@@ -9,11 +9,11 @@ use crate::ui;
 pub async fn run(req: &TargetRequest, args: CreateArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
     if args.dry.dry_run {
-        println!(
+        crate::ui::outln!(
             "would run on {}: CREATE DATABASE {} (if it does not exist)",
             target.url.maintenance(),
             quote::ident(&target.url.database())
-        );
+        )?;
         return Ok(());
     }
     if lifecycle::create_if_missing(&target, &args.conn.options()).await? == Created::Existed {

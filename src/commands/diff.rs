@@ -32,15 +32,15 @@ pub async fn run(req: &TargetRequest, args: DiffArgs) -> anyhow::Result<()> {
             "differences": diff.differences,
             "statements": if args.sql { Some(&diff.statements) } else { None },
         });
-        println!(
+        crate::ui::outln!(
             "{}",
             serde_json::to_string_pretty(&value).context("failed to write JSON")?
-        );
+        )?;
     } else if args.sql {
-        print!("{}", diff.sql());
+        crate::ui::out!("{}", diff.sql())?;
     } else {
         for d in &diff.differences {
-            println!("{d}");
+            crate::ui::outln!("{d}")?;
         }
     }
     let summary = if diff.is_empty() {

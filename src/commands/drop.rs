@@ -10,12 +10,12 @@ pub async fn run(req: &TargetRequest, args: DropArgs) -> anyhow::Result<()> {
     let confirm = args.confirm.plain();
     crate::protect::confirm(&target, &confirm, "drop the database")?;
     if confirm.dry_run {
-        println!(
+        crate::ui::outln!(
             "would run on {}: DROP DATABASE IF EXISTS {}{}",
             target.url.maintenance(),
             quote::ident(&target.url.database()),
             if args.force { " WITH (FORCE)" } else { "" }
-        );
+        )?;
         return Ok(());
     }
     lifecycle::drop_database(&target, &args.conn.options(), args.force).await?;

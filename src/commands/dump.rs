@@ -24,7 +24,7 @@ pub async fn run(req: &TargetRequest, args: DumpArgs) -> anyhow::Result<()> {
     match out {
         Some(path) => std::fs::write(&path, text)
             .with_context(|| format!("failed to write {}", path.display()))?,
-        None => print!("{text}"),
+        None => crate::ui::out!("{text}")?,
     }
     Ok(())
 }

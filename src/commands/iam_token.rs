@@ -17,6 +17,6 @@ pub async fn run(req: &TargetRequest) -> anyhow::Result<()> {
         target.url.short(),
         tokens.region()
     ));
-    println!("{token}");
+    crate::ui::outln!("{token}")?;
     Ok(())
 }

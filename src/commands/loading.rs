@@ -49,12 +49,12 @@ pub(super) async fn load_file(
     };
     if confirm.dry_run {
         let input = lifecycle::sql_input(file.as_deref(), kind.name, kind.builtin);
-        println!(
+        crate::ui::outln!(
             "{}",
             lifecycle::describe_load(&target, &input, &args.vars.vars, opts)?
-        );
+        )?;
         if let Some(f) = &forgets {
-            println!("  {f}");
+            crate::ui::outln!("  {f}")?;
         }
         return Ok(());
     }
@@ -123,7 +123,7 @@ pub(super) async fn plan_or_prepare(
             (None, f) => f,
         });
         for line in first.into_iter().chain(plan) {
-            println!("{line}");
+            crate::ui::outln!("{line}")?;
         }
         return Ok(None);
     }

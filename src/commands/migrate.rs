@@ -55,7 +55,7 @@ fn new(d: &MigrateDirArgs, args: MigrateNewArgs) -> anyhow::Result<()> {
         None => migrate::new_dir(&cwd()?),
     };
     let path = migrate::new_file(&dir, &args.name, chrono::Utc::now())?;
-    println!("{}", path.display());
+    crate::ui::outln!("{}", path.display())?;
     Ok(())
 }
 
@@ -99,7 +99,7 @@ async fn new_from_diff(
         .chain(written.outside.as_ref())
         .collect();
     for f in &files {
-        println!("{}", f.display());
+        crate::ui::outln!("{}", f.display())?;
     }
     if written.outside.is_some() {
         ui::status(
@@ -114,7 +114,7 @@ async fn new_from_diff(
         .filter(|f| f.is_blocking())
         .collect();
     for f in &errors {
-        print!("{f}");
+        crate::ui::out!("{f}")?;
     }
     if !errors.is_empty() {
         ui::warn(&format!(
@@ -210,12 +210,12 @@ async fn status(
     let db = Db::connect(&target, &args.conn.options()).await?;
     let status = migrate::status(&db, &dir).await?;
     if args.json {
-        println!(
+        crate::ui::outln!(
             "{}",
             serde_json::to_string_pretty(&status.rows).context("failed to write JSON")?
-        );
+        )?;
     } else {
-        print!("{}", table(&status.rows));
+        crate::ui::out!("{}", table(&status.rows))?;
         summary(&status, &dir);
     }
     for lie in &status.lies {
@@ -323,13 +323,13 @@ async fn lint_cmd(
         migrations.iter().map(|m| (m, &m.up)).collect();
     let findings = lint::lint(&sections, live.as_ref(), args.small_table)?;
     if args.json {
-        println!(
+        crate::ui::outln!(
             "{}",
             serde_json::to_string_pretty(&findings).context("failed to write JSON")?
-        );
+        )?;
     } else {
         for f in &findings {
-            print!("{f}");
+            crate::ui::out!("{f}")?;
         }
     }
     ui::status(&lint::summary(&findings, migrations.len()));
@@ -368,10 +368,12 @@ async fn mark(
         let client = db.get().await?;
         let recorded = migrate::store::recorded(&client).await?.unwrap_or_default();
         for n in migrate::mark::resolve(&migrations, &recorded, &args.versions, args.unapply)? {
-            println!(
+            crate::ui::outln!(
                 "would record {}_{} {what} on {} (without running it)",
-                n.version, n.name, db.url
-            );
+                n.version,
+                n.name,
+                db.url
+            )?;
         }
         ui::status("dry run: nothing was changed");
         return Ok(());

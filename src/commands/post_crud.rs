@@ -55,9 +55,9 @@ pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> 
         }
         let activity = app::insert_activity(&db.pool, &new).await?;
         if args.output.json {
-            println!("{}", serde_json::to_string_pretty(&activity)?);
+            crate::ui::outln!("{}", serde_json::to_string_pretty(&activity)?)?;
         } else {
-            print!("{}", describe(&activity));
+            crate::ui::out!("{}", describe(&activity))?;
         }
         return Ok(());
     };
@@ -90,9 +90,9 @@ pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> 
         rows_per_second: posted as f64 / seconds.max(1e-9),
     };
     if args.output.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        crate::ui::outln!("{}", serde_json::to_string_pretty(&summary)?)?;
     } else {
-        println!(
+        crate::ui::outln!(
             "posted {} cruds as @{} (ttl {}, {} at a time) in {:.2}s: {:.0} cruds/s",
             summary.posted,
             summary.handle,
@@ -100,7 +100,7 @@ pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> 
             summary.concurrency,
             summary.seconds,
             summary.rows_per_second
-        );
+        )?;
     }
     Ok(())
 }
@@ -108,10 +108,10 @@ pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> 
 /// Checks the handle and says what would be posted; writes nothing.
 async fn dry_run(db: &Db, handle: &str, count: u64, ttl: Ttl) -> anyhow::Result<()> {
     app::require_handle(&db.pool, handle).await?;
-    println!(
+    crate::ui::outln!(
         "would post {count} crud(s) as @{handle} with ttl {ttl} on {}",
         db.url.short()
-    );
+    )?;
     ui::status("--dry-run: nothing was written");
     Ok(())
 }

@@ -86,7 +86,7 @@ pub async fn status(req: &TargetRequest, args: RdsStatusArgs) -> anyhow::Result<
                 .unwrap_or_default(),
             my_ip_error: ip_error,
         };
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        crate::ui::outln!("{}", serde_json::to_string_pretty(&s)?)?;
         return Ok(());
     }
 
@@ -139,7 +139,7 @@ pub async fn status(req: &TargetRequest, args: RdsStatusArgs) -> anyhow::Result<
         ("my IP allowed", allowed),
     ];
     for (k, v) in rows {
-        println!("{k:<20} {v}");
+        crate::ui::outln!("{k:<20} {v}")?;
     }
     Ok(())
 }
@@ -214,9 +214,9 @@ async fn start_or_stop(req: &TargetRequest, args: RdsArgs, goal: Goal) -> anyhow
                 "would_change": changed,
                 "dry_run": true,
             });
-            println!("{}", serde_json::to_string_pretty(&o)?);
+            crate::ui::outln!("{}", serde_json::to_string_pretty(&o)?)?;
         } else {
-            println!("{plan}");
+            crate::ui::outln!("{plan}")?;
         }
         return Ok(());
     }
@@ -250,9 +250,9 @@ async fn start_or_stop(req: &TargetRequest, args: RdsArgs, goal: Goal) -> anyhow
             changed,
             waited,
         };
-        println!("{}", serde_json::to_string_pretty(&o)?);
+        crate::ui::outln!("{}", serde_json::to_string_pretty(&o)?)?;
     } else {
-        println!("{id}: {status}");
+        crate::ui::outln!("{id}: {status}")?;
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ pub async fn run(req: &TargetRequest, args: SessionsArgs) -> anyhow::Result<()> 
     let db = target.url.database();
     let sessions = lifecycle::sessions(&client, (!args.all).then_some(db.as_str())).await?;
     if args.output.json {
-        println!("{}", serde_json::to_string_pretty(&sessions)?);
+        crate::ui::outln!("{}", serde_json::to_string_pretty(&sessions)?)?;
     } else if sessions.is_empty() {
         crate::ui::status(&format!(
             "no other sessions on {}",
@@ -23,7 +23,7 @@ pub async fn run(req: &TargetRequest, args: SessionsArgs) -> anyhow::Result<()> 
             }
         ));
     } else {
-        print!("{}", lifecycle::sessions_table(&sessions));
+        crate::ui::out!("{}", lifecycle::sessions_table(&sessions))?;
     }
     Ok(())
 }

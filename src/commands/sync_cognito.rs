@@ -22,9 +22,9 @@ pub async fn run(req: &TargetRequest, args: SyncCognitoArgs) -> anyhow::Result<(
     crate::lifecycle::require_schema(&db).await?;
     let report = crate::sync::sync_cognito(&db, &aws, &pool_id, confirm.dry_run).await?;
     if args.output.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::ui::outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{}", report.text());
+        crate::ui::out!("{}", report.text())?;
     }
     Ok(())
 }

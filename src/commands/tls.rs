@@ -24,7 +24,7 @@ pub async fn fetch_rds_ca(args: FetchRdsCaArgs) -> anyhow::Result<()> {
                     "the RDS CA bundle is already in the cache ({} certificates); --force downloads it again",
                     certs.len()
                 ));
-                println!("{}", dest.display());
+                crate::ui::outln!("{}", dest.display())?;
                 return Ok(());
             }
             Err(err) => ui::warn(&format!("{err:#}; downloading it again")),
@@ -41,7 +41,7 @@ pub async fn fetch_rds_ca(args: FetchRdsCaArgs) -> anyhow::Result<()> {
         "downloaded {count} certificates from {url} to {}",
         dest.display()
     ));
-    println!("{}", dest.display());
+    crate::ui::outln!("{}", dest.display())?;
     Ok(())
 }
 

@@ -373,7 +373,7 @@ fn print_result(
             changed,
             dry_run,
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::ui::outln!("{}", serde_json::to_string_pretty(&report)?)?;
         return Ok(());
     }
     let rule = plan.rule_id.as_deref().unwrap_or("new rule");
@@ -400,7 +400,7 @@ fn print_result(
             if dry_run { " [dry run]" } else { "" }
         ),
     };
-    println!("{line}");
+    crate::ui::outln!("{line}")?;
     if dry_run && matches!(plan.action, Action::Modify | Action::Create) {
         ui::status("--dry-run: nothing was written");
     }

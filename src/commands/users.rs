@@ -20,14 +20,14 @@ pub async fn run(req: &TargetRequest, args: UsersArgs) -> anyhow::Result<()> {
         );
     }
     if args.output.json {
-        println!("{}", serde_json::to_string_pretty(&users)?);
+        crate::ui::outln!("{}", serde_json::to_string_pretty(&users)?)?;
     } else if users.is_empty() {
         ui::status(&format!(
             "no users in database {:?}; add one with `cruddur-db add-user`",
             db.url.database()
         ));
     } else {
-        print!("{}", table(&users));
+        crate::ui::out!("{}", table(&users))?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 pub mod mask;
 pub mod plan;
+pub mod same;
 pub mod stream;
 pub mod subset;
 
@@ -223,10 +224,37 @@ pub async fn run(req: Request) -> anyhow::Result<()> {
     let src = Db::connect(&req.from, &src_opts)
         .await
         .context("failed to connect to the source")?;
+    refuse_own_source(&src, &req).await?;
+    // NOTE: the plan is made first in a short read-only transaction of its own, so that every
+    // refusal and the confirmation prompt come before the snapshot opens: production never
+    // holds an idle REPEATABLE READ transaction while a person decides.
+    let first = {
+        let client = src.get().await?;
+        client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+            .context("failed to start a read-only transaction on the source")?;
+        let plan = Plan::make(&client, &req).await;
+        let _ = client.batch_execute("ROLLBACK").await;
+        plan?
+    };
+    if req.confirm.dry_run {
+        crate::ui::outln!("{}", first.describe(&req))?;
+        return Ok(());
+    }
+    crate::protect::confirm(
+        &req.to,
+        &req.confirm,
+        &format!(
+            "replace the rows of {} table(s) with a copy of {}",
+            first.order.tables.len(),
+            req.from.url.short()
+        ),
+    )?;
     // NOTE: the catalog reader runs its own read-only transaction, so the schema is read just
     // before the snapshot opens, not inside it; the copy itself reads columns and keys again
     // inside the snapshot, and a schema changed in between fails the load (rolled back).
-    let schema_sql = if req.schema && !req.confirm.dry_run {
+    let schema_sql = if req.schema {
         let client = src.get().await?;
         let cat = catalog::read(&client)
             .await
@@ -240,11 +268,7 @@ pub async fn run(req: Request) -> anyhow::Result<()> {
     };
     // NOTE: a subset's conditions may call now(), which is each transaction's own start time;
     // one session evaluates every table's condition at the same instant, so the closure holds.
-    let sessions = if req.confirm.dry_run || !req.filters.is_empty() {
-        1
-    } else {
-        req.jobs
-    };
+    let sessions = if req.filters.is_empty() { req.jobs } else { 1 };
     let snapshot = Snapshot::open(&src, sessions).await?;
     let result = match give_salt(&snapshot, &req.salt).await {
         Ok(()) => copy_in_snapshot(&req, &snapshot, schema_sql, started).await,
@@ -254,26 +278,38 @@ pub async fn run(req: Request) -> anyhow::Result<()> {
     result
 }
 
+/// Refuses (exit 2) a target that is the source itself, as the servers say (see [`same`]).
+/// A target that cannot be reached yet is left to the load to report.
+async fn refuse_own_source(src: &Db, req: &Request) -> anyhow::Result<()> {
+    let Ok(dst) = Db::connect(&req.to, &req.conn).await else {
+        return Ok(());
+    };
+    let (a, b) = (
+        same::identity(&*src.get().await?).await?,
+        same::identity(&*dst.get().await?).await?,
+    );
+    if a == b {
+        return Err(crate::error::usage(format!(
+            "--from and --to are the same database ({} and {} are one server, system \
+             identifier {}, and one database, oid {}): a copy would empty its own source; \
+             nothing was copied",
+            req.from.url.short(),
+            req.to.url.short(),
+            a.cluster,
+            a.oid
+        )));
+    }
+    Ok(())
+}
+
 async fn copy_in_snapshot(
     req: &Request,
     snapshot: &Snapshot,
     schema_sql: Option<String>,
     started: Instant,
 ) -> anyhow::Result<()> {
+    // The plan again, inside the snapshot: what is copied is what the snapshot holds.
     let plan = Plan::make(&snapshot.clients[0], req).await?;
-    if req.confirm.dry_run {
-        println!("{}", plan.describe(req));
-        return Ok(());
-    }
-    crate::protect::confirm(
-        &req.to,
-        &req.confirm,
-        &format!(
-            "replace the rows of {} table(s) with a copy of {}",
-            plan.order.tables.len(),
-            req.from.url.short()
-        ),
-    )?;
     test_pause().await?;
     let jobs = plan.jobs();
     let source_history = crate::migrate::store::recorded(&snapshot.clients[0]).await?;
@@ -483,7 +519,7 @@ async fn load_in_transaction(
             .order
             .deferred
             .iter()
-            .map(|f| format!("{}.{}", quote::ident(&f.from.schema), quote::ident(&f.name)))
+            .map(|f| quote::qualified(&f.from.schema, &f.name))
             .collect::<Vec<_>>()
             .join(", ");
         dst.batch_execute(&format!("SET CONSTRAINTS {constraints} DEFERRED"))

@@ -237,7 +237,7 @@ async fn run(
         if plan.is_empty() {
             ui::status(&nothing_to_do(direction, &database));
         } else {
-            print!("{}", plan.with_sql());
+            crate::ui::out!("{}", plan.with_sql())?;
         }
         ui::status("dry run: nothing was changed");
         return Ok(Report::default());

@@ -6,7 +6,6 @@ mod history;
 mod probes;
 mod step;
 
-use std::io::Write;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -114,6 +113,7 @@ pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
         print: !args.output.json,
         outcomes: Vec::new(),
         target: None,
+        write_error: None,
     };
     // Stops at the first failure; the rest is filled in as skipped.
     let _ = diagnose(req, &args, timeout, &mut report).await;
@@ -139,7 +139,7 @@ pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
             ok: failed.is_none(),
             checks: &report.outcomes,
         };
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        crate::ui::outln!("{}", serde_json::to_string_pretty(&json)?)?;
     }
     // NOTE: before the drift, whose scratch build drops the stale scratch databases listed.
     if failed.is_none() && !args.output.json {
@@ -148,6 +148,9 @@ pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
         }
     }
     crate::catalog::print_drift(req, timeout, failed.is_none() && !args.output.json).await;
+    if let Some(e) = report.write_error.take() {
+        return Err(e);
+    }
     match failed {
         None => Ok(()),
         Some(title) => Err(coded(
@@ -161,13 +164,16 @@ struct Report {
     print: bool,
     outcomes: Vec<Outcome>,
     target: Option<String>,
+    /// The first failed write to stdout: printing stops there, and doctor fails with it.
+    write_error: Option<anyhow::Error>,
 }
 
 impl Report {
     fn push(&mut self, outcome: Outcome) {
-        if self.print {
-            println!("{}", outcome.line());
-            let _ = std::io::stdout().flush();
+        if self.print && self.write_error.is_none() {
+            if let Err(e) = crate::ui::outln!("{}", outcome.line()) {
+                self.write_error = Some(e);
+            }
         }
         self.outcomes.push(outcome);
     }
