@@ -86,7 +86,7 @@ pub fn run(req: &TargetRequest, command: SnapshotCommand) -> anyhow::Result<()> 
                 let client = admin.get().await?;
                 let all = snapshot::list(&client, &of).await?;
                 if a.output.json {
-                    println!("{}", serde_json::to_string_pretty(&all)?);
+                    crate::ui::outln!("{}", serde_json::to_string_pretty(&all)?)?;
                     return Ok(());
                 }
                 if all.is_empty() {
@@ -109,7 +109,7 @@ pub fn run(req: &TargetRequest, command: SnapshotCommand) -> anyhow::Result<()> 
                         ]
                     })
                     .collect();
-                print!(
+                crate::ui::out!(
                     "{}",
                     ui::table(
                         &[
@@ -122,7 +122,7 @@ pub fn run(req: &TargetRequest, command: SnapshotCommand) -> anyhow::Result<()> 
                         ],
                         &rows
                     )
-                );
+                )?;
                 // What the newest save pruned (`--keep`).
                 if let Some(p) = all.iter().find(|s| !s.meta.pruned.is_empty()) {
                     ui::status(&format!(
