@@ -390,11 +390,14 @@ impl<'a> Parser<'a> {
         match word.as_str() {
             "SELECT" | "VALUES" | "TABLE" => {
                 s.kind = Kind::Select;
-                s.lock = if (i..self.toks.len()).any(|k| self.is(k, "FOR")) {
-                    Lock::RowShare
-                } else {
-                    Lock::AccessShare
-                };
+                // A data-modifying CTE in front keeps its stronger lock.
+                s.lock = s
+                    .lock
+                    .max(if (i..self.toks.len()).any(|k| self.is(k, "FOR")) {
+                        Lock::RowShare
+                    } else {
+                        Lock::AccessShare
+                    });
             }
             "INSERT" => self.modify(&mut s, Verb::Insert, self.opt(i + 1, "INTO"), false),
             "UPDATE" => self.modify(&mut s, Verb::Update, i + 1, true),
@@ -431,7 +434,14 @@ impl<'a> Parser<'a> {
                 };
             }
             "VACUUM" | "ANALYZE" => s.lock = Lock::ShareUpdateExclusive,
-            "REINDEX" | "CLUSTER" | "REFRESH" => s.lock = Lock::AccessExclusive,
+            // REINDEX keeps reads of the table going (ACCESS EXCLUSIVE is on the index).
+            "REINDEX" => s.lock = Lock::Share,
+            "CLUSTER" => s.lock = Lock::AccessExclusive,
+            "REFRESH" if (i..self.toks.len()).any(|k| self.is(k, "CONCURRENTLY")) => {
+                s.lock = Lock::Exclusive;
+            }
+            "REFRESH" => s.lock = Lock::AccessExclusive,
+            "LOCK" => s.lock = self.lock_mode(i + 1),
             _ => {}
         }
         s
@@ -541,6 +551,27 @@ impl<'a> Parser<'a> {
                 break;
             }
             k = next + 1;
+        }
+    }
+
+    /// The mode of `LOCK [TABLE] name, ... [IN mode MODE] [NOWAIT]`.
+    fn lock_mode(&self, from: usize) -> Lock {
+        let Some(at) = (from..self.toks.len()).find(|&k| self.is(k, "IN")) else {
+            return Lock::AccessExclusive;
+        };
+        let words: Vec<String> = (at + 1..self.toks.len())
+            .take_while(|&k| !self.is(k, "MODE"))
+            .filter_map(|k| self.ident(k))
+            .collect();
+        match words.join(" ").as_str() {
+            "access share" => Lock::AccessShare,
+            "row share" => Lock::RowShare,
+            "row exclusive" => Lock::RowExclusive,
+            "share update exclusive" => Lock::ShareUpdateExclusive,
+            "share" => Lock::Share,
+            "share row exclusive" => Lock::ShareRowExclusive,
+            "exclusive" => Lock::Exclusive,
+            _ => Lock::AccessExclusive,
         }
     }
 
