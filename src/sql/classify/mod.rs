@@ -253,6 +253,41 @@ fn drop_flag(o: Object) -> &'static str {
     }
 }
 
+/// A `U&"..."` name's text with its escapes read: `\XXXX`, `\+XXXXXX`, `\\`. NOTE: a
+/// `UESCAPE` clause after the name is not followed (the default escape is read).
+fn unescape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (digits, skip) = if let Some(more) = after.strip_prefix('\\') {
+            out.push('\\');
+            rest = more;
+            continue;
+        } else if let Some(six) = after.strip_prefix('+') {
+            (six.get(..6), 7)
+        } else {
+            (after.get(..4), 4)
+        };
+        match digits
+            .and_then(|d| u32::from_str_radix(d, 16).ok())
+            .and_then(char::from_u32)
+        {
+            Some(c) => {
+                out.push(c);
+                rest = &after[skip..];
+            }
+            None => {
+                out.push('\\');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Classifies one statement (its `;` may be there or not).
 pub fn classify(sql: &str) -> Statement {
     let toks: Vec<Token> = lex::code(sql).collect();
@@ -298,10 +333,12 @@ impl<'a> Parser<'a> {
         match t.kind {
             T::Word => Some(text.to_ascii_lowercase()),
             T::Quoted => {
+                let unicode = text.starts_with(['U', 'u']);
                 let inner = text.trim_start_matches(['U', 'u']).trim_start_matches('&');
                 let inner = inner.strip_prefix('"').unwrap_or(inner);
                 let inner = inner.strip_suffix('"').unwrap_or(inner);
-                Some(inner.replace("\"\"", "\""))
+                let name = inner.replace("\"\"", "\"");
+                Some(if unicode { unescape(&name) } else { name })
             }
             _ => None,
         }
