@@ -392,3 +392,35 @@ fn a_shape_does_not_outlive_ddl_done_by_a_trigger_or_a_function() {
         "007\n008\n1\n2"
     );
 }
+
+// `migrate lint` reads sections as the runner runs them: COMMIT AND CHAIN in a migration
+// that runs in a transaction is refused (exit 2), a transaction:false section's own
+// transaction control is not.
+#[test]
+fn lint_refuses_commit_and_chain_but_not_in_a_transaction_false_section() {
+    let db = TestDb::unmade("adv_lint_tx");
+    let dir = migrations(
+        &db,
+        "-- migrate:up",
+        "CREATE TABLE a (id int);\nCOMMIT AND CHAIN;",
+    );
+    db.cmd()
+        .args(["migrate", "lint", "--offline", "--dir"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "20240101000000_evil.sql:3:1: refused `COMMIT AND CHAIN;`",
+        ))
+        .stderr(predicate::str::contains("nothing was linted"));
+    let dir = migrations(
+        &db,
+        "-- migrate:up transaction:false",
+        "BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE a (id int);\nCOMMIT AND CHAIN;\nCOMMIT;",
+    );
+    db.cmd()
+        .args(["migrate", "lint", "--offline", "--dir"])
+        .arg(&dir)
+        .assert()
+        .success();
+}

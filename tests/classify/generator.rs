@@ -95,6 +95,8 @@ impl Gen {
             "\"a.b\"",
             "\"délai\"",
             "t_$1",
+            "U&\"d\\0061t\"",
+            "s.U&\"\\+01F600\\\\x\"",
         ];
         let n = self.pick(NAMES);
         if n.contains('.') && !n.starts_with('"') && self.chance(20) {

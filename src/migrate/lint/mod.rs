@@ -184,6 +184,10 @@ pub fn lint(
             ))
         };
         let mut reader = Reader::open(&input, Vars::default(), false).map_err(at)?;
+        // As the runner reads it: a `transaction:false` section's own BEGIN/COMMIT run.
+        if !section.transaction {
+            reader = reader.outside_transaction();
+        }
         while let Some(item) = reader.next_item().map_err(at)? {
             let stmt = match item {
                 Item::Sql(stmt) | Item::Copy { stmt, .. } => stmt,

@@ -253,6 +253,41 @@ fn drop_flag(o: Object) -> &'static str {
     }
 }
 
+/// A `U&"..."` name's text with its escapes read: `\XXXX`, `\+XXXXXX`, `\\`. NOTE: a
+/// `UESCAPE` clause after the name is not followed (the default escape is read).
+fn unescape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (digits, skip) = if let Some(more) = after.strip_prefix('\\') {
+            out.push('\\');
+            rest = more;
+            continue;
+        } else if let Some(six) = after.strip_prefix('+') {
+            (six.get(..6), 7)
+        } else {
+            (after.get(..4), 4)
+        };
+        match digits
+            .and_then(|d| u32::from_str_radix(d, 16).ok())
+            .and_then(char::from_u32)
+        {
+            Some(c) => {
+                out.push(c);
+                rest = &after[skip..];
+            }
+            None => {
+                out.push('\\');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Classifies one statement (its `;` may be there or not).
 pub fn classify(sql: &str) -> Statement {
     let toks: Vec<Token> = lex::code(sql).collect();
@@ -298,10 +333,12 @@ impl<'a> Parser<'a> {
         match t.kind {
             T::Word => Some(text.to_ascii_lowercase()),
             T::Quoted => {
+                let unicode = text.starts_with(['U', 'u']);
                 let inner = text.trim_start_matches(['U', 'u']).trim_start_matches('&');
                 let inner = inner.strip_prefix('"').unwrap_or(inner);
                 let inner = inner.strip_suffix('"').unwrap_or(inner);
-                Some(inner.replace("\"\"", "\""))
+                let name = inner.replace("\"\"", "\"");
+                Some(if unicode { unescape(&name) } else { name })
             }
             _ => None,
         }
@@ -390,11 +427,14 @@ impl<'a> Parser<'a> {
         match word.as_str() {
             "SELECT" | "VALUES" | "TABLE" => {
                 s.kind = Kind::Select;
-                s.lock = if (i..self.toks.len()).any(|k| self.is(k, "FOR")) {
-                    Lock::RowShare
-                } else {
-                    Lock::AccessShare
-                };
+                // A data-modifying CTE in front keeps its stronger lock.
+                s.lock = s
+                    .lock
+                    .max(if (i..self.toks.len()).any(|k| self.is(k, "FOR")) {
+                        Lock::RowShare
+                    } else {
+                        Lock::AccessShare
+                    });
             }
             "INSERT" => self.modify(&mut s, Verb::Insert, self.opt(i + 1, "INTO"), false),
             "UPDATE" => self.modify(&mut s, Verb::Update, i + 1, true),
@@ -431,7 +471,14 @@ impl<'a> Parser<'a> {
                 };
             }
             "VACUUM" | "ANALYZE" => s.lock = Lock::ShareUpdateExclusive,
-            "REINDEX" | "CLUSTER" | "REFRESH" => s.lock = Lock::AccessExclusive,
+            // REINDEX keeps reads of the table going (ACCESS EXCLUSIVE is on the index).
+            "REINDEX" => s.lock = Lock::Share,
+            "CLUSTER" => s.lock = Lock::AccessExclusive,
+            "REFRESH" if (i..self.toks.len()).any(|k| self.is(k, "CONCURRENTLY")) => {
+                s.lock = Lock::Exclusive;
+            }
+            "REFRESH" => s.lock = Lock::AccessExclusive,
+            "LOCK" => s.lock = self.lock_mode(i + 1),
             _ => {}
         }
         s
@@ -541,6 +588,27 @@ impl<'a> Parser<'a> {
                 break;
             }
             k = next + 1;
+        }
+    }
+
+    /// The mode of `LOCK [TABLE] name, ... [IN mode MODE] [NOWAIT]`.
+    fn lock_mode(&self, from: usize) -> Lock {
+        let Some(at) = (from..self.toks.len()).find(|&k| self.is(k, "IN")) else {
+            return Lock::AccessExclusive;
+        };
+        let words: Vec<String> = (at + 1..self.toks.len())
+            .take_while(|&k| !self.is(k, "MODE"))
+            .filter_map(|k| self.ident(k))
+            .collect();
+        match words.join(" ").as_str() {
+            "access share" => Lock::AccessShare,
+            "row share" => Lock::RowShare,
+            "row exclusive" => Lock::RowExclusive,
+            "share update exclusive" => Lock::ShareUpdateExclusive,
+            "share" => Lock::Share,
+            "share row exclusive" => Lock::ShareRowExclusive,
+            "exclusive" => Lock::Exclusive,
+            _ => Lock::AccessExclusive,
         }
     }
 

@@ -35,6 +35,8 @@ fn relations_are_read_with_their_schema_quotes_and_only() {
     assert_eq!(s.kind, Kind::Delete);
     assert_eq!(s.writes[0].to_string(), "only My \"S\".users");
     assert!(s.modifies[0].limited);
+    let s = classify("DELETE FROM s.U&\"d\\0061t\\\\\\+01F600\" WHERE true");
+    assert_eq!(s.writes[0].to_string(), "s.dat\\\u{1F600}");
     let s = classify("TRUNCATE TABLE a, ONLY b.c * RESTART IDENTITY CASCADE");
     let w: Vec<String> = s.writes.iter().map(ToString::to_string).collect();
     assert_eq!(w, [".a", "only b.c"]);
