@@ -674,7 +674,7 @@ async fn setup_steps(
     }
     if let Some((aws, pool_id)) = &files.cognito {
         let report = crate::sync::sync_cognito(&db, aws, pool_id, false).await?;
-        print!("{}", report.text());
+        crate::ui::out!("{}", report.text())?;
     }
     Ok(())
 }

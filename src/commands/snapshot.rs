@@ -29,12 +29,7 @@ pub fn run(req: &TargetRequest, command: SnapshotCommand) -> anyhow::Result<()> 
             Ok(())
         }
         SnapshotCommand::Save(a) => {
-            let target = Target::from_env(req)?;
-            snapshot::refuse_protected(&target)?;
-            let name = match a.name {
-                Some(n) => n,
-                None => git::default_name(&cwd)?,
-            };
+            let (target, name) = local_target_and_name(req, a.name, &cwd)?;
             block_on(async {
                 snapshot::save(
                     &target,
@@ -49,12 +44,7 @@ pub fn run(req: &TargetRequest, command: SnapshotCommand) -> anyhow::Result<()> 
             })
         }
         SnapshotCommand::Restore(a) => {
-            let target = Target::from_env(req)?;
-            snapshot::refuse_protected(&target)?;
-            let name = match a.name {
-                Some(n) => n,
-                None => git::default_name(&cwd)?,
-            };
+            let (target, name) = local_target_and_name(req, a.name, &cwd)?;
             block_on(async {
                 snapshot::restore(&target, &a.conn.options(), &name, a.force)
                     .await
@@ -144,4 +134,20 @@ pub fn run(req: &TargetRequest, command: SnapshotCommand) -> anyhow::Result<()> 
             })
         }
     }
+}
+
+/// The target (refused when protected, before anything else is asked) and the snapshot name:
+/// the one given, else the checkout's branch.
+fn local_target_and_name(
+    req: &TargetRequest,
+    name: Option<String>,
+    cwd: &std::path::Path,
+) -> anyhow::Result<(Target, String)> {
+    let target = Target::from_env(req)?;
+    snapshot::refuse_protected(&target)?;
+    let name = match name {
+        Some(n) => n,
+        None => git::default_name(cwd)?,
+    };
+    Ok((target, name))
 }
