@@ -51,8 +51,10 @@ impl Server {
                         r.extend(body);
                         r
                     }
-                    Err(_) => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                        .to_vec(),
+                    Err(_) => {
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_vec()
+                    }
                 };
                 let _ = stream.write_all(&response);
             }
@@ -131,7 +133,12 @@ fn stderr(out: &Output) -> String {
 fn the_install_script_picks_this_platforms_archive_and_installs_a_working_binary() {
     let (version, target) = version_and_target();
     let files = tempfile::tempdir().unwrap();
-    release(files.path(), &version, &target, &std::fs::read(BIN).unwrap());
+    release(
+        files.path(),
+        &version,
+        &target,
+        &std::fs::read(BIN).unwrap(),
+    );
     // A decoy for another platform: picking it would install a script that says so.
     let other = if target.contains("linux") {
         "aarch64-apple-darwin"
@@ -173,7 +180,12 @@ fn the_install_script_picks_this_platforms_archive_and_installs_a_working_binary
 fn the_install_script_refuses_a_corrupted_archive_and_keeps_the_old_binary() {
     let (version, target) = version_and_target();
     let files = tempfile::tempdir().unwrap();
-    let archive = release(files.path(), &version, &target, &std::fs::read(BIN).unwrap());
+    let archive = release(
+        files.path(),
+        &version,
+        &target,
+        &std::fs::read(BIN).unwrap(),
+    );
     let mut bytes = std::fs::read(&archive).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
@@ -197,7 +209,11 @@ fn the_install_script_refuses_a_corrupted_archive_and_keeps_the_old_binary() {
         "the old binary"
     );
     let left: Vec<_> = std::fs::read_dir(&install).unwrap().collect();
-    assert_eq!(left.len(), 1, "only the old binary is in the install directory");
+    assert_eq!(
+        left.len(),
+        1,
+        "only the old binary is in the install directory"
+    );
 }
 
 /// Without a checksum file there is nothing to check against: refused.
@@ -205,7 +221,12 @@ fn the_install_script_refuses_a_corrupted_archive_and_keeps_the_old_binary() {
 fn the_install_script_refuses_an_archive_without_a_checksum() {
     let (version, target) = version_and_target();
     let files = tempfile::tempdir().unwrap();
-    let archive = release(files.path(), &version, &target, &std::fs::read(BIN).unwrap());
+    let archive = release(
+        files.path(),
+        &version,
+        &target,
+        &std::fs::read(BIN).unwrap(),
+    );
     std::fs::remove_file(archive.with_extension("gz.sha256")).unwrap();
     let server = Server::serve(files.path());
     let home = tempfile::tempdir().unwrap();
@@ -223,7 +244,12 @@ fn the_install_script_refuses_an_archive_without_a_checksum() {
 fn the_install_script_replaces_an_existing_install_in_one_rename() {
     let (version, target) = version_and_target();
     let files = tempfile::tempdir().unwrap();
-    release(files.path(), &version, &target, &std::fs::read(BIN).unwrap());
+    release(
+        files.path(),
+        &version,
+        &target,
+        &std::fs::read(BIN).unwrap(),
+    );
     let server = Server::serve(files.path());
     let home = tempfile::tempdir().unwrap();
     let install = home.path().join("bin");
@@ -234,7 +260,11 @@ fn the_install_script_replaces_an_existing_install_in_one_rename() {
     let out = get(&server, &version, &install);
     assert!(out.status.success(), "{}", stderr(&out));
     let new = std::fs::metadata(install.join("cruddur-db")).unwrap();
-    assert_ne!(new.ino(), old_inode, "replaced by a rename, not written over");
+    assert_ne!(
+        new.ino(),
+        old_inode,
+        "replaced by a rename, not written over"
+    );
     assert_eq!(new.len(), std::fs::metadata(BIN).unwrap().len());
     let names: Vec<String> = std::fs::read_dir(&install)
         .unwrap()
@@ -281,7 +311,9 @@ fn gitpod_and_the_ci_example_pin_cargo_tomls_version() {
     let version = env!("CARGO_PKG_VERSION");
     let gitpod = std::fs::read_to_string(root.join(".gitpod.yml")).unwrap();
     assert!(
-        gitpod.contains(&format!("pip install \"cruddur-db=={version}\" || cargo install")),
+        gitpod.contains(&format!(
+            "pip install \"cruddur-db=={version}\" || cargo install"
+        )),
         "{gitpod}"
     );
     let ci = std::fs::read_to_string(root.join("examples/ci/github-actions.yml")).unwrap();
@@ -289,6 +321,9 @@ fn gitpod_and_the_ci_example_pin_cargo_tomls_version() {
         ci.contains(&format!("CRUDDUR_DB_VERSION: \"{version}\"")),
         "{ci}"
     );
-    assert!(ci.contains("pip install \"cruddur-db==$CRUDDUR_DB_VERSION\""), "{ci}");
+    assert!(
+        ci.contains("pip install \"cruddur-db==$CRUDDUR_DB_VERSION\""),
+        "{ci}"
+    );
     assert!(ci.contains("|| cargo install --locked"), "{ci}");
 }

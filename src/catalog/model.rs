@@ -60,8 +60,8 @@ pub struct Catalog {
     pub rules: Vec<Rule>,
     pub policies: Vec<Policy>,
     pub comments: Vec<Comment>,
-    /// What the reader left out (aggregates, range types ...), one line each.
-    pub skipped: Vec<String>,
+    /// What the reader cannot write (aggregates, operators ...), as [`super::detect`] found.
+    pub missing: Vec<super::detect::Missing>,
 }
 
 #[derive(Debug, Clone, Serialize)]
