@@ -38,8 +38,6 @@ fn user_schema(col: &str) -> String {
 pub(crate) fn query(version: i32) -> String {
     let ns = user_schema;
     let rel = "pg_catalog.pg_class'::regclass";
-    // NOTE: attstattarget is NULL by default from 17, -1 before.
-    let stat = "COALESCE(a.attstattarget::int, -1) >= 0";
     let mut parts = vec![
         format!(
             "SELECT 'aggregate', 'pg_catalog.pg_proc'::regclass, p.oid, 0 \
@@ -129,32 +127,6 @@ pub(crate) fn query(version: i32) -> String {
              WHERE c.relkind IN ('r', 'p', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped \
                AND EXISTS (SELECT 1 FROM unnest(a.attoptions) o WHERE o ~ '^n_distinct') \
                AND {}",
-            ns("c.relnamespace")
-        ),
-        format!(
-            "SELECT 'column statistics target', '{rel}, c.oid, a.attnum \
-             FROM pg_catalog.pg_attribute a \
-             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
-             WHERE c.relkind IN ('r', 'p', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped \
-               AND {stat} AND {}",
-            ns("c.relnamespace")
-        ),
-        format!(
-            "SELECT 'index column statistics target', '{rel}, c.oid, a.attnum \
-             FROM pg_catalog.pg_attribute a \
-             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
-             WHERE c.relkind IN ('i', 'I') AND a.attnum > 0 AND {stat} AND {}",
-            ns("c.relnamespace")
-        ),
-        format!(
-            "SELECT 'extended statistics', 'pg_catalog.pg_statistic_ext'::regclass, s.oid, 0 \
-             FROM pg_catalog.pg_statistic_ext s WHERE {}",
-            ns("s.stxnamespace")
-        ),
-        format!(
-            "SELECT 'replica identity', '{rel}, c.oid, 0 \
-             FROM pg_catalog.pg_class c \
-             WHERE c.relkind IN ('r', 'p') AND c.relreplident <> 'd' AND {}",
             ns("c.relnamespace")
         ),
         format!(

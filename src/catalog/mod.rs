@@ -11,6 +11,7 @@ pub mod sql;
 
 pub use model::{Catalog, QName};
 pub use read::read;
+pub mod settings;
 pub mod side;
 
 pub use diff::Diff;

@@ -155,6 +155,9 @@ async fn read_in_transaction(client: &Client) -> anyhow::Result<Catalog> {
     super::comments::comments(client, &mut cat)
         .await
         .context("failed to read the comments")?;
+    super::settings::read(client, &mut cat)
+        .await
+        .context("failed to read the statistics settings and replica identities")?;
     cat.missing = super::detect::detect(client, version)
         .await
         .context("failed to look for objects the reader cannot write")?;

@@ -27,6 +27,8 @@ pub enum Phase {
     ForeignKey,
     View,
     MatviewIndex,
+    /// Statistics targets, extended statistics, replica identity: after every index.
+    Setting,
     Trigger,
     Rule,
     RowSecurity,
@@ -188,6 +190,7 @@ pub fn objects(cat: &Catalog) -> Vec<Object> {
     tables(cat, &mut out);
     indexes(cat, &mut out);
     views(cat, &mut out);
+    super::settings::objects(cat, &mut out);
     hanging(cat, &mut out);
     for c in &cat.comments {
         out.push(Object {
