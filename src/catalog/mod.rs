@@ -2,6 +2,8 @@
 //! `pg_catalog`; [`sql`] turns it into SQL that loads into an empty database (`dump`);
 //! `diff` compares two of them. Later work (copy, migration lint) builds on the same reader.
 
+mod comments;
+pub mod detect;
 pub mod diff;
 pub mod model;
 pub mod read;
@@ -9,6 +11,7 @@ pub mod sql;
 
 pub use model::{Catalog, QName};
 pub use read::read;
+pub mod settings;
 pub mod side;
 
 pub use diff::Diff;

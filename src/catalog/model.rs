@@ -60,8 +60,11 @@ pub struct Catalog {
     pub rules: Vec<Rule>,
     pub policies: Vec<Policy>,
     pub comments: Vec<Comment>,
-    /// What the reader left out (aggregates, range types ...), one line each.
-    pub skipped: Vec<String>,
+    pub statistics_targets: Vec<StatisticsTarget>,
+    pub extended_statistics: Vec<ExtendedStatistics>,
+    pub replica_identities: Vec<ReplicaIdentity>,
+    /// What the reader cannot write (aggregates, operators ...), as [`super::detect`] found.
+    pub missing: Vec<super::detect::Missing>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -273,4 +276,34 @@ pub struct Comment {
     /// The table, view, index or sequence the comment hangs on (itself, or its column,
     /// constraint, trigger, rule or policy).
     pub relation: Option<QName>,
+}
+
+/// A column's or an index column's statistics target (`SET STATISTICS`), where set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatisticsTarget {
+    /// The table, materialized view or index.
+    pub relation: QName,
+    pub index: bool,
+    /// The column's name; for an index, its number (`ALTER INDEX ... ALTER COLUMN 2`).
+    pub column: String,
+    pub target: i32,
+}
+
+/// A `CREATE STATISTICS` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtendedStatistics {
+    pub name: QName,
+    pub table: QName,
+    /// `pg_get_statisticsobjdef`.
+    pub def: String,
+    /// `ALTER STATISTICS ... SET STATISTICS`, where set.
+    pub target: Option<i32>,
+}
+
+/// A table's replica identity other than the default: `FULL`, `NOTHING` or
+/// `USING INDEX name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplicaIdentity {
+    pub table: QName,
+    pub identity: String,
 }

@@ -27,6 +27,8 @@ pub enum Phase {
     ForeignKey,
     View,
     MatviewIndex,
+    /// Statistics targets, extended statistics, replica identity: after every index.
+    Setting,
     Trigger,
     Rule,
     RowSecurity,
@@ -183,6 +185,7 @@ pub fn objects(cat: &Catalog) -> Vec<Object> {
     tables(cat, &mut out);
     indexes(cat, &mut out);
     views(cat, &mut out);
+    super::settings::objects(cat, &mut out);
     hanging(cat, &mut out);
     for c in &cat.comments {
         out.push(Object {

@@ -12,6 +12,12 @@ pub struct DumpArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
 
+    /// Write the dump even when the database has objects the reader cannot write (they are
+    /// listed on stderr and in a `-- not dumped:` comment at the top); without it `dump`
+    /// refuses (exit 1) and writes nothing
+    #[arg(long)]
+    pub allow_incomplete: bool,
+
     #[command(flatten)]
     pub conn: ConnArgs,
 }

@@ -28,8 +28,9 @@ pub async fn run(req: &TargetRequest, args: DiffArgs) -> anyhow::Result<()> {
         let value = serde_json::json!({
             "from": from.label(),
             "to": to.label(),
-            "equal": diff.is_empty(),
+            "equal": diff.equal(),
             "differences": diff.differences,
+            "not_compared": diff.not_compared,
             "statements": if args.sql { Some(&diff.statements) } else { None },
         });
         crate::ui::outln!(
@@ -37,14 +38,31 @@ pub async fn run(req: &TargetRequest, args: DiffArgs) -> anyhow::Result<()> {
             serde_json::to_string_pretty(&value).context("failed to write JSON")?
         )?;
     } else if args.sql {
+        for n in &diff.not_compared {
+            crate::ui::outln!(
+                "-- not compared: {}",
+                crate::sql::quote::comment(&n.to_string())
+            )?;
+        }
         crate::ui::out!("{}", diff.sql())?;
     } else {
         for d in &diff.differences {
             crate::ui::outln!("{d}")?;
         }
+        for n in &diff.not_compared {
+            crate::ui::outln!("not compared: {n}")?;
+        }
     }
-    let summary = if diff.is_empty() {
+    let summary = if diff.equal() == Some(true) {
         format!("{} and {} have the same schema", from.label(), to.label())
+    } else if diff.is_empty() {
+        format!(
+            "no difference between {} and {} in what was compared, but {} object(s) were not \
+             compared (the reader cannot read them), so it cannot tell whether they are equal",
+            from.label(),
+            to.label(),
+            diff.not_compared.len()
+        )
     } else {
         format!(
             "{} difference(s) from {} to {}{}",
@@ -57,8 +75,13 @@ pub async fn run(req: &TargetRequest, args: DiffArgs) -> anyhow::Result<()> {
             }
         )
     };
-    if args.exit_code && !diff.is_empty() {
-        return Err(coded(exit::FAILED, summary));
+    if args.exit_code {
+        match diff.equal() {
+            Some(true) => {}
+            Some(false) => return Err(coded(exit::FAILED, summary)),
+            // NOTE: "cannot tell" is exit 2, as README's exit-code table says for diff.
+            None => return Err(coded(exit::USAGE, summary)),
+        }
     }
     crate::ui::status(&summary);
     Ok(())

@@ -259,7 +259,7 @@ pub async fn run(req: Request) -> anyhow::Result<()> {
         let cat = catalog::read(&client)
             .await
             .with_context(|| format!("failed to read the schema of {}", req.from.url))?;
-        for s in &cat.skipped {
+        for s in &cat.missing {
             ui::warn(&format!("not in the copied schema: {s}"));
         }
         Some(catalog::sql::dump(&cat))

@@ -105,11 +105,25 @@ impl Statement {
 pub struct Diff {
     pub differences: Vec<Difference>,
     pub statements: Vec<Statement>,
+    /// Objects on either side the reader cannot read, so not compared (`aggregate public.f(text)`).
+    pub not_compared: Vec<String>,
 }
 
 impl Diff {
     pub fn is_empty(&self) -> bool {
         self.differences.is_empty()
+    }
+
+    /// Whether the sides are equal: `None` when nothing that was compared differs but some
+    /// objects were not compared, so it cannot be told.
+    pub fn equal(&self) -> Option<bool> {
+        if !self.differences.is_empty() {
+            Some(false)
+        } else if self.not_compared.is_empty() {
+            Some(true)
+        } else {
+            None
+        }
     }
 
     /// The statements as a SQL script; destructive ones preceded by `-- destructive: why`.
@@ -347,9 +361,16 @@ pub fn diff_with(from: &Catalog, to: &Catalog, opts: Options) -> Diff {
     }
     let mut stmts = b.stmts;
     stmts.sort_by(|a, b| (a.0, a.1, a.2, &a.3, a.4).cmp(&(b.0, b.1, b.2, &b.3, b.4)));
+    let not_compared: BTreeSet<String> = from
+        .missing
+        .iter()
+        .chain(&to.missing)
+        .map(|m| m.to_string())
+        .collect();
     Diff {
         differences: b.diffs,
         statements: stmts.into_iter().map(|s| s.5).collect(),
+        not_compared: not_compared.into_iter().collect(),
     }
 }
 

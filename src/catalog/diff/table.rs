@@ -273,30 +273,60 @@ fn columns(
                 fc.identity.as_deref(),
                 tc.identity.as_deref(),
             );
-            if fc.identity.is_some() {
-                b.push(
-                    Pass::Create,
-                    Phase::Table,
-                    depth,
-                    &key,
-                    alter(format!("ALTER COLUMN {col} DROP IDENTITY")),
-                    None,
-                );
-            }
-            if let Some(kind) = &tc.identity {
-                let opts = identity_sequence(to, &tt.name, &tc.name)
-                    .map(|s| format!(" (SEQUENCE NAME {}{})", s.name.sql(), sequence_options(s)))
-                    .unwrap_or_default();
-                b.push(
-                    Pass::Create,
-                    Phase::Table,
-                    depth,
-                    &key,
-                    alter(format!(
-                        "ALTER COLUMN {col} ADD GENERATED {kind} AS IDENTITY{opts}"
-                    )),
-                    None,
-                );
+            let in_place = match (&fc.identity, &tc.identity) {
+                (Some(_), Some(kind)) => Some(identity_in_place(
+                    fc.identity.as_deref() != Some(kind.as_str()),
+                    kind,
+                    identity_sequence(from, &tt.name, &fc.name),
+                    identity_sequence(to, &tt.name, &tc.name),
+                )),
+                _ => None,
+            };
+            match in_place {
+                // NOTE: altered in place: DROP IDENTITY + ADD GENERATED would make a new
+                // sequence that starts again at START WITH, and the next insert into a table
+                // with rows would fail on its primary key.
+                Some(changes) => {
+                    if !changes.is_empty() {
+                        b.push(
+                            Pass::Create,
+                            Phase::Table,
+                            depth,
+                            &key,
+                            alter(format!("ALTER COLUMN {col} {}", changes.join(" "))),
+                            None,
+                        );
+                    }
+                }
+                None => {
+                    if fc.identity.is_some() {
+                        b.push(
+                            Pass::Create,
+                            Phase::Table,
+                            depth,
+                            &key,
+                            alter(format!("ALTER COLUMN {col} DROP IDENTITY")),
+                            None,
+                        );
+                    }
+                    if let Some(kind) = &tc.identity {
+                        let opts = identity_sequence(to, &tt.name, &tc.name)
+                            .map(|s| {
+                                format!(" (SEQUENCE NAME {}{})", s.name.sql(), sequence_options(s))
+                            })
+                            .unwrap_or_default();
+                        b.push(
+                            Pass::Create,
+                            Phase::Table,
+                            depth,
+                            &key,
+                            alter(format!(
+                                "ALTER COLUMN {col} ADD GENERATED {kind} AS IDENTITY{opts}"
+                            )),
+                            None,
+                        );
+                    }
+                }
             }
         }
         if fc.default != tc.default {
@@ -341,4 +371,42 @@ fn columns(
         }
     }
     reshaped
+}
+
+/// The `ALTER COLUMN` actions that change an identity column in place, from sequence `from`
+/// to `to` (`SET GENERATED ALWAYS`, `SET INCREMENT BY 5` ...); empty when nothing differs.
+/// NOTE: never RESTART: the sequence keeps its current value.
+pub(crate) fn identity_in_place(
+    kind_differs: bool,
+    kind: &str,
+    from: Option<&Sequence>,
+    to: Option<&Sequence>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if kind_differs {
+        out.push(format!("SET GENERATED {kind}"));
+    }
+    let (Some(f), Some(t)) = (from, to) else {
+        return out;
+    };
+    // NOTE: the sequence's type follows the column's (ALTER COLUMN ... TYPE changes both).
+    if f.increment != t.increment {
+        out.push(format!("SET INCREMENT BY {}", t.increment));
+    }
+    if f.min != t.min {
+        out.push(format!("SET MINVALUE {}", t.min));
+    }
+    if f.max != t.max {
+        out.push(format!("SET MAXVALUE {}", t.max));
+    }
+    if f.start != t.start {
+        out.push(format!("SET START WITH {}", t.start));
+    }
+    if f.cache != t.cache {
+        out.push(format!("SET CACHE {}", t.cache));
+    }
+    if f.cycle != t.cycle {
+        out.push(if t.cycle { "SET CYCLE" } else { "SET NO CYCLE" }.to_string());
+    }
+    out
 }

@@ -1,0 +1,157 @@
+//! Per-relation settings that hang on tables and indexes, read and written: column and
+//! index-column statistics targets (`SET STATISTICS`), extended statistics
+//! (`CREATE STATISTICS`) and replica identity. Each is its own object in the dump, so `diff`
+//! compares, creates and resets it like any other.
+
+use tokio_postgres::Client;
+
+use super::model::*;
+use super::sql::{Object, Phase};
+use crate::pg::quote_ident;
+
+/// Schemas that belong to the server, never to the application (as in the reader).
+const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname !~ '^pg_(toast|temp_)'";
+
+/// `{alias}.oid` of `pg_class` is not a member of an extension.
+const NOT_EXTENSION_TABLE: &str = "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e \
+     WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')";
+
+/// Reads the statistics targets, extended statistics and replica identities into `cat`.
+pub(super) async fn read(client: &Client, cat: &mut Catalog) -> anyhow::Result<()> {
+    // NOTE: attstattarget is NULL by default from 17, -1 before; an index's column is named
+    // by its number (ALTER INDEX ... ALTER COLUMN 2), a table's by its name.
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, c.relkind IN ('i', 'I') AS is_index, \
+                a.attname::text, a.attnum::int, a.attstattarget::int \
+         FROM pg_catalog.pg_attribute a \
+         JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'm', 'i', 'I') AND a.attnum > 0 AND NOT a.attisdropped \
+           AND COALESCE(a.attstattarget::int, -1) >= 0 AND {USER_SCHEMA} \
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e \
+                           JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid \
+                           WHERE e.classid = 'pg_catalog.pg_class'::regclass \
+                             AND e.objid = x.indrelid AND e.deptype = 'e') \
+           AND {NOT_EXTENSION_TABLE} \
+         ORDER BY 1, 2, 5"
+    );
+    for r in client.query(&sql, &[]).await? {
+        let is_index: bool = r.try_get(2)?;
+        cat.statistics_targets.push(StatisticsTarget {
+            relation: QName::new(r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?),
+            index: is_index,
+            column: if is_index {
+                r.try_get::<_, i32>(4)?.to_string()
+            } else {
+                r.try_get(3)?
+            },
+            target: r.try_get(5)?,
+        });
+    }
+    // NOTE: stxstattarget (ALTER STATISTICS ... SET STATISTICS) exists from 13; NULL by
+    // default from 17, -1 before.
+    let target = if cat.server_version >= 130000 {
+        "s.stxstattarget::int"
+    } else {
+        "NULL::int"
+    };
+    let sql = format!(
+        "SELECT n.nspname::text, s.stxname::text, tn.nspname::text, c.relname::text, \
+                pg_catalog.pg_get_statisticsobjdef(s.oid), {target} \
+         FROM pg_catalog.pg_statistic_ext s \
+         JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace \
+         JOIN pg_catalog.pg_class c ON c.oid = s.stxrelid \
+         JOIN pg_catalog.pg_namespace tn ON tn.oid = c.relnamespace \
+         WHERE {USER_SCHEMA} AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e \
+               WHERE e.classid = 'pg_catalog.pg_statistic_ext'::regclass AND e.objid = s.oid \
+                 AND e.deptype = 'e') \
+         ORDER BY 1, 2"
+    );
+    for r in client.query(&sql, &[]).await? {
+        let target: Option<i32> = r.try_get(5)?;
+        cat.extended_statistics.push(ExtendedStatistics {
+            name: QName::new(r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?),
+            table: QName::new(r.try_get::<_, String>(2)?, r.try_get::<_, String>(3)?),
+            def: r.try_get(4)?,
+            target: target.filter(|t| *t >= 0),
+        });
+    }
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, c.relreplident::text, \
+                (SELECT ic.relname::text FROM pg_catalog.pg_index i \
+                 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
+                 WHERE i.indrelid = c.oid AND i.indisreplident) \
+         FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND c.relreplident <> 'd' AND {USER_SCHEMA} \
+           AND {NOT_EXTENSION_TABLE} \
+         ORDER BY 1, 2"
+    );
+    for r in client.query(&sql, &[]).await? {
+        let identity = match (r.try_get::<_, String>(2)?.as_str(), r.try_get(3)?) {
+            ("f", _) => "FULL".to_string(),
+            ("n", _) => "NOTHING".to_string(),
+            (_, Some(index)) => format!("USING INDEX {}", quote_ident(index)),
+            // NOTE: 'i' whose index went under a concurrent DROP: the read is retried.
+            (_, None) => anyhow::bail!("replica identity index not found"),
+        };
+        cat.replica_identities.push(ReplicaIdentity {
+            table: QName::new(r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?),
+            identity,
+        });
+    }
+    Ok(())
+}
+
+/// The settings as dump objects: after the indexes (a replica identity or an index column's
+/// target needs its index), each reset by its `drop`.
+pub(super) fn objects(cat: &Catalog, out: &mut Vec<Object>) {
+    for s in &cat.statistics_targets {
+        let (word, column) = if s.index {
+            ("INDEX", s.column.clone())
+        } else {
+            ("TABLE ONLY", quote_ident(&s.column))
+        };
+        let alter = format!("ALTER {word} {} ALTER COLUMN {column}", s.relation.sql());
+        out.push(Object {
+            phase: Phase::Setting,
+            depth: 0,
+            kind: "statistics target",
+            name: format!("{}.{}", s.relation, s.column),
+            create: format!("{alter} SET STATISTICS {};", s.target),
+            drop: format!("{alter} SET STATISTICS -1;"),
+            relation: Some(s.relation.clone()),
+        });
+    }
+    for s in &cat.extended_statistics {
+        let mut create = format!("{};", s.def.trim_end_matches(';'));
+        if let Some(t) = s.target {
+            create.push_str(&format!(
+                "\nALTER STATISTICS {} SET STATISTICS {t};",
+                s.name.sql()
+            ));
+        }
+        out.push(Object {
+            phase: Phase::Setting,
+            depth: 0,
+            kind: "statistics",
+            name: s.name.to_string(),
+            create,
+            drop: format!("DROP STATISTICS IF EXISTS {};", s.name.sql()),
+            relation: Some(s.table.clone()),
+        });
+    }
+    for r in &cat.replica_identities {
+        let alter = format!("ALTER TABLE ONLY {} REPLICA IDENTITY", r.table.sql());
+        out.push(Object {
+            phase: Phase::Setting,
+            depth: 1,
+            kind: "replica identity",
+            name: r.table.to_string(),
+            create: format!("{alter} {};", r.identity),
+            drop: format!("{alter} DEFAULT;"),
+            relation: Some(r.table.clone()),
+        });
+    }
+}
