@@ -302,7 +302,7 @@ pub async fn drop_database(
         return Ok(Dropped::Missing);
     }
     if !force {
-        let others = sessions(&client, Some(&name)).await?;
+        let others = lingering_sessions(&client, &name).await?;
         if !others.is_empty() {
             return Err(in_use(&name, &others));
         }
@@ -359,6 +359,20 @@ pub struct Session {
     pub client: Option<String>,
     pub application: Option<String>,
     pub state: Option<String>,
+}
+
+/// The other sessions on `database` that are still there after a moment. NOTE: a session that
+/// just ended (psql quit a moment ago, a pooled connection of a run that just finished) stays
+/// listed until its backend has exited; such sessions get two seconds before they are named,
+/// as DROP and CREATE DATABASE themselves wait a little for them.
+pub async fn lingering_sessions(client: &Client, database: &str) -> anyhow::Result<Vec<Session>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut others = sessions(client, Some(database)).await?;
+    while !others.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        others = sessions(client, Some(database)).await?;
+    }
+    Ok(others)
 }
 
 /// Client sessions (no background workers), on one database or all, without our own.

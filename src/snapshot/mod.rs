@@ -11,7 +11,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 use crate::error::{coded, exit, usage};
-use crate::lifecycle::{sessions, sessions_table, Session};
+use crate::lifecycle::{lingering_sessions, sessions, sessions_table, Session};
 use crate::pg::{ConnectOptions, Db};
 use crate::sql::quote::ident as quote_ident;
 use crate::target::Target;
@@ -188,15 +188,12 @@ pub async fn clear_sessions(
     force: bool,
     doing: &str,
 ) -> anyhow::Result<()> {
-    // NOTE: a session that just ended (psql quit a moment ago, or our own short read before
-    // the copy) stays listed until its backend has exited: give such sessions two seconds,
-    // as CREATE DATABASE itself waits a little for them, before naming them.
-    let mut others = sessions(client, Some(database)).await?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while !force && !others.is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        others = sessions(client, Some(database)).await?;
-    }
+    // Our own short read before the copy may still be listed for a moment.
+    let others = if force {
+        sessions(client, Some(database)).await?
+    } else {
+        lingering_sessions(client, database).await?
+    };
     if others.is_empty() {
         return Ok(());
     }
