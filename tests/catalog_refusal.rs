@@ -153,3 +153,31 @@ fn diff_says_not_compared_instead_of_same_schema() {
         );
     }
 }
+
+/// Regression: `migrate new --from-diff` on a local database with objects the reader cannot
+/// compare wrote a migration without them; it is refused, naming them, and writes no file.
+#[test]
+fn from_diff_refuses_a_database_with_objects_it_cannot_compare() {
+    let db = TestDb::seeded("refuse_from_diff");
+    db.psql(
+        "CREATE AGGREGATE public.group_concat(text) (SFUNC = textcat, STYPE = text, INITCOND = '');
+         ALTER TABLE public.users ADD COLUMN bio text;",
+    );
+    let out = db
+        .std_cmd()
+        .args(["migrate", "new", "add_bio", "--from-diff"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot compare"), "{err}");
+    assert!(
+        err.contains("aggregate public.group_concat(pg_catalog.text)"),
+        "{err}"
+    );
+    assert!(err.contains("no migration was written"), "{err}");
+    let written = std::fs::read_dir(db.home.path().join("db/migrations"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(written, 0, "a migration file was written");
+}

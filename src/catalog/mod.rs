@@ -61,6 +61,24 @@ pub struct MigrationSql {
 pub async fn migration_from_diff(sides: &Sides) -> anyhow::Result<MigrationSql> {
     let (setup, local) = read_both(sides, &Side::Setup, &Side::Local).await?;
     let up = diff::diff(&setup, &local);
+    // NOTE: a migration made without the objects the reader cannot compare would leave them
+    // out and look complete: refused, as `dump` refuses them.
+    if !up.not_compared.is_empty() {
+        return Err(crate::error::coded(
+            crate::error::exit::USAGE,
+            format!(
+                "setup and local hold {} object(s) the catalog reader cannot compare, so a                  migration made from the difference could miss them:
+{}
+write this migration                  by hand; no migration was written",
+                up.not_compared.len(),
+                up.not_compared
+                    .iter()
+                    .map(|n| format!("  {n}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        ));
+    }
     if up.is_empty() {
         return Err(crate::error::coded(
             crate::error::exit::USAGE,
@@ -104,13 +122,24 @@ pub async fn migration_from_diff(sides: &Sides) -> anyhow::Result<MigrationSql> 
 pub struct Drift {
     pub count: usize,
     pub first: Vec<String>,
+    /// Objects on either side the reader cannot compare.
+    pub not_compared: Vec<String>,
 }
 
 impl Drift {
     /// Lines for doctor: the count, then the first differences indented.
     pub fn lines(&self) -> Vec<String> {
+        let unread = (!self.not_compared.is_empty()).then(|| {
+            format!(
+                "schema drift: {} object(s) not compared (the catalog reader cannot read them: {})",
+                self.not_compared.len(),
+                self.not_compared.join(", ")
+            )
+        });
         if self.count == 0 {
-            return vec!["schema drift: none (the target has the schema setup builds)".into()];
+            return vec![unread.unwrap_or_else(|| {
+                "schema drift: none (the target has the schema setup builds)".into()
+            })];
         }
         let mut lines = vec![format!(
             "schema drift: {} difference(s) from setup to the target (`cruddur-db diff setup \
@@ -118,6 +147,7 @@ impl Drift {
             self.count
         )];
         lines.extend(self.first.iter().map(|l| format!("    {l}")));
+        lines.extend(unread);
         lines
     }
 }
@@ -153,6 +183,7 @@ pub async fn drift(
             .take(show)
             .map(|x| x.to_string())
             .collect(),
+        not_compared: d.not_compared,
     })
 }
 
@@ -187,5 +218,39 @@ pub async fn drift_lines(
     match result {
         Ok(d) => d.lines(),
         Err(e) => vec![format!("schema drift: not checked: {e:#}")],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Drift;
+
+    /// Regression: doctor said "drift: none" when the target held objects the reader cannot
+    /// compare.
+    #[test]
+    fn drift_says_what_was_not_compared_instead_of_none() {
+        let unread = Drift {
+            count: 0,
+            first: vec![],
+            not_compared: vec!["aggregate public.group_concat(pg_catalog.text)".into()],
+        };
+        let lines = unread.lines();
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].contains("1 object(s) not compared"), "{lines:?}");
+        assert!(!lines[0].contains("none"), "{lines:?}");
+        let none = Drift {
+            count: 0,
+            first: vec![],
+            not_compared: vec![],
+        };
+        assert!(none.lines()[0].contains("none"));
+        let both = Drift {
+            count: 2,
+            first: vec!["a".into()],
+            not_compared: vec!["x".into()],
+        };
+        let lines = both.lines();
+        assert!(lines[0].contains("2 difference(s)"));
+        assert!(lines.last().unwrap().contains("not compared"), "{lines:?}");
     }
 }
