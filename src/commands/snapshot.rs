@@ -40,16 +40,11 @@ pub fn run(req: &TargetRequest, command: SnapshotCommand) -> anyhow::Result<()> 
                     a.keep.keep as usize,
                 )
                 .await
-                .map(drop)
             })
         }
         SnapshotCommand::Restore(a) => {
             let (target, name) = local_target_and_name(req, a.name, &cwd)?;
-            block_on(async {
-                snapshot::restore(&target, &a.conn.options(), &name, a.force)
-                    .await
-                    .map(drop)
-            })
+            block_on(async { snapshot::restore(&target, &a.conn.options(), &name, a.force).await })
         }
         SnapshotCommand::Drop(a) => {
             let target = Target::from_env(req)?;

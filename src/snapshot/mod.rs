@@ -336,14 +336,6 @@ async fn last_migration(target: &Target, opts: &ConnectOptions) -> Option<String
         .ok()
 }
 
-/// What `save` did.
-#[derive(Debug, Serialize)]
-pub struct Saved {
-    pub snapshot: Snapshot,
-    pub replaced: bool,
-    pub pruned: Vec<Pruned>,
-}
-
 /// Saves the target database as snapshot `name` (an existing one of that name is replaced,
 /// after the new copy is made), then keeps only the newest `keep`. `origin` is the git branch
 /// and commit the snapshot belongs to.
@@ -354,7 +346,7 @@ pub async fn save(
     origin: (Option<String>, Option<String>),
     force: bool,
     keep: usize,
-) -> anyhow::Result<Saved> {
+) -> anyhow::Result<()> {
     refuse_protected(target)?;
     check_name(name)?;
     let of = target.url.database();
@@ -451,11 +443,7 @@ pub async fn save(
             )
         }
     ));
-    Ok(Saved {
-        snapshot,
-        replaced,
-        pruned,
-    })
+    Ok(())
 }
 
 /// Drops snapshot `name` of the target database.
@@ -473,14 +461,7 @@ pub async fn drop(target: &Target, opts: &ConnectOptions, name: &str) -> anyhow:
 
 /// Sizes as people read them.
 pub fn human_size(bytes: i64) -> String {
-    let b = bytes as f64;
-    if b >= 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0))
-    } else if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", b / (1024.0 * 1024.0))
-    } else {
-        format!("{:.0} KiB", b / 1024.0)
-    }
+    indicatif::HumanBytes(u64::try_from(bytes).unwrap_or(0)).to_string()
 }
 
 #[cfg(test)]

@@ -4,21 +4,12 @@
 //! working database under the target's name: the old one, or the restored one.
 
 use anyhow::anyhow;
-use serde::Serialize;
 
-use super::{admin, clear_sessions, copy_database, drop_own, find, refuse_protected, Snapshot};
+use super::{admin, clear_sessions, copy_database, drop_own, find, refuse_protected};
 use crate::pg::ConnectOptions;
 use crate::sql::quote::ident as quote_ident;
 use crate::target::Target;
 use crate::ui;
-
-/// What `restore` did.
-#[derive(Debug, Serialize)]
-pub struct Restored {
-    pub snapshot: Snapshot,
-    /// The target database did not exist before (it was made from the snapshot).
-    pub created: bool,
-}
 
 /// A failure injected before `step` ("copy", "aside", "swap" or "cleanup") for the tests (`--features test-hooks` and
 /// CRUDDUR_TEST_SNAPSHOT_FAIL_AT=STEP); nothing in a normal build.
@@ -36,7 +27,7 @@ pub async fn restore(
     opts: &ConnectOptions,
     name: &str,
     force: bool,
-) -> anyhow::Result<Restored> {
+) -> anyhow::Result<()> {
     refuse_protected(target)?;
     super::check_name(name)?;
     let of = target.url.database();
@@ -165,8 +156,5 @@ pub async fn restore(
             .unwrap_or_default(),
         started.elapsed().as_secs_f64()
     ));
-    Ok(Restored {
-        snapshot,
-        created: !exists,
-    })
+    Ok(())
 }
