@@ -131,6 +131,45 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
+/// A bar over `len` rows expected (a spinner when 0) with the bytes so far as its message,
+/// the rate and the time left, on a terminal; hidden otherwise. The prefix names the work.
+pub fn row_bar(len: u64) -> ProgressBar {
+    if !stderr_is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let (pb, template) = if len > 0 {
+        (
+            ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr()),
+            "{spinner} {prefix} [{bar:30}] {human_pos}/{human_len} rows, {msg} \
+             ({per_sec}, ETA {eta})",
+        )
+    } else {
+        (
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+            "{spinner} {prefix} {human_pos} rows, {msg} ({per_sec})",
+        )
+    };
+    pb.set_style(
+        ProgressStyle::with_template(template)
+            .expect("BUG: progress template is valid")
+            .progress_chars("=> "),
+    );
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+/// A status line shown only with `--verbose`.
+pub fn verbose_status(msg: &str) {
+    if is_verbose() {
+        eprintln!("{msg}");
+    }
+}
+
+/// Whether `--verbose` was given.
+pub fn is_verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
+
 /// A progress bar over `len` bytes on a terminal; hidden otherwise.
 pub fn byte_bar(len: u64) -> ProgressBar {
     if !stderr_is_terminal() {

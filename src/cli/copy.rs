@@ -62,9 +62,15 @@ pub struct CopyArgs {
     #[arg(long, value_name = "TABLE:N")]
     pub limit: Vec<String>,
 
-    /// Connections reading the source side by side, all in the same snapshot
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
-    pub jobs: u16,
+    /// Connections reading the source side by side, all in the same snapshot; a large table
+    /// is read in that many ctid ranges [default: the cores available, at most 16]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub jobs: Option<u16>,
+
+    /// Same as --verbose: also prints where the time went (read, send, index build,
+    /// constraint validation, commit) and how each table was loaded
+    #[arg(short = 'v')]
+    pub verbose: bool,
 
     #[command(flatten)]
     pub confirm: ConfirmArgs,

@@ -418,7 +418,7 @@ mod tests {
         };
         assert_eq!(
             (c.from.as_str(), c.to.as_str(), c.jobs),
-            ("prod", "local", 2)
+            ("prod", "local", None)
         );
         assert_eq!(c.where_.len(), 2);
         let dry = Cli::try_parse_from([

@@ -25,6 +25,9 @@ pub async fn run(req: &TargetRequest, args: CopyArgs) -> anyhow::Result<()> {
             to.url
         )));
     }
+    if args.verbose {
+        crate::ui::set_verbose(true);
+    }
     let filters = Filters::parse(&args.where_, &args.limit)?;
     let mask = if args.no_mask {
         None
@@ -67,7 +70,7 @@ pub async fn run(req: &TargetRequest, args: CopyArgs) -> anyhow::Result<()> {
         no_mask: args.no_mask,
         salt: args.mask_salt.unwrap_or_else(random_salt),
         filters,
-        jobs: usize::from(args.jobs),
+        jobs: args.jobs.map_or_else(default_jobs, usize::from),
         confirm,
         conn: args.conn.options(),
     };
@@ -115,6 +118,11 @@ fn spec_name(spec: &str) -> &str {
     } else {
         spec.trim()
     }
+}
+
+/// `--jobs` when not given: the cores this process may use, at most 16 (the flag's limit).
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(16))
 }
 
 fn same_database(a: &Target, b: &Target) -> bool {

@@ -413,6 +413,7 @@ mod tests {
         Column {
             name: name.into(),
             data_type: if text { "text" } else { "integer" }.into(),
+            type_oid: if text { 25 } else { 23 },
             text_like: text,
             json: false,
             array: false,
@@ -426,6 +427,7 @@ mod tests {
                     name: QName::new("public", "users"),
                     columns: vec![col("email", true), col("handle", true)],
                     row_estimate: 0,
+                    pages: 0,
                 },
                 Table {
                     name: QName::new("public", "notes"),
@@ -435,10 +437,12 @@ mod tests {
                         col("owner_email", true),
                     ],
                     row_estimate: 0,
+                    pages: 0,
                 },
             ],
             fks: vec![],
             own: vec![],
+            version: 150000,
         }
     }
 

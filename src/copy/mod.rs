@@ -6,9 +6,11 @@
 
 pub mod mask;
 pub mod plan;
+pub mod rebuild;
 pub mod same;
 pub mod stream;
 pub mod subset;
+pub mod target;
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,7 @@ use crate::ui;
 
 use mask::{MaskFile, Masks, Origin, Rule};
 use plan::{Order, Source};
-use stream::{Job, Moved, Snapshot};
+use stream::{Job, Moved, Phases, Snapshot};
 use subset::{Filters, Selection};
 
 /// A copy, as plain values.
@@ -68,8 +70,9 @@ impl Plan {
         })
     }
 
-    /// Each table's queries, in load order.
-    pub fn jobs(&self) -> Vec<Job> {
+    /// Each table's queries, in load order: `sessions` source sessions, and how the target
+    /// takes each table (see [`target::Fast`]).
+    pub fn jobs(&self, sessions: usize, fast: &target::Fast) -> Vec<Job> {
         self.order
             .tables
             .iter()
@@ -81,19 +84,72 @@ impl Plan {
                     .map(|c| quote::ident(&c.name))
                     .collect::<Vec<_>>()
                     .join(", ");
+                let rules = &self.masks.by_table[name];
+                let binary = fast.binary.contains(name);
+                let format = if binary { " (FORMAT binary)" } else { "" };
+                let filter = self.selection.where_clause(name);
+                let kept = rules.iter().all(|(r, _)| *r == Rule::Keep);
+                let copy_out = if filter.is_empty() && sessions > 1 && self.split(name) {
+                    target::ctid_ranges(t.pages, sessions)
+                        .iter()
+                        .map(|range| {
+                            format!(
+                                "COPY (SELECT {} FROM {}{range}) TO STDOUT{format}",
+                                self.masks.select_list(&self.source, name),
+                                name.sql()
+                            )
+                        })
+                        .collect()
+                } else if filter.is_empty() && kept {
+                    // NOTE: a whole table, as it is: the server's COPY reads it without
+                    // planning and running a query.
+                    vec![format!("COPY {} ({columns}) TO STDOUT{format}", name.sql())]
+                } else {
+                    vec![format!(
+                        "COPY (SELECT {} FROM {}{filter}) TO STDOUT{format}",
+                        self.masks.select_list(&self.source, name),
+                        name.sql()
+                    )]
+                };
+                let mut options = Vec::new();
+                if binary {
+                    options.push("FORMAT binary");
+                }
+                if fast.freeze.contains(name) {
+                    options.push("FREEZE");
+                }
+                let options = if options.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", options.join(", "))
+                };
                 Job {
                     label: name.to_string(),
-                    copy_out: format!(
-                        "COPY (SELECT {} FROM {}{}) TO STDOUT",
-                        self.masks.select_list(&self.source, name),
-                        name.sql(),
-                        self.selection.where_clause(name)
-                    ),
-                    copy_in: format!("COPY {} ({columns}) FROM STDIN", name.sql()),
+                    copy_out,
+                    copy_in: format!("COPY {} ({columns}) FROM STDIN{options}", name.sql()),
+                    binary,
                     row_estimate: t.row_estimate,
                 }
             })
             .collect()
+    }
+
+    /// Whether table `name` is read in ctid ranges (see [`target::splittable`]).
+    fn split(&self, name: &catalog::QName) -> bool {
+        self.source
+            .table(name)
+            .is_some_and(|t| target::splittable(&self.source, t, &self.masks.by_table[name]))
+    }
+
+    /// How many source sessions the copy uses: one per ctid range of its large tables, and
+    /// one when no table is read in ranges (more would only cost their connections), or for
+    /// a subset (see [`run`]).
+    pub fn sessions(&self, jobs: usize, filters: &Filters) -> usize {
+        if !filters.is_empty() || !self.order.tables.iter().any(|t| self.split(t)) {
+            1
+        } else {
+            jobs
+        }
     }
 
     /// The plan as `--dry-run` prints it.
@@ -101,14 +157,18 @@ impl Plan {
         let mut out = format!(
             "copy from {} to {}\n  source: read in one REPEATABLE READ, READ ONLY snapshot over \
              {} connection(s); nothing is written there\n",
-            req.from.url, req.to.url, req.jobs
+            req.from.url,
+            req.to.url,
+            self.sessions(req.jobs, &req.filters)
         );
         if req.schema {
             out.push_str("  target: first gets the source's schema (catalog dump)\n");
         }
         out.push_str(&format!(
-            "  target: in one transaction: TRUNCATE the {} table(s), COPY them in this order, set \
-             their sequences past the copied values\n",
+            "  target: in one transaction: TRUNCATE the {} table(s), set aside their indexes and \
+             foreign keys, COPY them in this order (FREEZE, and binary where both sides have \
+             the same built-in types), build the indexes and keys again (one validating query \
+             per foreign key), set their sequences past the copied values\n",
             self.order.tables.len()
         ));
         if !self.source.own.is_empty() {
@@ -268,7 +328,7 @@ pub async fn run(req: Request) -> anyhow::Result<()> {
     };
     // NOTE: a subset's conditions may call now(), which is each transaction's own start time;
     // one session evaluates every table's condition at the same instant, so the closure holds.
-    let sessions = if req.filters.is_empty() { req.jobs } else { 1 };
+    let sessions = first.sessions(req.jobs, &req.filters);
     let snapshot = Snapshot::open(&src, sessions).await?;
     let result = match give_salt(&snapshot, &req.salt).await {
         Ok(()) => copy_in_snapshot(&req, &snapshot, schema_sql, started).await,
@@ -310,8 +370,7 @@ async fn copy_in_snapshot(
 ) -> anyhow::Result<()> {
     // The plan again, inside the snapshot: what is copied is what the snapshot holds.
     let plan = Plan::make(&snapshot.clients[0], req).await?;
-    test_pause().await?;
-    let jobs = plan.jobs();
+    test_pause("snapshot").await?;
     let source_history = crate::migrate::store::recorded(&snapshot.clients[0]).await?;
     // NOTE: counted in the snapshot before the load commits: a failure after the commit
     // would report a copy that happened as failed.
@@ -320,7 +379,9 @@ async fn copy_in_snapshot(
     } else {
         count_selected(&snapshot.clients[0], &plan).await?
     };
-    let (moved, target_history) = load(req, &plan, snapshot, &jobs, schema_sql).await?;
+    let phases = Phases::default();
+    let (moved, target_history) =
+        target::load(&req.to, &req.conn, &plan, snapshot, schema_sql, &phases).await?;
     let rows: u64 = moved.iter().map(|m| m.rows).sum();
     crate::audit::add_detail(&format!(
         "committed: {} table(s), {rows} rows{}",
@@ -345,6 +406,9 @@ async fn copy_in_snapshot(
         }
     ));
     summary(req, &plan, &moved, &selected, started.elapsed());
+    if ui::is_verbose() {
+        ui::status(&phase_line(&phases, snapshot.clients.len()));
+    }
     if !plan.source.own.is_empty() {
         ui::status(&format!(
             "  {}",
@@ -416,180 +480,6 @@ fn history_notes(
     lines
 }
 
-/// The target side, in one transaction: schema, emptying, data, sequences.
-async fn load(
-    req: &Request,
-    plan: &Plan,
-    snapshot: &Snapshot,
-    jobs: &[Job],
-    schema_sql: Option<String>,
-) -> anyhow::Result<(Vec<Moved>, History)> {
-    let db = match Db::connect(&req.to, &req.conn).await {
-        Ok(db) => db,
-        // NOTE: with --schema the target must exist and be empty: `setup` (the usual hint
-        // for a missing database) would fill it with tables that --schema then collides with.
-        Err(e) if req.schema && format!("{e:#}").contains("does not exist on") => {
-            return Err(crate::error::usage(format!(
-                "the target database {:?} does not exist on {}:{}; with --schema it must exist \
-                 and be empty: create it with `cruddur-db --url URL create` (not `setup`, whose \
-                 tables the source's schema would collide with); nothing was copied",
-                req.to.url.database(),
-                req.to.url.host(),
-                req.to.url.port()
-            )));
-        }
-        Err(e) => return Err(e.context("failed to connect to the target")),
-    };
-    let dst = db.get().await?;
-    crate::load::lock(&dst, &req.to.url.database())
-        .await
-        .context("failed to take the load lock on the target")?;
-    dst.batch_execute("BEGIN")
-        .await
-        .context("failed to begin the target's transaction")?;
-    let result = load_in_transaction(&dst, plan, snapshot, jobs, schema_sql).await;
-    let result = match result {
-        Ok(moved) => dst
-            .batch_execute("COMMIT")
-            .await
-            .context("failed to commit the copy on the target")
-            .map(|()| moved),
-        Err(e) => {
-            let _ = dst.batch_execute("ROLLBACK").await;
-            Err(e.context(format!(
-                "the copy into {} was rolled back; the target is as it was",
-                req.to.url.short()
-            )))
-        }
-    };
-    let _ = crate::load::unlock(&dst).await;
-    result
-}
-
-/// The migrations a database records (version, name); `None`: no tracking table.
-type History = Option<Vec<(String, String)>>;
-
-async fn load_in_transaction(
-    dst: &Client,
-    plan: &Plan,
-    snapshot: &Snapshot,
-    jobs: &[Job],
-    schema_sql: Option<String>,
-) -> anyhow::Result<(Vec<Moved>, History)> {
-    let with_schema = schema_sql.is_some();
-    if let Some(sql) = schema_sql {
-        crate::load::run_text(dst, "the source's schema", &sql, 1, &Default::default())
-            .await
-            .map_err(|e| {
-                anyhow::Error::new(e).context(
-                    "failed to create the source's schema on the target (--schema needs a \
-                     target without these tables; without --schema it must have them)",
-                )
-            })?;
-    }
-    let names: Vec<String> = plan.order.tables.iter().map(|t| t.sql()).collect();
-    let missing: Vec<String> = dst
-        .query(
-            "SELECT t FROM unnest($1::text[]) t WHERE to_regclass(t) IS NULL",
-            &[&names],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    if !missing.is_empty() {
-        return Err(crate::error::usage(format!(
-            "the target has no table(s) {}: run `cruddur-db setup` on it, or pass --schema to \
-             create the source's schema there",
-            missing.join(", ")
-        )));
-    }
-    if !names.is_empty() {
-        dst.batch_execute(&format!("TRUNCATE {} RESTART IDENTITY", names.join(", ")))
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "failed to empty the target's tables: {}",
-                    crate::pg::describe(&e)
-                )
-            })?;
-    }
-    if !plan.order.deferred.is_empty() {
-        let constraints = plan
-            .order
-            .deferred
-            .iter()
-            .map(|f| quote::qualified(&f.from.schema, &f.name))
-            .collect::<Vec<_>>()
-            .join(", ");
-        dst.batch_execute(&format!("SET CONSTRAINTS {constraints} DEFERRED"))
-            .await
-            .context("failed to defer the foreign keys of a cycle")?;
-    }
-    let history = crate::migrate::store::recorded(dst).await?;
-    let moved = stream::copy_all(&snapshot.clients, dst, jobs).await?;
-    set_sequences(dst, &plan.order.tables).await?;
-    if with_schema {
-        // The target's schema is the source's now, so its history is too.
-        for name in &plan.source.own {
-            let job = Job {
-                label: name.to_string(),
-                copy_out: format!("COPY {} TO STDOUT", name.sql()),
-                copy_in: format!("COPY {} FROM STDIN", name.sql()),
-                row_estimate: 0,
-            };
-            stream::direct(&snapshot.clients[0], dst, &job).await?;
-        }
-    }
-    Ok((moved, history))
-}
-
-/// Moves the sequences of the copied tables' columns (serial and identity columns, and
-/// defaults calling `nextval`) past the largest copied value, so the next insert does not
-/// collide. Only forwards: a sequence two columns share ends past both.
-async fn set_sequences(dst: &Client, tables: &[catalog::QName]) -> anyhow::Result<()> {
-    let names: Vec<String> = tables.iter().map(|t| t.sql()).collect();
-    let rows = dst
-        .query(
-            "WITH t AS (SELECT to_regclass(n) AS oid FROM unnest($1::text[]) n) \
-             SELECT s.oid::regclass::text, d.refobjid::regclass::text, a.attname::text \
-             FROM pg_catalog.pg_depend d \
-             JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S' \
-             JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
-             WHERE d.classid = 'pg_catalog.pg_class'::regclass \
-               AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i') \
-               AND d.refobjid IN (SELECT oid FROM t) \
-             UNION \
-             SELECT s.oid::regclass::text, ad.adrelid::regclass::text, a.attname::text \
-             FROM pg_catalog.pg_attrdef ad \
-             JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass \
-               AND d.objid = ad.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass \
-             JOIN pg_catalog.pg_class s ON s.oid = d.refobjid AND s.relkind = 'S' \
-             JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum \
-             WHERE ad.adrelid IN (SELECT oid FROM t) ORDER BY 1, 2, 3",
-            &[&names],
-        )
-        .await
-        .context("failed to find the sequences of the copied tables")?;
-    for r in rows {
-        let (seq, table, column): (String, String, String) = (r.get(0), r.get(1), r.get(2));
-        dst.query(
-            &format!(
-                "SELECT pg_catalog.setval($1::text::regclass, x.m) \
-                 FROM (SELECT max({}) AS m FROM {table}) x, {seq} s \
-                 WHERE x.m IS NOT NULL AND (x.m > s.last_value OR NOT s.is_called)",
-                quote::ident(&column)
-            ),
-            &[&seq],
-        )
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!("failed to set sequence {seq}: {}", crate::pg::describe(&e))
-        })?;
-    }
-    Ok(())
-}
-
 /// For a subset: how many of each table's copied rows its own filter selected (the others
 /// came because selected rows reference them).
 async fn count_selected(client: &Client, plan: &Plan) -> anyhow::Result<Vec<Option<u64>>> {
@@ -642,21 +532,47 @@ fn summary(req: &Request, plan: &Plan, moved: &[Moved], selected: &[Option<u64>]
     }
 }
 
+/// The `-v` line: where the time went.
+fn phase_line(phases: &Phases, sessions: usize) -> String {
+    let t = phases.times();
+    let s = |d: Duration| format!("{:.2}s", d.as_secs_f64());
+    format!(
+        "  phases: truncate {}, set aside indexes and keys {}, read {} (masking included: it \
+         runs in the source's query; {sessions} source session(s)), send {}, index build {}, \
+         constraint validation {}, sequences {}, commit {}",
+        s(t.truncate),
+        s(t.set_aside),
+        s(t.read),
+        s(t.send),
+        s(t.index_build),
+        s(t.validation),
+        s(t.sequences),
+        s(t.commit)
+    )
+}
+
 /// NOTE: a test-only hook, so that a test can change the source while a copy holds its
-/// snapshot: with CRUDDUR_TEST_COPY_PAUSE=DIR the copy creates DIR/paused once its snapshot is
-/// taken and waits (up to a minute) for DIR/resume before it reads a row. Only in a build
-/// with `--features test-hooks` (scripts/test); releases and `cargo install` leave it out.
+/// snapshot, or stop a copy in the middle of its load: with CRUDDUR_TEST_COPY_PAUSE=DIR the
+/// copy creates DIR/paused at the stage CRUDDUR_TEST_COPY_PAUSE_AT names (`snapshot`, the
+/// default: once its snapshot is taken, before it reads a row; `loaded`: once the first
+/// table is loaded, its indexes and keys set aside) and waits (up to a minute) for
+/// DIR/resume. Only in a build with `--features test-hooks` (scripts/test); releases and
+/// `cargo install` leave it out.
 #[cfg(not(feature = "test-hooks"))]
-async fn test_pause() -> anyhow::Result<()> {
+pub(crate) async fn test_pause(_stage: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
 #[cfg(feature = "test-hooks")]
-async fn test_pause() -> anyhow::Result<()> {
+pub(crate) async fn test_pause(stage: &str) -> anyhow::Result<()> {
     let Some(dir) = std::env::var_os("CRUDDUR_TEST_COPY_PAUSE") else {
         return Ok(());
     };
+    let at = std::env::var("CRUDDUR_TEST_COPY_PAUSE_AT").unwrap_or_else(|_| "snapshot".into());
     let dir = std::path::PathBuf::from(dir);
+    if at != stage || dir.join("paused").exists() {
+        return Ok(());
+    }
     std::fs::write(dir.join("paused"), "")?;
     let deadline = Instant::now() + Duration::from_secs(60);
     while !dir.join("resume").exists() {

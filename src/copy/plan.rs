@@ -53,6 +53,8 @@ pub struct Column {
     pub name: String,
     /// `format_type`, e.g. `character varying(80)`.
     pub data_type: String,
+    /// The column type's oid (built-in types have the same oid on every server).
+    pub type_oid: u32,
     /// Can carry text (see [`TEXT_BEARING_SQL`]): it needs a mask rule.
     pub text_like: bool,
     /// json or jsonb (generated values are wrapped as JSON strings).
@@ -66,6 +68,8 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// The planner's estimate (`reltuples`), 0 when never analysed.
     pub row_estimate: i64,
+    /// The table's size in blocks, as the planner last counted it.
+    pub pages: i64,
 }
 
 /// A foreign key between two copied tables.
@@ -87,6 +91,8 @@ pub struct Source {
     /// The tool's own tables the source has (its migration history): never among `tables`,
     /// so never copied, masked or emptied as data.
     pub own: Vec<QName>,
+    /// The source server's `server_version_num`.
+    pub version: i32,
 }
 
 impl Source {
@@ -137,7 +143,8 @@ pub async fn read_source(client: &Client) -> anyhow::Result<Source> {
     let not_extension = "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e \
         WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')";
     let tables_sql = format!(
-        "SELECT n.nspname::text, c.relname::text, greatest(c.reltuples, 0)::int8 \
+        "SELECT n.nspname::text, c.relname::text, greatest(c.reltuples, 0)::int8, \
+                greatest(c.relpages, 0)::int8 \
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind = 'r' AND {USER_SCHEMA} AND {not_extension} ORDER BY 1, 2"
     );
@@ -162,6 +169,7 @@ pub async fn read_source(client: &Client) -> anyhow::Result<Source> {
                 name,
                 columns: Vec::new(),
                 row_estimate: r.get(2),
+                pages: r.get(3),
             },
         );
     }
@@ -201,6 +209,7 @@ pub async fn read_source(client: &Client) -> anyhow::Result<Source> {
         table.columns.push(Column {
             name: r.get(2),
             data_type: r.get(3),
+            type_oid: r.get(7),
             text_like: bearing.contains(&r.get::<_, u32>(7)),
             json: base == "json" || base == "jsonb",
             array: r.get(6),
@@ -243,10 +252,19 @@ pub async fn read_source(client: &Client) -> anyhow::Result<Source> {
             fks.push(fk);
         }
     }
+    let version: String = client
+        .query_one(
+            "SELECT pg_catalog.current_setting('server_version_num')",
+            &[],
+        )
+        .await
+        .context("failed to read the source's server version")?
+        .get(0);
     Ok(Source {
         tables: tables.into_values().collect(),
         fks,
         own,
+        version: version.parse().unwrap_or(0),
     })
 }
 
@@ -318,6 +336,7 @@ mod tests {
             name: QName::new("public", name),
             columns: Vec::new(),
             row_estimate: 0,
+            pages: 0,
         }
     }
 
@@ -347,6 +366,7 @@ mod tests {
                 fk("l_user", "likes", "users", false),
             ],
             own: vec![],
+            version: 150000,
         };
         let o = order(&s).unwrap();
         assert_eq!(names(&o), ["users", "activities", "likes"]);
@@ -359,6 +379,7 @@ mod tests {
             tables: vec![table("a"), table("b")],
             fks: vec![fk("a_b", "a", "b", false), fk("b_a", "b", "a", true)],
             own: vec![],
+            version: 150000,
         };
         let o = order(&s).unwrap();
         assert_eq!(names(&o), ["b", "a"]);
@@ -382,6 +403,7 @@ mod tests {
             ],
             fks: Vec::new(),
             own: Vec::new(),
+            version: 150000,
         };
         assert_eq!(s.find("users").unwrap(), QName::new("public", "users"));
         assert_eq!(s.find("audit.users").unwrap(), QName::new("audit", "users"));

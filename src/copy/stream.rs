@@ -1,37 +1,34 @@
 //! The data path: source sessions sharing one snapshot, and each table streamed from the
-//! source's `COPY ... TO STDOUT` into the target's `COPY ... FROM STDIN`, chunk by chunk, so
-//! memory stays bounded whatever the size.
+//! source's `COPY ... TO STDOUT` into the target's `COPY ... FROM STDIN`, block by block, so
+//! memory stays bounded whatever the size. A large table is read in ctid ranges, one per
+//! source session, and the ranges are merged into the target's one `COPY` (the target has one
+//! session: the whole load is one transaction).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::{Bytes, BytesMut};
 use deadpool_postgres::Object;
 use futures_util::{pin_mut, SinkExt, StreamExt};
 use indicatif::ProgressBar;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
-use tokio::sync::Semaphore;
 use tokio_postgres::Client;
 
 use crate::pg::{describe, Db};
 use crate::sql::quote;
 use crate::ui;
 
-/// A spooled table is read back in chunks of this size, and written in blocks of it.
-/// NOTE: the source's COPY yields one message per row; writing each to the file would be one
-/// blocking write per row (18 s of system time for 1,000,000 rows), so rows are gathered into
-/// blocks first.
-const CHUNK: usize = 1024 * 1024;
-
-/// Rows streamed straight through are sent to the target in blocks of about this size.
+/// Rows are sent to the target in blocks of about this size.
+/// NOTE: the source sends one message per row; sending each on (a `send` is a write and a
+/// flush) cost one system call per row.
 const BLOCK: usize = 256 * 1024;
 
-/// Tables the planner estimates at more rows than this are never read ahead into a file:
-/// they stream straight from the source into the target, reading and loading side by side,
-/// as with one job. Reading a large table ahead would only make the load wait for the whole
-/// of it to be on disk first.
-pub const READ_AHEAD_MAX_ROWS: i64 = 100_000;
+/// The signature that starts a binary COPY stream; then 4 bytes of flags and 4 of the header
+/// extension's length.
+const BINARY_SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
+
+/// The 2 bytes that end a binary COPY stream (a field count of -1).
+const BINARY_TRAILER: [u8; 2] = [0xff, 0xff];
 
 /// Source sessions in one `REPEATABLE READ, READ ONLY` snapshot.
 pub struct Snapshot {
@@ -87,10 +84,13 @@ impl Snapshot {
 /// One table's copy: its queries on both sides, and what to show.
 pub struct Job {
     pub label: String,
-    /// `COPY (SELECT ...) TO STDOUT` on the source.
-    pub copy_out: String,
+    /// `COPY (SELECT ...) TO STDOUT` on the source: one, or one per ctid range of a table
+    /// read by several sessions (each on its own session, merged into the one `copy_in`).
+    pub copy_out: Vec<String>,
     /// `COPY t (cols) FROM STDIN` on the target.
     pub copy_in: String,
+    /// Both sides speak COPY's binary format (see `copy::target`).
+    pub binary: bool,
     pub row_estimate: i64,
 }
 
@@ -101,89 +101,61 @@ pub struct Moved {
     pub bytes: u64,
 }
 
-/// A bar over the rows expected on a terminal (a spinner when the estimate is 0); hidden
-/// otherwise.
+/// Where the time went, for `-v`.
+#[derive(Debug, Default)]
+pub struct Phases(Mutex<Times>);
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Times {
+    /// Waiting for the source's rows (masking runs in the source's query, so it is in here).
+    pub read: Duration,
+    /// Sending rows to the target (its COPY parses and stores them meanwhile).
+    pub send: Duration,
+    pub truncate: Duration,
+    pub set_aside: Duration,
+    pub index_build: Duration,
+    pub validation: Duration,
+    pub sequences: Duration,
+    pub commit: Duration,
+}
+
+impl Phases {
+    fn with(&self, f: impl FnOnce(&mut Times)) {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+    pub fn add_read(&self, d: Duration) {
+        self.with(|t| t.read += d);
+    }
+    pub fn add_send(&self, d: Duration) {
+        self.with(|t| t.send += d);
+    }
+    pub fn add_index_build(&self, d: Duration) {
+        self.with(|t| t.index_build += d);
+    }
+    pub fn add_validation(&self, d: Duration) {
+        self.with(|t| t.validation += d);
+    }
+    /// Times `f` into the field `pick` chooses.
+    pub async fn time<T>(
+        &self,
+        pick: fn(&mut Times) -> &mut Duration,
+        f: impl std::future::Future<Output = T>,
+    ) -> T {
+        let started = Instant::now();
+        let out = f.await;
+        self.with(|t| *pick(t) += started.elapsed());
+        out
+    }
+    pub fn times(&self) -> Times {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A bar over the rows expected, with bytes, rate and ETA, on a terminal; hidden otherwise.
 fn row_bar(job: &Job) -> ProgressBar {
-    let bar = if job.row_estimate > 0 {
-        ui::bar(u64::try_from(job.row_estimate).unwrap_or(0), "rows")
-    } else {
-        ui::spinner(&job.label)
-    };
-    bar.set_message(job.label.clone());
+    let bar = ui::row_bar(u64::try_from(job.row_estimate).unwrap_or(0));
+    bar.set_prefix(job.label.clone());
     bar
-}
-
-fn newlines(chunk: &[u8]) -> u64 {
-    memchr::memchr_iter(b'\n', chunk).count() as u64
-}
-
-/// Streams one table straight from the source into the target.
-pub async fn direct(src: &Client, dst: &Client, job: &Job) -> anyhow::Result<Moved> {
-    let bar = row_bar(job);
-    let stream = src
-        .copy_out(job.copy_out.as_str())
-        .await
-        .map_err(on_source(job))?;
-    let sink = dst
-        .copy_in::<_, Bytes>(job.copy_in.as_str())
-        .await
-        .map_err(on_target(job))?;
-    pin_mut!(stream, sink);
-    let mut moved = Moved::default();
-    // NOTE: the source sends one message per row; sending each on (a `send` is a write and a
-    // flush) cost one system call per row. Rows are gathered into blocks first, as the
-    // target reads them the same either way.
-    let mut block = BytesMut::with_capacity(BLOCK);
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(on_source(job))?;
-        moved.bytes += chunk.len() as u64;
-        bar.inc(newlines(&chunk));
-        block.extend_from_slice(&chunk);
-        if block.len() >= BLOCK {
-            sink.send(block.split().freeze())
-                .await
-                .map_err(on_target(job))?;
-        }
-    }
-    if !block.is_empty() {
-        sink.send(block.freeze()).await.map_err(on_target(job))?;
-    }
-    moved.rows = sink.as_mut().finish().await.map_err(on_target(job))?;
-    bar.finish_and_clear();
-    Ok(moved)
-}
-
-/// A table read from the source into an anonymous temporary file (deleted when closed).
-struct Spooled {
-    file: tokio::fs::File,
-    bytes: u64,
-}
-
-/// Reads one table of the source into a temporary file.
-async fn spool(src: &Client, job: &Job) -> anyhow::Result<Spooled> {
-    let file = tempfile::tempfile().context("failed to create a temporary file for the copy")?;
-    let mut file = tokio::fs::File::from_std(file);
-    let stream = src
-        .copy_out(job.copy_out.as_str())
-        .await
-        .map_err(on_source(job))?;
-    pin_mut!(stream);
-    let mut bytes = 0u64;
-    let mut block: Vec<u8> = Vec::with_capacity(CHUNK);
-    let write_err = "failed to write the temporary file of the copy";
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(on_source(job))?;
-        bytes += chunk.len() as u64;
-        block.extend_from_slice(&chunk);
-        if block.len() >= CHUNK {
-            file.write_all(&block).await.context(write_err)?;
-            block.clear();
-        }
-    }
-    file.write_all(&block).await.context(write_err)?;
-    file.flush().await?;
-    file.rewind().await?;
-    Ok(Spooled { file, bytes })
 }
 
 /// A failure reading `job`'s table on the source, named.
@@ -208,146 +180,151 @@ fn on_target(job: &Job) -> impl Fn(tokio_postgres::Error) -> anyhow::Error + '_ 
     }
 }
 
-/// Loads a spooled table into the target.
-async fn unspool(dst: &Client, job: &Job, mut spooled: Spooled) -> anyhow::Result<Moved> {
-    let bar = ui::byte_bar(spooled.bytes);
-    bar.set_message(job.label.clone());
+/// One source stream's bytes on their way into the merged COPY: in binary, each part's own
+/// header and trailer are cut, and the merged stream gets one of each.
+#[derive(Debug, Default)]
+struct Part {
+    /// Bytes read of the part's header so far (binary), until the header is whole.
+    header: Vec<u8>,
+    header_done: bool,
+    /// The part's last message, held back: in binary its last 2 bytes are the trailer.
+    held: Option<Bytes>,
+}
+
+impl Part {
+    /// The bytes of `msg` that belong to rows (binary header cut off).
+    fn rows_of(&mut self, msg: Bytes) -> anyhow::Result<Bytes> {
+        if self.header_done {
+            return Ok(msg);
+        }
+        let need = |h: &[u8]| {
+            if h.len() < 19 {
+                19
+            } else {
+                19 + u32::from_be_bytes([h[15], h[16], h[17], h[18]]) as usize
+            }
+        };
+        let mut at = 0;
+        while self.header.len() < need(&self.header) && at < msg.len() {
+            self.header.push(msg[at]);
+            at += 1;
+        }
+        if self.header.len() >= 11 && &self.header[..11] != BINARY_SIGNATURE {
+            anyhow::bail!("the source sent a binary COPY stream without its signature");
+        }
+        if self.header.len() >= need(&self.header) {
+            self.header_done = true;
+        }
+        Ok(msg.slice(at..))
+    }
+}
+
+/// Streams one table from the source into the target: straight through with one source
+/// query, merged message by message (one message is one row) with several.
+pub async fn direct(
+    srcs: &[&Client],
+    dst: &Client,
+    job: &Job,
+    phases: &Phases,
+) -> anyhow::Result<Moved> {
+    let bar = row_bar(job);
+    let mut streams = Vec::with_capacity(job.copy_out.len());
+    for (i, (src, q)) in srcs.iter().zip(&job.copy_out).enumerate() {
+        let s = src.copy_out(q.as_str()).await.map_err(on_source(job))?;
+        // NOTE: each part ends with a marker, so the merge knows which part ended.
+        streams.push(
+            s.map(move |m| (i, Some(m)))
+                .chain(futures_util::stream::once(async move { (i, None) }))
+                .boxed(),
+        );
+    }
     let sink = dst
         .copy_in::<_, Bytes>(job.copy_in.as_str())
         .await
         .map_err(on_target(job))?;
     pin_mut!(sink);
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = spooled
-            .file
-            .read(&mut buf)
-            .await
-            .context("failed to read the temporary file of the copy")?;
-        if n == 0 {
-            break;
-        }
-        bar.inc(n as u64);
-        sink.send(Bytes::copy_from_slice(&buf[..n]))
-            .await
-            .map_err(on_target(job))?;
+    let merging = streams.len() > 1;
+    let mut parts: Vec<Part> = (0..streams.len()).map(|_| Part::default()).collect();
+    let mut merged = futures_util::stream::select_all(streams);
+    let mut moved = Moved::default();
+    let mut block = BytesMut::with_capacity(BLOCK);
+    if merging && job.binary {
+        block.extend_from_slice(BINARY_SIGNATURE);
+        block.extend_from_slice(&[0; 8]);
     }
-    let rows = sink.as_mut().finish().await.map_err(on_target(job))?;
-    bar.finish_and_clear();
-    Ok(Moved {
-        rows,
-        bytes: spooled.bytes,
-    })
-}
-
-type Spooling = Mutex<Vec<Option<tokio::sync::oneshot::Sender<anyhow::Result<Spooled>>>>>;
-
-/// Whether a table is read ahead into a file (small), or streamed (large).
-fn read_ahead(job: &Job) -> bool {
-    job.row_estimate <= READ_AHEAD_MAX_ROWS
-}
-
-/// One source session's share of the reading: the next small table no one reads yet, once
-/// fewer than `ahead`'s permits are read and not loaded, until none is left or the load
-/// stopped (`ahead` closed). `ahead_jobs` are the indexes of the tables read ahead.
-async fn spool_ahead(
-    src: &Client,
-    jobs: &[Job],
-    ahead_jobs: &[usize],
-    next: &AtomicUsize,
-    ahead: &Semaphore,
-    senders: &Spooling,
-) {
+    let (mut read, mut send) = (Duration::ZERO, Duration::ZERO);
+    let mut since_tick = 0u64;
     loop {
-        // NOTE: the permit is taken before the table is claimed, so the tables read ahead are
-        // always the next ones to load: the loader never waits for a table no one may read.
-        match ahead.acquire().await {
-            Ok(permit) => permit.forget(),
-            Err(_) => break,
-        }
-        let Some(&i) = ahead_jobs.get(next.fetch_add(1, Ordering::SeqCst)) else {
+        let waited = Instant::now();
+        let Some((i, msg)) = merged.next().await else {
             break;
         };
-        let result = spool(src, &jobs[i]).await;
-        let tx = senders.lock().unwrap_or_else(|e| e.into_inner())[i].take();
-        if let Some(tx) = tx {
-            let _ = tx.send(result);
+        read += waited.elapsed();
+        let rows = match msg {
+            Some(m) => m.map_err(on_source(job))?,
+            None => {
+                // A part ended: in binary, its held message ends with its trailer.
+                if merging && job.binary {
+                    let last = parts[i].held.take().unwrap_or_default();
+                    if !last.ends_with(&BINARY_TRAILER) {
+                        anyhow::bail!(
+                            "a binary COPY stream of {} ended without its trailer",
+                            job.label
+                        );
+                    }
+                    block.extend_from_slice(&last[..last.len() - 2]);
+                }
+                continue;
+            }
+        };
+        moved.bytes += rows.len() as u64;
+        since_tick += 1;
+        if merging && job.binary {
+            let rows = parts[i].rows_of(rows)?;
+            if let Some(prev) = parts[i].held.replace(rows) {
+                block.extend_from_slice(&prev);
+            }
+        } else {
+            block.extend_from_slice(&rows);
+        }
+        if block.len() >= BLOCK {
+            bar.inc(since_tick);
+            bar.set_message(indicatif::HumanBytes(moved.bytes).to_string());
+            since_tick = 0;
+            let started = Instant::now();
+            sink.send(block.split().freeze())
+                .await
+                .map_err(on_target(job))?;
+            send += started.elapsed();
         }
     }
+    if merging && job.binary {
+        block.extend_from_slice(&BINARY_TRAILER);
+    }
+    let started = Instant::now();
+    if !block.is_empty() {
+        sink.send(block.freeze()).await.map_err(on_target(job))?;
+    }
+    moved.rows = sink.as_mut().finish().await.map_err(on_target(job))?;
+    send += started.elapsed();
+    phases.add_read(read);
+    phases.add_send(send);
+    bar.finish_and_clear();
+    Ok(moved)
 }
 
-/// Copies every job, in order, into `dst` (one session, the caller's transaction).
-///
-/// With one source session each table streams straight through. With more, the first session
-/// streams the large tables straight through (reading and loading side by side, so they go
-/// as fast as with one job) while the others read the small tables ahead, side by side (each
-/// into a temporary file, so memory stays bounded; at most one table per session is read and
-/// not yet loaded, so the disk used is bounded too); the target loads every table one by one
-/// in dependency order. NOTE: the target has one session on purpose: the whole load is one
-/// transaction, so a failed copy leaves it as it was; the parallel part is the source side,
-/// usually the remote and slow one.
-pub async fn copy_all(srcs: &[Object], dst: &Client, jobs: &[Job]) -> anyhow::Result<Vec<Moved>> {
-    if srcs.len() <= 1 {
-        let mut out = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            out.push(direct(&srcs[0], dst, job).await?);
-        }
-        return Ok(out);
+/// Copies every job, in order, into `dst` (one session, the caller's transaction): each
+/// table's parts on the first source sessions.
+pub async fn copy_all(
+    srcs: &[&Client],
+    dst: &Client,
+    jobs: &[Job],
+    phases: &Phases,
+) -> anyhow::Result<Vec<Moved>> {
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        debug_assert!(job.copy_out.len() <= srcs.len());
+        out.push(direct(srcs, dst, job, phases).await?);
     }
-    let next = AtomicUsize::new(0);
-    let (streamer, readers) = srcs
-        .split_first()
-        .expect("BUG: at least one source session");
-    let ahead = Semaphore::new(readers.len());
-    let ahead_jobs: Vec<usize> = (0..jobs.len()).filter(|i| read_ahead(&jobs[*i])).collect();
-    let mut senders = Vec::with_capacity(jobs.len());
-    let mut receivers = Vec::with_capacity(jobs.len());
-    for _ in jobs {
-        let (tx, rx) = tokio::sync::oneshot::channel::<anyhow::Result<Spooled>>();
-        senders.push(Some(tx));
-        receivers.push(rx);
-    }
-    let senders = Mutex::new(senders);
-    let workers = futures_util::future::join_all(
-        readers
-            .iter()
-            .map(|src| spool_ahead(src, jobs, &ahead_jobs, &next, &ahead, &senders)),
-    );
-    let loader = async {
-        let mut out = Vec::with_capacity(jobs.len());
-        for (job, rx) in jobs.iter().zip(receivers) {
-            let spooled = read_ahead(job);
-            let result = if spooled {
-                match rx.await {
-                    Ok(Ok(spooled)) => unspool(dst, job, spooled).await,
-                    Ok(Err(e)) => Err(e),
-                    Err(_) => Err(anyhow::anyhow!("BUG: {} was never read", job.label)),
-                }
-            } else {
-                direct(streamer, dst, job).await
-            };
-            match result {
-                Ok(m) => {
-                    out.push(m);
-                    if spooled {
-                        ahead.add_permits(1);
-                    }
-                }
-                Err(e) => {
-                    ahead.close();
-                    return Err(e);
-                }
-            }
-        }
-        ahead.close();
-        Ok(out)
-    };
-    let ((), result) = futures_util::future::join(
-        async {
-            workers.await;
-        },
-        loader,
-    )
-    .await;
-    result
+    Ok(out)
 }
