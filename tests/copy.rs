@@ -302,7 +302,7 @@ fn a_failing_copy_leaves_the_target_as_it_was() {
     // The masked emails break a rule only the target has: the load fails after TRUNCATE.
     dst.psql("ALTER TABLE users ADD CONSTRAINT real_emails CHECK (email NOT LIKE '%.invalid')");
     let before = dump(&dst);
-    // Streamed straight through, and read ahead by sessions that must stop when it fails.
+    // With one source session and with several sharing the snapshot.
     for jobs in ["1", "3"] {
         let out = dst
             .cmd()
@@ -420,7 +420,7 @@ fn a_foreign_key_cycle_is_deferred_or_refused() {
 /// each, masked, and the large table's rows arrive in full (regression guard for the path
 /// that replaced spooling every table to a file).
 #[test]
-fn a_large_table_streams_while_small_ones_are_read_ahead() {
+fn a_large_and_a_small_table_copy_alike_with_any_jobs() {
     let src = TestDb::seeded("copy_large");
     src.psql(
         "CREATE TABLE public.notes (id bigint PRIMARY KEY, body_len int); \

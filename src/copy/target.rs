@@ -111,13 +111,28 @@ pub const SPLIT_MIN_PAGES: i64 = 8192;
 /// rows, and a `sql:` rule may too: a range would number from 1 again).
 pub fn splittable(source: &Source, t: &Table, rules: &[(Rule, super::mask::Origin)]) -> bool {
     source.version >= 140_000
-        && t.pages >= SPLIT_MIN_PAGES
+        && t.pages >= split_min_pages()
         && rules.iter().all(|(r, _)| {
             matches!(
                 r,
                 Rule::Keep | Rule::Null | Rule::Constant(_) | Rule::Hash { .. }
             )
         })
+}
+
+/// [`SPLIT_MIN_PAGES`]; a build with `--features test-hooks` takes another from
+/// CRUDDUR_TEST_COPY_SPLIT_PAGES, so that tests split small tables.
+#[cfg(not(feature = "test-hooks"))]
+fn split_min_pages() -> i64 {
+    SPLIT_MIN_PAGES
+}
+
+#[cfg(feature = "test-hooks")]
+fn split_min_pages() -> i64 {
+    std::env::var("CRUDDUR_TEST_COPY_SPLIT_PAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SPLIT_MIN_PAGES)
 }
 
 /// The `WHERE` of each of `parts` ctid ranges over `pages` blocks: the first has no lower
