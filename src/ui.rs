@@ -133,7 +133,7 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
 
 /// A bar over `len` rows expected (a spinner when 0) with the bytes so far as its message,
 /// the rate and the time left, on a terminal; hidden otherwise. The prefix names the work.
-pub fn row_bar(len: u64) -> ProgressBar {
+pub fn row_bar(len: u64, prefix: &str) -> ProgressBar {
     if !stderr_is_terminal() {
         return ProgressBar::hidden();
     }
@@ -141,19 +141,27 @@ pub fn row_bar(len: u64) -> ProgressBar {
         (
             ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr()),
             "{spinner} {prefix} [{bar:30}] {human_pos}/{human_len} rows, {msg} \
-             ({per_sec}, ETA {eta})",
+             ({rate}, ETA {eta})",
         )
     } else {
         (
             ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-            "{spinner} {prefix} {human_pos} rows, {msg} ({per_sec})",
+            "{spinner} {prefix} {human_pos} rows, {msg} ({rate})",
         )
     };
     pb.set_style(
         ProgressStyle::with_template(template)
             .expect("BUG: progress template is valid")
+            .with_key(
+                "rate",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{} rows/s", indicatif::HumanCount(s.per_sec() as u64));
+                },
+            )
             .progress_chars("=> "),
     );
+    pb.set_prefix(prefix.to_string());
+    pb.set_message("0 B");
     pb.enable_steady_tick(Duration::from_millis(120));
     pb
 }

@@ -237,15 +237,21 @@ impl SetAside {
         let path = clear_path(dst).await?;
         let (keys, fks): (Vec<&Aside>, Vec<&Aside>) =
             self.items.iter().partition(|a| a.what != Kind::ForeignKey);
+        let bar = crate::ui::bar(self.items.len() as u64, "indexes and keys built again");
         let started = Instant::now();
         for a in keys {
+            bar.set_message(a.name.clone());
             build(dst, a).await?;
+            bar.inc(1);
         }
         phases.add_index_build(started.elapsed());
         let started = Instant::now();
         for a in fks {
+            bar.set_message(a.name.clone());
             build(dst, a).await?;
+            bar.inc(1);
         }
+        bar.finish_and_clear();
         phases.add_validation(started.elapsed());
         let after = fingerprint(dst, &self.tables).await?;
         if after != self.before {

@@ -153,9 +153,7 @@ impl Phases {
 
 /// A bar over the rows expected, with bytes, rate and ETA, on a terminal; hidden otherwise.
 fn row_bar(job: &Job) -> ProgressBar {
-    let bar = ui::row_bar(u64::try_from(job.row_estimate).unwrap_or(0));
-    bar.set_prefix(job.label.clone());
-    bar
+    ui::row_bar(u64::try_from(job.row_estimate).unwrap_or(0), &job.label)
 }
 
 /// A failure reading `job`'s table on the source, named.
