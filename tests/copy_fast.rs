@@ -4,10 +4,12 @@
 //! tables read in ctid ranges by several sessions (binary and text) give the same rows.
 
 mod common;
+mod prod;
 
 use std::time::{Duration, Instant};
 
 use common::{rows_of, TestDb};
+use prod::ProdDb;
 
 /// The schema and rows of a database (pg_dump), waiting up to 30 s for locks a finished
 /// copy's session may still hold while the server ends it.
@@ -222,17 +224,18 @@ fn a_copy_killed_during_its_load_leaves_the_target_as_it_was() {
 /// With a low split threshold (a test hook), every table whose rules allow it is read in
 /// ctid ranges, one per session, merged into the one COPY: binary for built-in types, text
 /// for an enum; the users table's `fake:` rules number the rows, so it is never split (its
-/// unique masked emails prove it).
+/// unique masked emails prove it). The source is another server (the production-like one):
+/// on the target's own server the copy reads with one session (the ranges would take the
+/// target's cores).
 #[cfg(feature = "test-hooks")]
 #[test]
 fn tables_read_in_ranges_give_the_same_rows() {
-    let src = TestDb::seeded("cfast_split");
-    let notes = "CREATE TYPE public.mood AS ENUM ('calm', 'busy'); \
-         CREATE TABLE public.notes (id bigint PRIMARY KEY, body text, tags text[], \
-           at timestamptz, n numeric, raw bytea, mood public.mood);";
-    src.psql(notes);
+    let src = ProdDb::seeded("cfast_split");
     src.psql(
-        "INSERT INTO public.notes SELECT g, 'note ' || g || repeat('.', g % 50), \
+        "CREATE TYPE public.mood AS ENUM ('calm', 'busy'); \
+         CREATE TABLE public.notes (id bigint PRIMARY KEY, body text, tags text[], \
+           at timestamptz, n numeric, raw bytea, mood public.mood); \
+         INSERT INTO public.notes SELECT g, 'note ' || g || repeat('.', g % 50), \
            ARRAY['a' || g, NULL, 'c'], timestamptz '2026-01-01' + g * interval '1 s', \
            g / 7.0, decode(md5(g::text), 'hex'), \
            (ARRAY['calm', 'busy']::public.mood[])[1 + g % 2] \
@@ -241,6 +244,7 @@ fn tables_read_in_ranges_give_the_same_rows() {
          SELECT u.uuid, 'crud ' || g FROM users u, generate_series(1, 3000) g; \
          ANALYZE",
     );
+    let src_url = src.verified_url();
     let mask = tempfile::tempdir().unwrap();
     let mask_file = common::write_file(
         mask.path(),
@@ -255,7 +259,7 @@ fn tables_read_in_ranges_give_the_same_rows() {
             .args([
                 "copy",
                 "--from",
-                &src.url,
+                &src_url,
                 "--to",
                 "local",
                 "--schema",
@@ -271,7 +275,7 @@ fn tables_read_in_ranges_give_the_same_rows() {
         assert!(err.contains(&format!("{jobs} source session(s)")), "{err}");
         // notes has an enum column: text; users and activities: binary.
         assert!(err.contains("2 of 3 table(s) in binary"), "{err}");
-        assert_eq!(rows_of(&dst.url), rows_of(&src.url), "--jobs {jobs}");
+        assert_eq!(rows_of(&dst.url), rows_of(&src_url), "--jobs {jobs}");
         // Masked, in ranges: every hash is the one the rule gives, and the fake emails of
         // the (unsplit) users are unique.
         let dst = TestDb::new("cfast_split_mdst");
@@ -279,7 +283,7 @@ fn tables_read_in_ranges_give_the_same_rows() {
             .cmd()
             .env("CRUDDUR_TEST_COPY_SPLIT_PAGES", "1")
             .args([
-                "copy", "--from", &src.url, "--to", "local", "--schema", "--jobs", jobs,
+                "copy", "--from", &src_url, "--to", "local", "--schema", "--jobs", jobs,
             ])
             .args(["--mask".as_ref(), mask_file.as_os_str()])
             .args(["--mask-salt", "s1"])
@@ -305,6 +309,28 @@ fn tables_read_in_ranges_give_the_same_rows() {
             src.scalar("SELECT count(*) FROM public.activities")
         );
     }
+    // The same tables on the target's own server: one session, whatever --jobs says.
+    let local = TestDb::seeded("cfast_split_local");
+    let dst = TestDb::seeded("cfast_split_local_dst");
+    let out = dst
+        .cmd()
+        .env("CRUDDUR_TEST_COPY_SPLIT_PAGES", "1")
+        .args([
+            "copy",
+            "--from",
+            &local.url,
+            "--to",
+            "local",
+            "--no-mask",
+            "-v",
+            "--jobs",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("1 source session(s)"), "{err}");
 }
 
 /// A target column of another type than the source's (varchar for text) is loaded in text

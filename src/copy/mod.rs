@@ -153,13 +153,11 @@ impl Plan {
     }
 
     /// The plan as `--dry-run` prints it.
-    pub fn describe(&self, req: &Request) -> String {
+    pub fn describe(&self, req: &Request, sessions: usize) -> String {
         let mut out = format!(
             "copy from {} to {}\n  source: read in one REPEATABLE READ, READ ONLY snapshot over \
              {} connection(s); nothing is written there\n",
-            req.from.url,
-            req.to.url,
-            self.sessions(req.jobs, &req.filters)
+            req.from.url, req.to.url, sessions
         );
         if req.schema {
             out.push_str("  target: first gets the source's schema (catalog dump)\n");
@@ -284,7 +282,7 @@ pub async fn run(req: Request) -> anyhow::Result<()> {
     let src = Db::connect(&req.from, &src_opts)
         .await
         .context("failed to connect to the source")?;
-    refuse_own_source(&src, &req).await?;
+    let one_server = refuse_own_source(&src, &req).await?;
     // NOTE: the plan is made first in a short read-only transaction of its own, so that every
     // refusal and the confirmation prompt come before the snapshot opens: production never
     // holds an idle REPEATABLE READ transaction while a person decides.
@@ -298,8 +296,16 @@ pub async fn run(req: Request) -> anyhow::Result<()> {
         let _ = client.batch_execute("ROLLBACK").await;
         plan?
     };
+    // NOTE: ranges read side by side only pay when the source has cores of its own: on the
+    // target's own server they take the cores the target's COPY needs (measured on 2 cores,
+    // 1,000,000 rows: 1.03x to 1.11x slower than one session; BENCHMARKS.md).
+    let sessions = if one_server {
+        1
+    } else {
+        first.sessions(req.jobs, &req.filters)
+    };
     if req.confirm.dry_run {
-        crate::ui::outln!("{}", first.describe(&req))?;
+        crate::ui::outln!("{}", first.describe(&req, sessions))?;
         return Ok(());
     }
     crate::protect::confirm(
@@ -328,7 +334,6 @@ pub async fn run(req: Request) -> anyhow::Result<()> {
     };
     // NOTE: a subset's conditions may call now(), which is each transaction's own start time;
     // one session evaluates every table's condition at the same instant, so the closure holds.
-    let sessions = first.sessions(req.jobs, &req.filters);
     let snapshot = Snapshot::open(&src, sessions).await?;
     let result = match give_salt(&snapshot, &req.salt).await {
         Ok(()) => copy_in_snapshot(&req, &snapshot, schema_sql, started).await,
@@ -338,11 +343,12 @@ pub async fn run(req: Request) -> anyhow::Result<()> {
     result
 }
 
-/// Refuses (exit 2) a target that is the source itself, as the servers say (see [`same`]).
-/// A target that cannot be reached yet is left to the load to report.
-async fn refuse_own_source(src: &Db, req: &Request) -> anyhow::Result<()> {
+/// Refuses (exit 2) a target that is the source itself, as the servers say (see [`same`]);
+/// otherwise tells whether the two databases are on one server. A target that cannot be
+/// reached yet is left to the load to report.
+async fn refuse_own_source(src: &Db, req: &Request) -> anyhow::Result<bool> {
     let Ok(dst) = Db::connect(&req.to, &req.conn).await else {
-        return Ok(());
+        return Ok(false);
     };
     let (a, b) = (
         same::identity(&*src.get().await?).await?,
@@ -359,7 +365,7 @@ async fn refuse_own_source(src: &Db, req: &Request) -> anyhow::Result<()> {
             a.oid
         )));
     }
-    Ok(())
+    Ok(a.cluster == b.cluster)
 }
 
 async fn copy_in_snapshot(
