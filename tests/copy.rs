@@ -5,6 +5,7 @@
 mod common;
 mod prod;
 
+#[cfg(feature = "test-hooks")]
 use std::time::{Duration, Instant};
 
 use common::TestDb;

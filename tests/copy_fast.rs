@@ -9,6 +9,7 @@ mod prod;
 use std::time::{Duration, Instant};
 
 use common::{rows_of, TestDb};
+#[cfg(feature = "test-hooks")]
 use prod::ProdDb;
 
 /// The schema and rows of a database (pg_dump), waiting up to 30 s for locks a finished
