@@ -42,8 +42,25 @@ fn schema(db: &TestDb) -> String {
     common::pg_dump_schema(&db.url)
 }
 
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
+/// Runs `cruddur-db copy ARGS` for `dst`'s home (the split threshold lowered to one block
+/// when `split`, a test hook), and gives its exit code and stderr.
+fn copy(dst: &TestDb, split: bool, args: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = dst.cmd();
+    if split {
+        cmd.env("CRUDDUR_TEST_COPY_SPLIT_PAGES", "1");
+    }
+    let out = cmd.arg("copy").args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// [`copy`] that must succeed; gives its stderr.
+fn copy_ok(dst: &TestDb, split: bool, args: &[&str]) -> String {
+    let (code, err) = copy(dst, split, args);
+    assert_eq!(code, Some(0), "{err}");
+    err
 }
 
 /// A table with every kind of index and constraint the load sets aside or keeps in place,
@@ -85,21 +102,11 @@ fn indexes_and_keys_come_back_as_they_were() {
          FROM generate_series(1, 3000) g",
     );
     let before = schema(&dst);
-    let out = dst
-        .cmd()
-        .args([
-            "copy",
-            "--from",
-            &src.url,
-            "--to",
-            "local",
-            "--no-mask",
-            "-v",
-        ])
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert!(out.status.success(), "{err}");
+    let err = copy_ok(
+        &dst,
+        false,
+        &["--from", &src.url, "--to", "local", "--no-mask", "-v"],
+    );
     // Five keys of users, the key of activities and its two indexes, the events' key, exclusion
     // and the index with the hostile name; kept in place: the commented, the clustered and
     // the one with a statistics target. Foreign keys: the two of activities and events_user.
@@ -139,13 +146,12 @@ fn a_failure_while_building_an_index_again_rolls_everything_back() {
     dst.psql("CREATE UNIQUE INDEX zz_one_message ON public.activities (message)");
     let before = dump(&dst);
     for jobs in ["1", "2"] {
-        let out = dst
-            .cmd()
-            .args(["copy", "--from", &src.url, "--to", "local", "--jobs", jobs])
-            .output()
-            .unwrap();
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{err}");
+        let (code, err) = copy(
+            &dst,
+            false,
+            &["--from", &src.url, "--to", "local", "--jobs", jobs],
+        );
+        assert_eq!(code, Some(1), "{err}");
         assert!(
             err.contains("failed to build index zz_one_message of public.activities again"),
             "{err}"
@@ -163,13 +169,8 @@ fn a_failure_while_building_an_index_again_rolls_everything_back() {
            FOREIGN KEY (message) REFERENCES public.allowed (m)",
     );
     let before = dump(&dst);
-    let out = dst
-        .cmd()
-        .args(["copy", "--from", &src.url, "--to", "local"])
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let (code, err) = copy(&dst, false, &["--from", &src.url, "--to", "local"]);
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("failed to build foreign key zz_allowed_message"),
         "{err}"
@@ -252,13 +253,13 @@ fn tables_read_in_ranges_give_the_same_rows() {
         "mask.toml",
         "[notes]\nbody = \"hash:n-\"\ntags = \"keep\"\nraw = \"null\"\n",
     );
+    let mask_path = mask_file.to_str().unwrap();
     for jobs in ["1", "3"] {
         let dst = TestDb::new("cfast_split_dst");
-        let out = dst
-            .cmd()
-            .env("CRUDDUR_TEST_COPY_SPLIT_PAGES", "1")
-            .args([
-                "copy",
+        let err = copy_ok(
+            &dst,
+            true,
+            &[
                 "--from",
                 &src_url,
                 "--to",
@@ -268,11 +269,8 @@ fn tables_read_in_ranges_give_the_same_rows() {
                 "-v",
                 "--jobs",
                 jobs,
-            ])
-            .output()
-            .unwrap();
-        let err = stderr(&out);
-        assert!(out.status.success(), "{err}");
+            ],
+        );
         assert!(err.contains(&format!("{jobs} source session(s)")), "{err}");
         // notes has an enum column: text; users and activities: binary.
         assert!(err.contains("2 of 3 table(s) in binary"), "{err}");
@@ -280,18 +278,23 @@ fn tables_read_in_ranges_give_the_same_rows() {
         // Masked, in ranges: every hash is the one the rule gives, and the fake emails of
         // the (unsplit) users are unique.
         let dst = TestDb::new("cfast_split_mdst");
-        let out = dst
-            .cmd()
-            .env("CRUDDUR_TEST_COPY_SPLIT_PAGES", "1")
-            .args([
-                "copy", "--from", &src_url, "--to", "local", "--schema", "--jobs", jobs,
-            ])
-            .args(["--mask".as_ref(), mask_file.as_os_str()])
-            .args(["--mask-salt", "s1"])
-            .output()
-            .unwrap();
-        let err = stderr(&out);
-        assert!(out.status.success(), "{err}");
+        copy_ok(
+            &dst,
+            true,
+            &[
+                "--from",
+                &src_url,
+                "--to",
+                "local",
+                "--schema",
+                "--jobs",
+                jobs,
+                "--mask",
+                mask_path,
+                "--mask-salt",
+                "s1",
+            ],
+        );
         assert_eq!(
             dst.scalar(
                 "SELECT count(*) FILTER (WHERE body = 'n-' || \
@@ -313,11 +316,10 @@ fn tables_read_in_ranges_give_the_same_rows() {
     // The same tables on the target's own server: one session, whatever --jobs says.
     let local = TestDb::seeded("cfast_split_local");
     let dst = TestDb::seeded("cfast_split_local_dst");
-    let out = dst
-        .cmd()
-        .env("CRUDDUR_TEST_COPY_SPLIT_PAGES", "1")
-        .args([
-            "copy",
+    let err = copy_ok(
+        &dst,
+        true,
+        &[
             "--from",
             &local.url,
             "--to",
@@ -326,11 +328,8 @@ fn tables_read_in_ranges_give_the_same_rows() {
             "-v",
             "--jobs",
             "3",
-        ])
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert!(out.status.success(), "{err}");
+        ],
+    );
     assert!(err.contains("1 source session(s)"), "{err}");
 }
 
@@ -341,13 +340,7 @@ fn another_type_on_the_target_is_loaded_as_text() {
     let src = TestDb::seeded("cfast_types");
     let dst = TestDb::seeded("cfast_types_dst");
     dst.psql("ALTER TABLE public.activities ALTER COLUMN message TYPE varchar(280)");
-    let out = dst
-        .cmd()
-        .args(["copy", "--from", &src.url, "--to", "local", "-v"])
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert!(out.status.success(), "{err}");
+    let err = copy_ok(&dst, false, &["--from", &src.url, "--to", "local", "-v"]);
     assert!(err.contains("1 of 2 table(s) in binary"), "{err}");
     assert_eq!(
         dst.scalar("SELECT string_agg(message, ',' ORDER BY message) FROM activities"),
