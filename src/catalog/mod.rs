@@ -32,12 +32,14 @@ pub async fn compare(
 }
 
 /// Reads both sides' catalogs, dropping the scratch databases at the end whatever happens.
+/// Scratch databases are built one after the other; the two catalogs are then read side by
+/// side (each in its own read-only transaction, on its own connection).
 async fn read_both(sides: &Sides, from: &Side, to: &Side) -> anyhow::Result<(Catalog, Catalog)> {
     let mut scratches = side::Scratches::default();
     let work = async {
-        let a = sides.read(from, &mut scratches).await?;
-        let b = sides.read(to, &mut scratches).await?;
-        Ok((a, b))
+        let a = sides.target_of(from, &mut scratches).await?;
+        let b = sides.target_of(to, &mut scratches).await?;
+        tokio::try_join!(sides.read_target(from, &a), sides.read_target(to, &b))
     };
     let result = tokio::select! {
         r = work => r,

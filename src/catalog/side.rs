@@ -150,7 +150,18 @@ impl Sides {
 
     /// Reads one side's catalog; a scratch database it makes is added to `scratches`.
     pub async fn read(&self, side: &Side, scratches: &mut Scratches) -> anyhow::Result<Catalog> {
-        let target = match side {
+        let target = self.target_of(side, scratches).await?;
+        self.read_target(side, &target).await
+    }
+
+    /// The database one side's catalog is read from: the side's own, or a scratch database
+    /// built from its file (added to `scratches`).
+    pub async fn target_of(
+        &self,
+        side: &Side,
+        scratches: &mut Scratches,
+    ) -> anyhow::Result<Target> {
+        Ok(match side {
             Side::File(path) => {
                 let target = self.scratch()?;
                 let server = lifecycle::server_of(&target.url);
@@ -193,8 +204,12 @@ impl Sides {
                 target
             }
             _ => self.target(side)?,
-        };
-        let db = Db::connect(&target, &self.conn).await?;
+        })
+    }
+
+    /// Reads the catalog of `target`, which [`Sides::target_of`] gave for `side`.
+    pub async fn read_target(&self, side: &Side, target: &Target) -> anyhow::Result<Catalog> {
+        let db = Db::connect(target, &self.conn).await?;
         let client = db.get().await?;
         super::read(&client)
             .await
