@@ -80,7 +80,7 @@ const FINGERPRINT: &str = "WITH t AS (SELECT to_regclass(n) AS oid FROM unnest($
      ORDER BY 1";
 
 /// The foreign keys that can be set aside: on an eligible table, with no comment (a comment
-/// would go with the drop). Columns: table schema, table, name, definition, the oid of the
+/// would go with the drop). Columns: table schema, table, name, definition, the
 /// constraint's oid.
 const FOREIGN_KEYS: &str = "SELECT n.nspname::text, c.relname::text, con.conname::text, \
             pg_catalog.pg_get_constraintdef(con.oid), con.oid \
@@ -96,11 +96,11 @@ const FOREIGN_KEYS: &str = "SELECT n.nspname::text, c.relname::text, con.conname
 /// tablespace, not the replica identity or the clustered index, without comments or
 /// statistics targets, and needed by no other object than the foreign keys in `$2`.
 /// Columns: table schema, table, index (or constraint) name, constraint type ('' for a plain
-/// index), definition, index oid.
+/// index), definition.
 const INDEXES: &str = "SELECT n.nspname::text, c.relname::text, \
             coalesce(con.conname, ic.relname)::text, coalesce(con.contype::text, ''), \
             CASE WHEN con.oid IS NULL THEN pg_catalog.pg_get_indexdef(i.indexrelid) \
-                 ELSE pg_catalog.pg_get_constraintdef(con.oid) END, i.indexrelid \
+                 ELSE pg_catalog.pg_get_constraintdef(con.oid) END \
      FROM pg_catalog.pg_index i \
      JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
      JOIN pg_catalog.pg_class c ON c.oid = i.indrelid \

@@ -310,19 +310,3 @@ pub async fn direct(
     bar.finish_and_clear();
     Ok(moved)
 }
-
-/// Copies every job, in order, into `dst` (one session, the caller's transaction): each
-/// table's parts on the first source sessions.
-pub async fn copy_all(
-    srcs: &[&Client],
-    dst: &Client,
-    jobs: &[Job],
-    phases: &Phases,
-) -> anyhow::Result<Vec<Moved>> {
-    let mut out = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        debug_assert!(job.copy_out.len() <= srcs.len());
-        out.push(direct(srcs, dst, job, phases).await?);
-    }
-    Ok(out)
-}
