@@ -12,7 +12,7 @@ use tokio_postgres::Client;
 
 use crate::dburl::DbUrl;
 use crate::error::{coded, usage};
-use crate::load::{self, DbConnector, LoadOptions, Summary};
+use crate::load::{self, DbConnector, LoadOptions, Shaping, Summary, Transaction};
 use crate::migrate::Checkout;
 use crate::pg::{quote_ident, ConnectOptions, Db};
 use crate::sql::input::Problem;
@@ -148,10 +148,13 @@ pub async fn load(
     opts: LoadOptions,
     conn: &ConnectOptions,
 ) -> anyhow::Result<Summary> {
-    let opts = LoadOptions {
-        as_written: opts.as_written || !load::prepare_wanted().map_err(usage)?,
-        ..opts
-    };
+    let mut opts = opts;
+    let wanted = load::prepare_wanted().map_err(usage)?;
+    if let Transaction::Own { shapes } = &mut opts.transaction {
+        if !wanted {
+            *shapes = Shaping::AsWritten;
+        }
+    }
     let client = db.get().await?;
     load::lock(&client, &db.url.database())
         .await
@@ -163,7 +166,10 @@ pub async fn load(
     };
     bar.set_message(name.clone());
     let connector = DbConnector::new(db, conn);
-    let result = load::run(&client, input, opts, &bar, &connector).await;
+    let connector = opts
+        .allows_connect()
+        .then_some(&connector as &dyn load::Connector);
+    let result = load::run(&client, input, opts, &bar, connector).await;
     bar.finish_and_clear();
     let _ = load::unlock(&client).await;
     let summary = result.map_err(|e| {

@@ -8,7 +8,7 @@ use common::{write_file, TestDb};
 use indicatif::ProgressBar;
 use predicates::prelude::*;
 
-use cruddur_db::load::{self, LoadOptions, NoConnect};
+use cruddur_db::load::{self, LoadOptions};
 use cruddur_db::sql::prepared::Prepared;
 use cruddur_db::sql::{Input, Vars};
 
@@ -161,7 +161,7 @@ async fn the_shapes_are_deallocated_when_the_run_ends() {
             prepared,
             LoadOptions::one_transaction(true),
             &ProgressBar::hidden(),
-            &NoConnect,
+            None,
         )
         .await;
         match bad {

@@ -29,7 +29,8 @@ pub trait Connector: Send + Sync {
     fn connect<'a>(&'a self, database: &'a str) -> BoxFuture<'a, anyhow::Result<Connection>>;
 }
 
-/// For runs where `\c` is refused before it is reached (one transaction, migrations).
+/// What a run given no connector holds: `\c` is refused before it is reached there (one
+/// transaction, migrations).
 pub struct NoConnect;
 
 impl Connector for NoConnect {

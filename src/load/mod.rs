@@ -16,7 +16,8 @@ use futures_util::{pin_mut, SinkExt, StreamExt};
 use indicatif::ProgressBar;
 use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryStream};
 
-pub use connect::{Connection, Connector, DbConnector, NoConnect};
+use connect::NoConnect;
+pub use connect::{Connection, Connector, DbConnector};
 use report::message_with_hint;
 pub use report::{LoadError, Summary};
 pub use shaped::wanted as prepare_wanted;
@@ -38,24 +39,51 @@ const COPY_CHUNK: usize = 256 * 1024;
 /// The advisory lock key that serialises schema and seed runs on one database.
 pub const LOCK_KEY: i64 = 0x0063_7275_6464_7572; // "cruddur"
 
-/// Who owns the transaction a file runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Who owns the transaction a file runs in. Shapes are prepared in savepoints of the
+/// runner's own transaction, and `\c` rolls back the transaction of the connection it
+/// leaves: each choice lives in the one variant where it is safe, so the two never meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transaction {
     /// The runner: BEGIN before the first statement, COMMIT after the last (the default).
-    #[default]
-    Own,
-    /// None: each statement commits on its own (`--no-transaction`); `\c` may run.
-    None,
+    Own { shapes: Shaping },
+    /// None: each statement commits on its own (`--no-transaction`).
+    None { connect: Connect },
     /// The caller has begun one and commits or rolls it back (migrations).
     Caller,
+}
+
+impl Default for Transaction {
+    fn default() -> Transaction {
+        Transaction::Own {
+            shapes: Shaping::ByShape,
+        }
+    }
+}
+
+/// Whether repeated INSERTs of the runner's own transaction run by prepared shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shaping {
+    /// By shape where it pays (see `shaped`).
+    ByShape,
+    /// Every statement as written (`CRUDDUR_PREPARE=off`).
+    AsWritten,
+}
+
+/// Whether `\c` may run in a run without a transaction. Only a marker: the connector needs
+/// the target's pool, which does not exist yet where options are built (a dry run never
+/// has one), so [`run`] takes it beside the options, and a run that allows `\c` is the only
+/// one given a connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connect {
+    Allowed,
+    /// Refused all the same (a `transaction:false` migration).
+    Refused,
 }
 
 /// How to run a file.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoadOptions {
     pub transaction: Transaction,
-    /// Run every statement as written: no prepared shapes (`CRUDDUR_PREPARE=off`).
-    pub as_written: bool,
     /// SQL of the caller's, run after the file's last statement in the same transaction
     /// (before the runner's COMMIT; after the last statement without a transaction), so
     /// that it is kept exactly when the file is (a schema load forgets the migration
@@ -64,26 +92,36 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
-    /// One transaction (`true`) or none (`false`, `--no-transaction`).
+    /// One transaction (`true`, by shape) or none (`false`, `--no-transaction`, `\c` allowed).
     pub fn one_transaction(yes: bool) -> LoadOptions {
         LoadOptions {
             transaction: if yes {
-                Transaction::Own
+                Transaction::default()
             } else {
-                Transaction::None
+                Transaction::None {
+                    connect: Connect::Allowed,
+                }
             },
-            as_written: false,
             epilogue: None,
         }
     }
 
     /// Whether `\c` may run: only when no transaction spans the file.
     pub fn allows_connect(self) -> bool {
-        self.transaction == Transaction::None
+        matches!(
+            self.transaction,
+            Transaction::None {
+                connect: Connect::Allowed
+            }
+        )
     }
 
     fn batched(self) -> bool {
-        self.transaction != Transaction::None
+        !matches!(self.transaction, Transaction::None { .. })
+    }
+
+    fn own(self) -> bool {
+        matches!(self.transaction, Transaction::Own { .. })
     }
 }
 
@@ -107,13 +145,14 @@ pub async fn unlock(client: &Client) -> anyhow::Result<()> {
 
 /// Runs a prepared input on `client`. In a transaction of its own, the first failure rolls
 /// everything back. `bar` is moved to the bytes read (a hidden bar or spinner is fine);
-/// `connector` opens the databases `\c` names.
+/// `connector` opens the databases `\c` names: given only when `opts` allow `\c`
+/// ([`LoadOptions::allows_connect`]; elsewhere the reader refuses it before it is reached).
 pub async fn run(
     client: &Client,
     input: Prepared,
     opts: LoadOptions,
     bar: &ProgressBar,
-    connector: &dyn Connector,
+    connector: Option<&dyn Connector>,
 ) -> Result<Summary, LoadError> {
     let started = Instant::now();
     let name = input.name.clone();
@@ -124,12 +163,12 @@ pub async fn run(
         chain: std::sync::Arc::from([]),
     };
     let mut shapes = Shapes::default();
-    if opts.transaction == Transaction::Own {
+    if let Transaction::Own { shapes: shaping } = opts.transaction {
         let nothing = |e| LoadError {
             outcome: "nothing was run".into(),
             ..LoadError::db(&start_loc, "", &e)
         };
-        shapes = match Shapes::begin(client, !opts.as_written).await {
+        shapes = match Shapes::begin(client, shaping == Shaping::ByShape).await {
             Ok(shapes) => shapes,
             Err(e) => {
                 // The BEGIN may have run: leave no transaction open behind.
@@ -143,7 +182,7 @@ pub async fn run(
         reader: input.into_reader(),
         opts,
         bar,
-        connector,
+        connector: connector.unwrap_or(&NoConnect),
         batch: Batch::default(),
         in_flight: None,
         shapes,
@@ -178,7 +217,7 @@ async fn finish(
     let kept = "the transaction was rolled back; nothing from this file was kept";
     match result {
         Ok(()) => {
-            if opts.transaction == Transaction::Own {
+            if opts.own() {
                 client
                     .batch_execute("COMMIT")
                     .await
@@ -194,7 +233,7 @@ async fn finish(
         }
         Err(mut err) => {
             err.outcome = match opts.transaction {
-                Transaction::Own => {
+                Transaction::Own { .. } => {
                     // The connection may be gone; the server rolls back then anyway.
                     let _ = client.batch_execute("ROLLBACK").await;
                     kept.into()
@@ -202,7 +241,7 @@ async fn finish(
                 Transaction::Caller => {
                     "the caller's transaction is aborted; nothing from this file is kept".into()
                 }
-                Transaction::None => format!(
+                Transaction::None { .. } => format!(
                     "run without a transaction: the {} statements before it stay committed",
                     runner.summary.statements
                 ),
@@ -228,11 +267,10 @@ pub async fn run_text(
         input,
         LoadOptions {
             transaction: Transaction::Caller,
-            as_written: true,
             epilogue: None,
         },
         &ProgressBar::hidden(),
-        &NoConnect,
+        None,
     )
     .await
 }
@@ -390,7 +428,7 @@ impl<'a> Runner<'a> {
             return self.flush(client).await;
         }
         if self.batch.text.len() >= BATCH_BYTES {
-            if self.opts.transaction == Transaction::Own {
+            if self.opts.own() {
                 self.send(client).await?;
             } else {
                 self.flush(client).await?;

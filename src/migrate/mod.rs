@@ -23,7 +23,7 @@ use tokio_postgres::Client;
 
 use crate::error::{coded, exit, usage};
 use crate::load::{self, LoadError, LoadOptions};
-use crate::load::{NoConnect, Transaction};
+use crate::load::{Connect, Transaction};
 use crate::pg::Db;
 use crate::sql::prepared::Prepared;
 use crate::sql::{Input, Vars};
@@ -529,11 +529,12 @@ pub async fn run_sql(
         let input = Prepared::outside_transaction(&text, &vars)
             .map_err(|e| SqlFailure::Migration(to_file(e.into())))?;
         let opts = LoadOptions {
-            transaction: Transaction::None,
-            as_written: true,
+            transaction: Transaction::None {
+                connect: Connect::Refused,
+            },
             epilogue: None,
         };
-        return load::run(client, input, opts, &ProgressBar::hidden(), &NoConnect)
+        return load::run(client, input, opts, &ProgressBar::hidden(), None)
             .await
             .map_err(|e| SqlFailure::Migration(to_file(e)));
     };
