@@ -251,7 +251,18 @@ impl Shapes {
 pub struct Execute {
     pub sql: String,
     /// Where each literal is in `sql` and where it is in the statement.
-    pub literals: Vec<(usize, usize, usize)>,
+    pub literals: Vec<LiteralSpan>,
+}
+
+/// One literal, copied as written from the statement into its `EXECUTE`: a server position
+/// inside it maps back to the same character of the statement.
+pub struct LiteralSpan {
+    /// Its byte offset in the `EXECUTE`.
+    pub sent: usize,
+    /// Its byte offset in the statement.
+    pub written: usize,
+    /// Its length in bytes (the same in both).
+    pub len: usize,
 }
 
 impl Execute {
@@ -260,7 +271,11 @@ impl Execute {
         let mut literals = Vec::with_capacity(shape.literals.len());
         for (k, r) in shape.literals.iter().enumerate() {
             sql.push_str(if k == 0 { "(" } else { ", " });
-            literals.push((sql.len(), r.start, r.len()));
+            literals.push(LiteralSpan {
+                sent: sql.len(),
+                written: r.start,
+                len: r.len(),
+            });
             sql.push_str(&stmt.sql[r.clone()]);
         }
         if !shape.literals.is_empty() {
@@ -275,7 +290,7 @@ impl Execute {
     pub fn statement_offset(&self, at: usize) -> usize {
         self.literals
             .iter()
-            .find(|(sent, _, len)| (*sent..sent + len).contains(&at))
-            .map_or(0, |(sent, written, _)| written + (at - sent))
+            .find(|l| (l.sent..l.sent + l.len).contains(&at))
+            .map_or(0, |l| l.written + (at - l.sent))
     }
 }
