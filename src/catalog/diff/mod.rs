@@ -148,9 +148,34 @@ pub(super) enum Pass {
     Last,
 }
 
+/// A statement of the diff with where it sorts: by pass, phase, depth, object name, and
+/// then the order it was pushed in.
+struct Entry {
+    pass: Pass,
+    /// The object's phase in the pass's order (negated in the drop passes).
+    phase_rank: i64,
+    /// The object's depth in the pass's order (reversed in the drop passes).
+    depth_rank: u32,
+    name: String,
+    seq: usize,
+    statement: Statement,
+}
+
+impl Entry {
+    fn order(&self) -> (Pass, i64, u32, &str, usize) {
+        (
+            self.pass,
+            self.phase_rank,
+            self.depth_rank,
+            &self.name,
+            self.seq,
+        )
+    }
+}
+
 pub(super) struct Builder {
     diffs: Vec<Difference>,
-    stmts: Vec<(Pass, i64, u32, String, usize, Statement)>,
+    stmts: Vec<Entry>,
 }
 
 impl Builder {
@@ -200,19 +225,19 @@ impl Builder {
             return;
         }
         // NOTE: the drop pass runs the load order backwards: deepest views first.
-        let (p, d) = match pass {
+        let (phase_rank, depth_rank) = match pass {
             Pass::Drop | Pass::Last => (-(phase as i64), u32::MAX - depth),
             Pass::Create => (phase as i64, depth),
         };
         let seq = self.stmts.len();
-        self.stmts.push((
+        self.stmts.push(Entry {
             pass,
-            p,
-            d,
-            name.to_string(),
+            phase_rank,
+            depth_rank,
+            name: name.to_string(),
             seq,
-            Statement { sql, destructive },
-        ));
+            statement: Statement { sql, destructive },
+        });
     }
 }
 
@@ -360,7 +385,7 @@ pub fn diff_with(from: &Catalog, to: &Catalog, opts: Options) -> Diff {
         }
     }
     let mut stmts = b.stmts;
-    stmts.sort_by(|a, b| (a.0, a.1, a.2, &a.3, a.4).cmp(&(b.0, b.1, b.2, &b.3, b.4)));
+    stmts.sort_by(|a, b| a.order().cmp(&b.order()));
     let not_compared: BTreeSet<String> = from
         .missing
         .iter()
@@ -369,7 +394,7 @@ pub fn diff_with(from: &Catalog, to: &Catalog, opts: Options) -> Diff {
         .collect();
     Diff {
         differences: b.diffs,
-        statements: stmts.into_iter().map(|s| s.5).collect(),
+        statements: stmts.into_iter().map(|s| s.statement).collect(),
         not_compared: not_compared.into_iter().collect(),
     }
 }
