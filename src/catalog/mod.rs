@@ -6,6 +6,7 @@ mod comments;
 pub mod detect;
 pub mod diff;
 pub mod model;
+pub mod object;
 pub mod read;
 pub mod sql;
 

@@ -6,7 +6,7 @@
 use tokio_postgres::Client;
 
 use super::model::*;
-use super::sql::{Object, Phase};
+use super::object::{Object, Phase};
 use crate::pg::quote_ident;
 
 /// Schemas that belong to the server, never to the application (as in the reader).

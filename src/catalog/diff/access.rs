@@ -4,7 +4,7 @@
 
 use super::{Builder, Pass};
 use crate::catalog::model::*;
-use crate::catalog::sql::Phase;
+use crate::catalog::object::Phase;
 use crate::sql::quote;
 
 /// What to compare besides the schema itself.

@@ -14,7 +14,8 @@ mod table;
 pub use access::Options;
 
 use super::model::*;
-use super::sql::{self, sequence_options, Object, Phase};
+use super::object::{Object, Phase};
+use super::sql::{self, sequence_options};
 use crate::sql::quote;
 
 /// One difference: the object and what differs about it.

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{drop_loses, Builder, Pass};
 use crate::catalog::model::*;
-use crate::catalog::sql::{self, column_sql, identity_sequence, sequence_options, Object, Phase};
+use crate::catalog::object::{Object, Phase};
+use crate::catalog::sql::{self, column_sql, identity_sequence, sequence_options};
 use crate::sql::quote;
 
 /// What the table comparison found that the rest needs.
