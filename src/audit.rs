@@ -211,9 +211,8 @@ pub fn read(dir: &Path) -> anyhow::Result<Vec<Entry>> {
 }
 
 fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .ok()
+    crate::env::var("USER")
+        .or_else(|| crate::env::var("LOGNAME"))
         .filter(|u| !u.is_empty())
         .or_else(|| {
             // NOTE: cron, CI and `env -i` may set no USER: ask the system for the uid's name.
@@ -230,7 +229,7 @@ fn os_user() -> String {
 fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| crate::env::var("HOSTNAME"))
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown".to_string())

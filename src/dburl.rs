@@ -73,9 +73,9 @@ impl DbUrl {
         match self.query_param("user") {
             Some(u) => u,
             None if !self.0.username().is_empty() => percent_decode(self.0.username()),
-            None => std::env::var("PGUSER")
-                .or_else(|_| std::env::var("USER"))
-                .unwrap_or_else(|_| "postgres".into()),
+            None => crate::env::var("PGUSER")
+                .or_else(|| crate::env::var("USER"))
+                .unwrap_or_else(|| "postgres".into()),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod copy;
 pub mod creds;
 pub mod dburl;
+pub mod env;
 pub mod error;
 pub mod ip;
 pub mod load;
@@ -34,6 +35,7 @@ mod tls;
 mod ui;
 
 pub use commands::run;
+pub use ui::set_colour;
 
 /// Prints an error once, on stderr, with its whole cause chain.
 pub fn print_error(err: &anyhow::Error) {

@@ -7,6 +7,8 @@ use cruddur_db::error;
 
 fn main() -> ExitCode {
     quiet_broken_pipe();
+    // NOTE: before .env is read, for its own errors; crate::env is not captured yet.
+    no_color(std::env::var_os("NO_COLOR"));
     // NOTE: .env is read before parsing so that clap's `env` fallbacks see it; it never
     // overrides the real environment. `--no-dotenv` has to be seen before clap runs.
     if !std::env::args_os().any(|a| a == "--no-dotenv") {
@@ -15,6 +17,9 @@ fn main() -> ExitCode {
             return ExitCode::from(error::exit::USAGE as u8);
         }
     }
+    // NOTE: the environment is read once, with what .env set.
+    cruddur_db::env::capture();
+    no_color(cruddur_db::env::var_os("NO_COLOR"));
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Err(msg) = cruddur_db::cli::check_spaced_values(&args) {
         cruddur_db::print_error(&anyhow::anyhow!(msg));
@@ -45,6 +50,11 @@ fn main() -> ExitCode {
     };
     let _ = std::io::stdout().flush();
     ExitCode::from(code as u8)
+}
+
+/// `NO_COLOR` (set and not empty) turns colour off.
+fn no_color(value: Option<std::ffi::OsString>) {
+    cruddur_db::set_colour(value.is_none_or(|v| v.is_empty()));
 }
 
 /// The status of a process killed by SIGPIPE, as other command-line tools end when the

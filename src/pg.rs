@@ -62,7 +62,7 @@ pub fn pg_config(url: &DbUrl, tls: &TlsSettings, opts: &ConnectOptions) -> tokio
     c.host(url.host());
     c.port(url.port());
     c.user(url.user());
-    if let Some(p) = opts.login.fixed_password(url, |k| std::env::var(k).ok()) {
+    if let Some(p) = opts.login.fixed_password(url, crate::env::var) {
         c.password(p);
     }
     c.dbname(url.database());
@@ -72,7 +72,7 @@ pub fn pg_config(url: &DbUrl, tls: &TlsSettings, opts: &ConnectOptions) -> tokio
     );
     c.connect_timeout(opts.connect_timeout);
     c.ssl_mode(tls.pg_mode());
-    if let Some(o) = server_options(url, opts.options.as_deref(), |k| std::env::var(k).ok()) {
+    if let Some(o) = server_options(url, opts.options.as_deref(), crate::env::var) {
         c.options(&o);
     }
     c
@@ -104,14 +104,14 @@ impl Db {
     /// A pool on the target's own database. The first connection is made here, so a server
     /// that cannot be reached fails now, with an explanation.
     pub async fn connect(target: &Target, opts: &ConnectOptions) -> anyhow::Result<Db> {
-        let tls = target.tls(|k| std::env::var(k).ok())?;
+        let tls = target.tls(crate::env::var)?;
         let opts = Db::options_for(target, opts).await?;
         Db::connect_url(&target.url, &tls, &opts).await
     }
 
     /// A pool on the maintenance database (`postgres`, or `template1`) of the target's server.
     pub async fn connect_maintenance(target: &Target, opts: &ConnectOptions) -> anyhow::Result<Db> {
-        let tls = target.tls(|k| std::env::var(k).ok())?;
+        let tls = target.tls(crate::env::var)?;
         let opts = Db::options_for(target, opts).await?;
         Db::connect_url(&target.url.maintenance(), &tls, &opts).await
     }

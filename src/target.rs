@@ -155,7 +155,7 @@ impl Target {
 
     /// Resolves against the process environment.
     pub fn from_env(req: &TargetRequest) -> anyhow::Result<Target> {
-        Target::resolve(req, |k| std::env::var(k).ok())
+        Target::resolve(req, crate::env::var)
     }
 }
 

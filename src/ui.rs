@@ -55,8 +55,16 @@ pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// Whether colour is wanted at all (`NO_COLOR` unset or empty); see [`set_colour`].
+static COLOUR: AtomicBool = AtomicBool::new(true);
+
+/// Sets, once per run from the command layer, whether colour is wanted (`NO_COLOR`).
+pub fn set_colour(wanted: bool) {
+    COLOUR.store(wanted, Ordering::Relaxed);
+}
+
 fn colour() -> bool {
-    stderr_is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    COLOUR.load(Ordering::Relaxed) && stderr_is_terminal()
 }
 
 fn label(name: &str, ansi: &str) -> String {

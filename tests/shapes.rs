@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 use predicates::prelude::*;
 
 use cruddur_db::load::{self, LoadOptions};
-use cruddur_db::sql::prepared::Prepared;
+use cruddur_db::sql::script::Script;
 use cruddur_db::sql::{Input, Vars};
 
 /// A file of `rows` INSERTs of one shape, each over two lines, the one at `bad` (1-based)
@@ -155,10 +155,10 @@ async fn the_shapes_are_deallocated_when_the_run_ends() {
     let ours = "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'cruddur_db_shape%'";
     for bad in [None, Some(40)] {
         let input = Input::text("readings.sql", readings(50, bad));
-        let prepared = Prepared::new(&input, &Vars::default(), false).unwrap();
+        let script = Script::new(&input, &Vars::default(), false).unwrap();
         let result = load::run(
             &client,
-            prepared,
+            script,
             LoadOptions::one_transaction(true),
             &ProgressBar::hidden(),
             None,
@@ -175,6 +175,29 @@ async fn the_shapes_are_deallocated_when_the_run_ends() {
             .await
             .unwrap();
     }
+}
+
+/// Regression: the setting was read by the load itself, after the connection (and after the
+/// confirmation of a protected target): a server that cannot be reached said so instead.
+#[test]
+fn a_bad_prepare_setting_is_refused_before_anything_connects() {
+    let db = TestDb::new("shape_env_first");
+    let file = write_file(db.home.path(), "readings.sql", &readings(5, None));
+    // NOTE: port 1 on loopback refuses every connection: a connection attempt says so.
+    let out = db
+        .cmd()
+        .env("CRUDDUR_PREPARE", "sometimes")
+        .args(["--url", "postgresql://nobody@127.0.0.1:1/nowhere", "schema"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("CRUDDUR_PREPARE=\"sometimes\" is neither on nor off"),
+        "{said}"
+    );
+    assert!(!said.contains("127.0.0.1:1"), "it tried to connect: {said}");
 }
 
 #[test]

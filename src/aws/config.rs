@@ -55,11 +55,9 @@ impl Aws {
         let imds = imds_allowed();
         // NOTE: like the AWS CLI, a named profile that does not exist is an error, not a
         // silent fall-back to other credentials (the SDK's providers just skip it).
-        let named = profile.map(str::to_string).or_else(|| {
-            std::env::var("AWS_PROFILE")
-                .ok()
-                .filter(|p| !p.trim().is_empty())
-        });
+        let named = profile
+            .map(str::to_string)
+            .or_else(|| crate::env::var("AWS_PROFILE").filter(|p| !p.trim().is_empty()));
         if let Some(name) = named.filter(|n| n != "default") {
             if !profile_defined(&name) {
                 return Err(usage(format!(
@@ -181,7 +179,7 @@ async fn resolve_credentials(
     };
     // NOTE: only when its variable is set: building it makes an STS client, and with it the
     // HTTPS client's TLS setup (milliseconds, on every run of every AWS command).
-    if std::env::var_os("AWS_WEB_IDENTITY_TOKEN_FILE").is_some_and(|v| !v.is_empty()) {
+    if crate::env::var_os("AWS_WEB_IDENTITY_TOKEN_FILE").is_some_and(|v| !v.is_empty()) {
         chain = chain.or_else(
             "WebIdentityToken",
             aws_config::web_identity_token::WebIdentityTokenCredentialsProvider::builder()
@@ -234,7 +232,7 @@ async fn resolve_credentials(
 /// (AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE move them, as for the AWS CLI).
 fn profile_defined(name: &str) -> bool {
     let path = |var: &str, default: &str| -> Option<std::path::PathBuf> {
-        match std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
+        match crate::env::nonempty(var) {
             Some(v) => Some(crate::files::expand_home(&v)),
             None => dirs::home_dir().map(|h| h.join(".aws").join(default)),
         }
@@ -272,8 +270,8 @@ fn imds_client(conf: &ProviderConfig) -> aws_config::imds::Client {
 
 /// Whether IMDS may be asked: not disabled, and this machine says it is an EC2 instance.
 fn imds_allowed() -> bool {
-    let disabled = std::env::var("AWS_EC2_METADATA_DISABLED")
-        .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let disabled = crate::env::var("AWS_EC2_METADATA_DISABLED")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     !disabled && on_ec2()
 }
 

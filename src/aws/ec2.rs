@@ -40,7 +40,7 @@ pub(crate) enum Ec2Error {
 /// (`-fips` with `AWS_USE_FIPS_ENDPOINT=true`). A configured endpoint that is not an http(s)
 /// URL is a usage error, named by where it came from.
 pub(crate) fn endpoint(region: &str, configured: Option<&str>) -> anyhow::Result<String> {
-    endpoint_with(region, configured, |name| std::env::var(name).ok())
+    endpoint_with(region, configured, crate::env::var)
 }
 
 fn endpoint_with(
@@ -242,7 +242,7 @@ impl Aws {
 fn http_client() -> anyhow::Result<reqwest::Client> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(bundle) = std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
+    if let Some(bundle) = crate::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
         let path = std::path::Path::new(&bundle);
         let certs = crate::tls::load_bundle(path)
             .map_err(|e| crate::error::usage(format!("AWS_CA_BUNDLE: {e:#}")))?;

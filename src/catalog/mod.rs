@@ -16,7 +16,7 @@ pub mod settings;
 pub mod side;
 
 pub use diff::Diff;
-pub use side::{Side, Sides};
+pub use side::{Maker, Side, Sides, Source};
 
 /// Reads both sides and compares them. Scratch databases made on the way are dropped at the
 /// end: after success, after a failure, and after SIGINT, SIGTERM or SIGHUP (which then fail
@@ -46,7 +46,7 @@ async fn read_both(sides: &Sides, from: &Side, to: &Side) -> anyhow::Result<(Cat
         r = work => r,
         stop = crate::signals::stopped() => Err(stop.error("the scratch databases are dropped")),
     };
-    scratches.drop_all(&sides.conn).await;
+    scratches.drop_all(sides.maker.as_ref(), &sides.conn).await;
     result
 }
 
@@ -119,141 +119,18 @@ write this migration                  by hand; no migration was written",
     })
 }
 
-/// What [`drift`] found: how many differences between `setup` and the target, and the first
-/// few of them.
-#[derive(Debug, Clone)]
-pub struct Drift {
-    pub count: usize,
-    pub first: Vec<String>,
-    /// Objects on either side the reader cannot compare.
-    pub not_compared: Vec<String>,
-}
-
-impl Drift {
-    /// Lines for doctor: the count, then the first differences indented.
-    pub fn lines(&self) -> Vec<String> {
-        let unread = (!self.not_compared.is_empty()).then(|| {
-            format!(
-                "schema drift: {} object(s) not compared (the catalog reader cannot read them: {})",
-                self.not_compared.len(),
-                self.not_compared.join(", ")
-            )
-        });
-        if self.count == 0 {
-            return vec![unread.unwrap_or_else(|| {
-                "schema drift: none (the target has the schema setup builds)".into()
-            })];
-        }
-        let mut lines = vec![format!(
-            "schema drift: {} difference(s) from setup to the target (`cruddur-db diff setup \
-             local` shows them all)",
-            self.count
-        )];
-        lines.extend(self.first.iter().map(|l| format!("    {l}")));
-        lines.extend(unread);
-        lines
-    }
-}
-
 /// The target's schema against what `setup` builds from the current checkout (built in a
-/// scratch database on the local server), for doctor: never fails doctor on its own.
-pub async fn drift(
-    target: &crate::target::Target,
-    conn: &crate::pg::ConnectOptions,
-    show: usize,
-) -> anyhow::Result<Drift> {
-    let sides = Sides {
-        request: crate::target::TargetRequest::default(),
-        scratch_url: None,
-        conn: conn.clone(),
-    };
+/// scratch database, dropped afterwards): doctor's drift.
+pub async fn drift(sides: &Sides, target: &crate::target::Target) -> anyhow::Result<Diff> {
     let mut scratches = side::Scratches::default();
     let result = async {
         let expected = sides.read(&Side::Setup, &mut scratches).await?;
-        let db = crate::pg::Db::connect(target, conn).await?;
+        let db = crate::pg::Db::connect(target, &sides.conn).await?;
         let client = db.get().await?;
         let actual = read(&client).await?;
         Ok::<_, anyhow::Error>(diff::diff(&expected, &actual))
     }
     .await;
-    scratches.drop_all(conn).await;
-    let d = result?;
-    Ok(Drift {
-        count: d.differences.len(),
-        first: d
-            .differences
-            .iter()
-            .take(show)
-            .map(|x| x.to_string())
-            .collect(),
-        not_compared: d.not_compared,
-    })
-}
-
-/// Doctor's drift step, when `show`: the drift (or why it was not checked) on stderr.
-/// NOTE: informational: schema drift never fails doctor on its own.
-pub async fn print_drift(
-    req: &crate::target::TargetRequest,
-    timeout: std::time::Duration,
-    show: bool,
-) {
-    if show {
-        for line in drift_lines(req, timeout).await {
-            crate::ui::status(&line);
-        }
-    }
-}
-
-/// Doctor's drift step as lines: the drift, or why it was not checked.
-pub async fn drift_lines(
-    req: &crate::target::TargetRequest,
-    timeout: std::time::Duration,
-) -> Vec<String> {
-    let conn = crate::pg::ConnectOptions {
-        connect_timeout: timeout,
-        ..crate::pg::ConnectOptions::default()
-    };
-    let result = async {
-        let target = crate::target::Target::from_env(req)?;
-        drift(&target, &conn, 5).await
-    }
-    .await;
-    match result {
-        Ok(d) => d.lines(),
-        Err(e) => vec![format!("schema drift: not checked: {e:#}")],
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Drift;
-
-    /// Regression: doctor said "drift: none" when the target held objects the reader cannot
-    /// compare.
-    #[test]
-    fn drift_says_what_was_not_compared_instead_of_none() {
-        let unread = Drift {
-            count: 0,
-            first: vec![],
-            not_compared: vec!["aggregate public.group_concat(pg_catalog.text)".into()],
-        };
-        let lines = unread.lines();
-        assert_eq!(lines.len(), 1);
-        assert!(lines[0].contains("1 object(s) not compared"), "{lines:?}");
-        assert!(!lines[0].contains("none"), "{lines:?}");
-        let none = Drift {
-            count: 0,
-            first: vec![],
-            not_compared: vec![],
-        };
-        assert!(none.lines()[0].contains("none"));
-        let both = Drift {
-            count: 2,
-            first: vec!["a".into()],
-            not_compared: vec!["x".into()],
-        };
-        let lines = both.lines();
-        assert!(lines[0].contains("2 difference(s)"));
-        assert!(lines.last().unwrap().contains("not compared"), "{lines:?}");
-    }
+    scratches.drop_all(sides.maker.as_ref(), &sides.conn).await;
+    result
 }

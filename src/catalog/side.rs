@@ -1,16 +1,17 @@
 //! The two sides of a `diff`: a database (`local`, `prod`, a URL), or a schema built in a
 //! scratch database (a `.sql` file, or `setup`: what `cruddur-db setup` builds from the
 //! current checkout, without the seed). Scratch databases are made on the local server (or
-//! `--scratch-url`), named so they cannot collide, and always dropped afterwards.
+//! `--scratch-url`), named so they cannot collide, and always dropped afterwards. The catalog
+//! names the scratch database; the command layer's [`Maker`] builds and drops it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
+use futures_util::future::BoxFuture;
 
 use super::model::Catalog;
 use crate::error::usage;
-use crate::lifecycle::{self, SetupFiles, SetupRequest};
-use crate::load::LoadOptions;
 use crate::pg::{ConnectOptions, Db};
 use crate::target::{Target, TargetRequest};
 
@@ -61,14 +62,48 @@ impl Side {
     }
 }
 
-/// What reading the sides needs, as plain values.
-#[derive(Debug, Clone)]
+/// What goes into a scratch database.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A SQL file (or `-` for stdin), loaded in one transaction.
+    File(&'a Path),
+    /// What `setup` builds from the current checkout, without the seed.
+    Setup,
+}
+
+/// How scratch databases are built and dropped. The command layer hands the catalog one, so
+/// that the catalog never calls the loading or setup steps itself.
+pub trait Maker: Send + Sync {
+    /// Builds `source` in the database of `target`, which does not exist yet. The source is
+    /// read and checked first; [`Scratches::add`] is called just before the database is
+    /// created, so that a source refused before then leaves nothing to drop.
+    fn build<'a>(
+        &'a self,
+        source: Source<'a>,
+        target: &'a Target,
+        conn: &'a ConnectOptions,
+        made: &'a mut Scratches,
+    ) -> BoxFuture<'a, anyhow::Result<()>>;
+
+    /// Drops the database of `target`. `force`: terminate its sessions first; without it, a
+    /// database someone uses is left alone (an error).
+    fn drop_database<'a>(
+        &'a self,
+        target: &'a Target,
+        conn: &'a ConnectOptions,
+        force: bool,
+    ) -> BoxFuture<'a, anyhow::Result<()>>;
+}
+
+/// What reading the sides needs: plain values, and the maker of scratch databases.
+#[derive(Clone)]
 pub struct Sides {
     /// The command line's target request: its credential and AWS flags apply to `prod`.
     pub request: TargetRequest,
     /// The server for scratch databases; `None`: the local target's (`--url` included).
     pub scratch_url: Option<String>,
     pub conn: ConnectOptions,
+    pub maker: Arc<dyn Maker>,
 }
 
 /// The scratch databases made so far, to drop at the end whatever happened.
@@ -78,12 +113,19 @@ pub struct Scratches {
 }
 
 impl Scratches {
+    /// Remembers a scratch database about to be created, after dropping the stale ones on
+    /// its server (see [`is_stale`]).
+    pub async fn add(&mut self, target: &Target, maker: &dyn Maker, conn: &ConnectOptions) {
+        sweep_stale(target, conn, maker).await;
+        self.made.push(target.clone());
+    }
+
     /// Drops every scratch database (terminating its sessions), reporting but never
     /// failing on one that cannot be dropped.
-    pub async fn drop_all(self, conn: &ConnectOptions) {
+    pub async fn drop_all(self, maker: &dyn Maker, conn: &ConnectOptions) {
         let _hush = crate::ui::hush();
         for target in self.made {
-            if let Err(e) = lifecycle::drop_database(&target, conn, true).await {
+            if let Err(e) = maker.drop_database(&target, conn, true).await {
                 crate::ui::warn(&format!(
                     "failed to drop scratch database {:?}: {e:#}; drop it by hand",
                     target.url.database()
@@ -161,50 +203,17 @@ impl Sides {
         side: &Side,
         scratches: &mut Scratches,
     ) -> anyhow::Result<Target> {
-        Ok(match side {
-            Side::File(path) => {
-                let target = self.scratch()?;
-                let server = lifecycle::server_of(&target.url);
-                let input = lifecycle::prepare(
-                    Some(path),
-                    "",
-                    "",
-                    &[],
-                    LoadOptions::default(),
-                    Some(&server),
-                )?;
-                lifecycle::require_statements(&input, "schema")?;
-                sweep_stale(&target, &self.conn).await;
-                scratches.made.push(target.clone());
-                {
-                    let _hush = crate::ui::hush();
-                    lifecycle::create_if_missing(&target, &self.conn).await?;
-                    let db = Db::connect(&target, &self.conn).await?;
-                    lifecycle::load(&db, input, LoadOptions::default(), &self.conn).await?;
-                }
-                built(side, &target);
-                target
-            }
-            Side::Setup => {
-                let target = self.scratch()?;
-                let request = SetupRequest {
-                    no_seed: true,
-                    ..SetupRequest::default()
-                };
-                let files = SetupFiles::prepare(&request).await?;
-                sweep_stale(&target, &self.conn).await;
-                scratches.made.push(target.clone());
-                {
-                    let _hush = crate::ui::hush();
-                    lifecycle::setup(&target, files, &self.conn)
-                        .await
-                        .context("failed to build `setup` in a scratch database")?;
-                }
-                built(side, &target);
-                target
-            }
-            _ => self.target(side)?,
-        })
+        let source = match side {
+            Side::File(path) => Source::File(path),
+            Side::Setup => Source::Setup,
+            _ => return self.target(side),
+        };
+        let target = self.scratch()?;
+        self.maker
+            .build(source, &target, &self.conn, scratches)
+            .await?;
+        built(side, &target);
+        Ok(target)
     }
 
     /// Reads the catalog of `target`, which [`Sides::target_of`] gave for `side`.
@@ -287,7 +296,7 @@ pub async fn stale_scratches(
 
 /// Drops the stale scratch databases on the server of `target` before another is made
 /// there; one that cannot be dropped (another owner's, just taken into use) is left alone.
-async fn sweep_stale(target: &Target, conn: &ConnectOptions) {
+async fn sweep_stale(target: &Target, conn: &ConnectOptions, maker: &dyn Maker) {
     let Ok(stale) = stale_scratches(target, conn).await else {
         return;
     };
@@ -300,7 +309,7 @@ async fn sweep_stale(target: &Target, conn: &ConnectOptions) {
         };
         let _hush = crate::ui::hush();
         // NOTE: no --force: a session that appeared meanwhile keeps it.
-        if lifecycle::drop_database(&t, conn, false).await.is_ok() {
+        if maker.drop_database(&t, conn, false).await.is_ok() {
             drop(_hush);
             crate::ui::status(&format!(
                 "dropped scratch database {name:?}, left by a run that was killed"

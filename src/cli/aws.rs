@@ -94,7 +94,7 @@ impl IpArgs {
     pub fn lookup(&self) -> crate::ip::Lookup {
         crate::ip::Lookup {
             flag: self.ip.clone(),
-            gitpod_ip: std::env::var("GITPOD_IP").ok(),
+            gitpod_ip: crate::env::var("GITPOD_IP"),
             urls: self.ip_url.clone(),
             timeout: std::time::Duration::from_secs(self.ip_timeout.max(1)),
             allow_private: self.allow_private,

@@ -166,8 +166,8 @@ impl SetupArgs {
     pub(crate) fn request(
         &self,
         aws: crate::aws::AwsSettings,
-    ) -> anyhow::Result<crate::lifecycle::SetupRequest> {
-        Ok(crate::lifecycle::SetupRequest {
+    ) -> anyhow::Result<crate::lifecycle::workflow::SetupRequest> {
+        Ok(crate::lifecycle::workflow::SetupRequest {
             schema_file: self.schema_file.clone(),
             seed_file: self.seed_file.clone(),
             no_seed: self.no_seed,

@@ -29,7 +29,7 @@ pub async fn run(req: &TargetRequest, args: AddUserArgs) -> anyhow::Result<()> {
         &format!("add the user {:?}", new.handle),
     )?;
     let db = Db::connect(&target, &args.conn.options()).await?;
-    crate::lifecycle::require_schema(&db).await?;
+    crate::lifecycle::loading::require_schema(&db).await?;
     if args.confirm.dry_run {
         crate::ui::outln!(
             "would add @{} ({} <{}>) on {}",

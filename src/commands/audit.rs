@@ -4,7 +4,7 @@ use crate::audit;
 use crate::cli::AuditArgs;
 
 pub fn run(args: AuditArgs) -> anyhow::Result<()> {
-    let dir = audit::state_dir(|k| std::env::var(k).ok())?;
+    let dir = audit::state_dir(crate::env::var)?;
     let mut entries = audit::read(&dir)?;
     if let Some(n) = args.last {
         entries.drain(..entries.len().saturating_sub(n));

@@ -29,7 +29,7 @@ const CLEARED: &[&str] = &[
 
 pub fn run(req: &TargetRequest, args: ConnectArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
-    let tls = target.tls(|k| std::env::var(k).ok())?;
+    let tls = target.tls(crate::env::var)?;
     let program = psql_program();
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
@@ -50,14 +50,12 @@ pub fn run(req: &TargetRequest, args: ConnectArgs) -> anyhow::Result<()> {
         // signed now, for psql's first 15 minutes.
         let found = target.creds.login(&target.url).await?;
         let url = found.url_for(&target.url);
-        let password = found.password(&url, |k| std::env::var(k).ok()).await?;
+        let password = found.password(&url, crate::env::var).await?;
         login = Some((url, password));
         Ok(())
     })?;
     let (url, password) = login.expect("BUG: the block above sets the login or fails");
-    let env = psql_env(&target, &url, password, &tls, args.write, |k| {
-        std::env::var(k).ok()
-    })?;
+    let env = psql_env(&target, &url, password, &tls, args.write, crate::env::var)?;
     let mut cmd = Command::new(&program);
     cmd.args(&args.psql_args);
     for k in CLEARED {
@@ -102,7 +100,7 @@ fn find_program(program: &str) -> anyhow::Result<PathBuf> {
     if program.contains('/') {
         return Ok(PathBuf::from(program));
     }
-    std::env::var_os("PATH")
+    crate::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
         .map(|dir| dir.join(program))
@@ -123,8 +121,7 @@ fn kind(target: &Target) -> &'static str {
 }
 
 fn psql_program() -> String {
-    std::env::var("CRUDDUR_PSQL")
-        .ok()
+    crate::env::var("CRUDDUR_PSQL")
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "psql".to_string())
 }
@@ -179,7 +176,7 @@ fn plan_env(target: &Target, tls: &TlsSettings, write: bool) -> Vec<(String, Str
     let url = &target.url;
     let password = match &target.creds.credentials {
         Credentials::Password => {
-            crate::creds::password(url, |k| std::env::var(k).ok()).map(|_| "****".to_string())
+            crate::creds::password(url, crate::env::var).map(|_| "****".to_string())
         }
         Credentials::Iam => Some("**** (an RDS IAM token signed when psql starts)".into()),
         Credentials::Secret(id) => Some(format!("**** (from secret {id})")),
@@ -194,7 +191,7 @@ fn plan_env(target: &Target, tls: &TlsSettings, write: bool) -> Vec<(String, Str
             }
         }
     }
-    if let Some(o) = options(target, write, |k| std::env::var(k).ok()) {
+    if let Some(o) = options(target, write, crate::env::var) {
         env.push(("PGOPTIONS".into(), o));
     }
     if target.protected {

@@ -43,7 +43,7 @@ pub async fn run(req: &TargetRequest, args: CopyArgs) -> anyhow::Result<()> {
         // NOTE: the command's own line, not the generic one of `commands::run`: that one knows
         // only the global target, and a copy FROM production is audited too.
         let audited = if to.protected { &to } else { &from };
-        let dir = crate::audit::state_dir(|k| std::env::var(k).ok())?;
+        let dir = crate::audit::state_dir(crate::env::var)?;
         let argv: Vec<String> = std::env::args().collect();
         crate::audit::begin(&dir, audited, &argv)?;
         crate::audit::detail(format!(

@@ -1,7 +1,7 @@
 //! `create`: create the target database, or say that it exists.
 
 use crate::cli::CreateArgs;
-use crate::lifecycle::{self, Created};
+use crate::lifecycle::{self, admin::Created};
 use crate::sql::quote;
 use crate::target::{Target, TargetRequest};
 use crate::ui;
@@ -16,7 +16,8 @@ pub async fn run(req: &TargetRequest, args: CreateArgs) -> anyhow::Result<()> {
         )?;
         return Ok(());
     }
-    if lifecycle::create_if_missing(&target, &args.conn.options()).await? == Created::Existed {
+    if lifecycle::admin::create_if_missing(&target, &args.conn.options()).await? == Created::Existed
+    {
         ui::status(&format!(
             "database {:?} already exists on {}:{}; nothing to do",
             target.url.database(),

@@ -18,6 +18,7 @@ pub async fn run(req: &TargetRequest, args: DiffArgs) -> anyhow::Result<()> {
         request: req.clone(),
         scratch_url: args.scratch_url,
         conn: args.conn.options(),
+        maker: std::sync::Arc::new(super::scratch::Lifecycle),
     };
     let opts = catalog::diff::Options {
         owners: args.owners,

@@ -18,6 +18,6 @@ pub async fn run(req: &TargetRequest, args: DropArgs) -> anyhow::Result<()> {
         )?;
         return Ok(());
     }
-    lifecycle::drop_database(&target, &args.conn.options(), args.force).await?;
+    lifecycle::admin::drop_database(&target, &args.conn.options(), args.force).await?;
     Ok(())
 }

@@ -1,11 +1,14 @@
 //! What the loading commands share: `schema` and `seed` load one SQL file (or the built-in
-//! one); `setup` and `reset` print their plan or prepare every input. Every input is prepared
+//! one); `setup` and `reset` print their plan or read every input. Every input is read
 //! and checked before the confirmation and before anything is written.
 
 use std::path::PathBuf;
 
 use crate::cli::LoadArgs;
-use crate::lifecycle::{self, SetupFiles, SetupRequest};
+use crate::lifecycle::{
+    self,
+    workflow::{SetupFiles, SetupRequest},
+};
 use crate::load::LoadOptions;
 use crate::migrate::Checkout;
 use crate::pg::{ConnectOptions, Db};
@@ -39,36 +42,39 @@ pub(super) async fn load_file(
     let target = Target::from_env(req)?;
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
-    let file = lifecycle::checkout_file(args.file.as_deref(), kind.checkout);
+    let file = lifecycle::workflow::checkout_file(args.file.as_deref(), kind.checkout);
     let opts = LoadOptions::one_transaction(!args.run.no_transaction);
     let conn = args.conn.options();
     let forgets = if kind.forgets_history {
-        lifecycle::forgets(lifecycle::recorded_migrations(&target, &conn).await, false)
+        lifecycle::history::forgets(
+            lifecycle::history::recorded_migrations(&target, &conn).await,
+            false,
+        )
     } else {
         None
     };
     if confirm.dry_run {
-        let input = lifecycle::sql_input(file.as_deref(), kind.name, kind.builtin);
+        let input = lifecycle::loading::sql_input(file.as_deref(), kind.name, kind.builtin);
         crate::ui::outln!(
             "{}",
-            lifecycle::describe_load(&target, &input, &args.vars.vars, opts)?
+            lifecycle::loading::describe_load(&target, &input, &args.vars.vars, opts)?
         )?;
         if let Some(f) = &forgets {
             crate::ui::outln!("  {f}")?;
         }
         return Ok(());
     }
-    let input = lifecycle::prepare(
+    let input = lifecycle::loading::read_script(
         file.as_deref(),
         kind.name,
         kind.builtin,
         &args.vars.vars,
         opts,
-        Some(&lifecycle::server_of(&target.url)),
+        Some(&lifecycle::loading::server_of(&target.url)),
     )?;
     match kind.refuse_empty {
-        Some(what) => lifecycle::require_statements(&input, what)?,
-        None => lifecycle::warn_if_empty(&input),
+        Some(what) => lifecycle::loading::require_statements(&input, what)?,
+        None => lifecycle::loading::warn_if_empty(&input),
     }
     let action = match &forgets {
         Some(f) => format!("{}; {f}", kind.action),
@@ -77,12 +83,12 @@ pub(super) async fn load_file(
     crate::protect::confirm(&target, &confirm, &action)?;
     let db = Db::connect(&target, &conn).await?;
     if kind.needs_schema && file.is_none() {
-        lifecycle::require_schema(&db).await?;
+        lifecycle::loading::require_schema(&db).await?;
     }
     if kind.forgets_history {
-        lifecycle::load_schema(&db, input, opts, &conn, false).await?;
+        lifecycle::history::load_schema(&db, input, opts, &conn, false).await?;
     } else {
-        lifecycle::load(&db, input, opts, &conn)
+        lifecycle::loading::load(&db, input, opts, &conn)
             .await
             .map_err(|e| duplicate_hint(e, kind.needs_schema))?;
     }
@@ -90,9 +96,9 @@ pub(super) async fn load_file(
 }
 
 /// `setup` or `reset`: on a dry run prints `first` (if any) and the plan and returns `None`;
-/// else prepares every input (stdin read once) and asks the confirmation for `action`.
+/// else reads every input (stdin read once) and asks the confirmation for `action`.
 /// `first` (reset's drop line): the database is dropped first, so its history goes with it.
-pub(super) async fn plan_or_prepare(
+pub(super) async fn plan_or_read(
     target: &Target,
     request: &SetupRequest,
     confirm: &Confirm,
@@ -100,7 +106,7 @@ pub(super) async fn plan_or_prepare(
     action: &str,
     conn: &ConnectOptions,
 ) -> anyhow::Result<Option<SetupFiles>> {
-    let recorded = lifecycle::recorded_migrations(target, conn).await;
+    let recorded = lifecycle::history::recorded_migrations(target, conn).await;
     let again = !request.no_migrate;
     // NOTE: reset drops the database first, so the history goes with it; setup forgets it
     // in the schema load's transaction.
@@ -110,7 +116,7 @@ pub(super) async fn plan_or_prepare(
             if again { " and are applied again" } else { "" }
         )),
         (Some(_), None) => None,
-        (None, _) => lifecycle::forgets(recorded, again),
+        (None, _) => lifecycle::history::forgets(recorded, again),
     };
     if confirm.dry_run {
         let plan = match &first {
@@ -127,7 +133,7 @@ pub(super) async fn plan_or_prepare(
         }
         return Ok(None);
     }
-    let files = SetupFiles::prepare(request).await?;
+    let files = SetupFiles::read(request).await?;
     let action = match &history {
         Some(h) => format!("{action}; {h}"),
         None => action.to_string(),

@@ -69,6 +69,7 @@ async fn new_from_diff(
         request: req.clone(),
         scratch_url: None,
         conn: crate::pg::ConnectOptions::default(),
+        maker: std::sync::Arc::new(super::scratch::Lifecycle),
     };
     // NOTE: the diff (and its refusals) comes first, so a refused migration writes no file.
     let sql = crate::catalog::migration_from_diff(&sides).await?;

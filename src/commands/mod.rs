@@ -24,6 +24,7 @@ mod rds;
 mod reset;
 mod runtime;
 mod schema;
+mod scratch;
 mod seed;
 mod sessions;
 mod setup;
@@ -37,6 +38,16 @@ mod users;
 /// opened first (an unwritable log refuses the write) and written with the outcome.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     crate::ui::set_verbose(cli.verbose);
+    // NOTE: checked before anything connects (or is confirmed, or audited). Commands that
+    // never load SQL do not care.
+    if !matches!(
+        cli.command,
+        Command::Completions(_) | Command::Man | Command::Audit(_)
+    ) {
+        let value = crate::env::var(crate::load::PREPARE_ENV);
+        let shapes = crate::load::shapes_wanted(value.as_deref()).map_err(crate::error::usage)?;
+        crate::load::allow_shapes(shapes);
+    }
     let req = TargetRequest {
         url: cli.target.url,
         prod: cli.target.prod,
@@ -50,7 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.command.writes() && !matches!(cli.command, Command::Copy(_)) {
         // NOTE: a target that does not resolve fails in the command itself, as it always did.
         if let Some(target) = Target::from_env(&req).ok().filter(|t| t.protected) {
-            let dir = crate::audit::state_dir(|k| std::env::var(k).ok())?;
+            let dir = crate::audit::state_dir(crate::env::var)?;
             let args: Vec<String> = std::env::args().collect();
             crate::audit::begin(&dir, &target, &args)?;
         }

@@ -49,7 +49,7 @@ pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> 
             &format!("post a crud as {:?}", new.handle()),
         )?;
         let db = Db::connect(&target, &opts).await?;
-        crate::lifecycle::require_schema(&db).await?;
+        crate::lifecycle::loading::require_schema(&db).await?;
         if args.confirm.dry_run {
             return dry_run(&db, new.handle(), 1, new.ttl()).await;
         }
@@ -69,7 +69,7 @@ pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> 
         &format!("post {count} crud(s) as {:?}", batch.handle()),
     )?;
     let db = Db::connect(&target, &opts).await?;
-    crate::lifecycle::require_schema(&db).await?;
+    crate::lifecycle::loading::require_schema(&db).await?;
     if args.confirm.dry_run {
         return dry_run(&db, batch.handle(), count, batch.ttl()).await;
     }

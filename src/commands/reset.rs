@@ -23,11 +23,13 @@ pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
         }
     );
     let action = "reset the database (drop, create, schema, seed, migrations)";
-    // NOTE: every input is prepared (stdin read once) before the confirmation and before
+    // NOTE: every input is read (stdin read once) before the confirmation and before
     // anything is dropped.
     let conn = setup.conn.options();
-    match loading::plan_or_prepare(&target, &request, &confirm, Some(drop), action, &conn).await? {
-        Some(files) => lifecycle::reset(&target, files, &setup.conn.options(), args.force).await,
+    match loading::plan_or_read(&target, &request, &confirm, Some(drop), action, &conn).await? {
+        Some(files) => {
+            lifecycle::workflow::reset(&target, files, &setup.conn.options(), args.force).await
+        }
         None => Ok(()),
     }
 }

@@ -10,7 +10,7 @@ pub async fn run(req: &TargetRequest, args: SessionsArgs) -> anyhow::Result<()> 
     let admin = Db::connect_maintenance(&target, &args.conn.options()).await?;
     let client = admin.get().await?;
     let db = target.url.database();
-    let sessions = lifecycle::sessions(&client, (!args.all).then_some(db.as_str())).await?;
+    let sessions = lifecycle::admin::sessions(&client, (!args.all).then_some(db.as_str())).await?;
     if args.output.json {
         crate::ui::outln!("{}", serde_json::to_string_pretty(&sessions)?)?;
     } else if sessions.is_empty() {
@@ -23,7 +23,7 @@ pub async fn run(req: &TargetRequest, args: SessionsArgs) -> anyhow::Result<()> 
             }
         ));
     } else {
-        crate::ui::out!("{}", lifecycle::sessions_table(&sessions))?;
+        crate::ui::out!("{}", lifecycle::admin::sessions_table(&sessions))?;
     }
     Ok(())
 }

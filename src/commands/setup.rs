@@ -14,8 +14,8 @@ pub async fn run(req: &TargetRequest, args: SetupArgs) -> anyhow::Result<()> {
     let request = args.request(req.aws_settings())?;
     let action = "set up the database (create, schema, seed, migrations)";
     let conn = args.conn.options();
-    match loading::plan_or_prepare(&target, &request, &confirm, None, action, &conn).await? {
-        Some(files) => lifecycle::setup(&target, files, &args.conn.options()).await,
+    match loading::plan_or_read(&target, &request, &confirm, None, action, &conn).await? {
+        Some(files) => lifecycle::workflow::setup(&target, files, &args.conn.options()).await,
         None => Ok(()),
     }
 }

@@ -19,7 +19,7 @@ pub async fn run(req: &TargetRequest, args: SyncCognitoArgs) -> anyhow::Result<(
         &format!("set the users' Cognito ids from user pool {pool_id}"),
     )?;
     let db = Db::connect(&target, &args.conn.options()).await?;
-    crate::lifecycle::require_schema(&db).await?;
+    crate::lifecycle::loading::require_schema(&db).await?;
     let report = crate::sync::sync_cognito(&db, &aws, &pool_id, confirm.dry_run).await?;
     if args.output.json {
         crate::ui::outln!("{}", serde_json::to_string_pretty(&report)?)?;

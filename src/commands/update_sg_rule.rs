@@ -207,7 +207,7 @@ fn url_endpoint(req: &TargetRequest) -> anyhow::Result<Option<(String, u16)>> {
     if req.url.is_some() || req.prod {
         return Ok(endpoint(Target::from_env(req)?));
     }
-    if std::env::var("PROD_CONNECTION_URL").is_ok_and(|v| !v.trim().is_empty()) {
+    if crate::env::var("PROD_CONNECTION_URL").is_some_and(|v| !v.trim().is_empty()) {
         let prod = TargetRequest {
             prod: true,
             ..req.clone()

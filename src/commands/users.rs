@@ -9,7 +9,7 @@ use crate::ui;
 pub async fn run(req: &TargetRequest, args: UsersArgs) -> anyhow::Result<()> {
     let target = Target::from_env(req)?;
     let db = Db::connect(&target, &args.conn.options()).await?;
-    crate::lifecycle::require_schema(&db).await?;
+    crate::lifecycle::loading::require_schema(&db).await?;
     let users = app::list_users(&db.pool, args.handle.as_deref()).await?;
     if let (Some(handle), true) = (&args.handle, users.is_empty()) {
         // NOTE: asking for one user that does not exist is an error (exit 1), like post-crud.

@@ -571,10 +571,10 @@ pub(crate) async fn test_pause(_stage: &str) -> anyhow::Result<()> {
 
 #[cfg(feature = "test-hooks")]
 pub(crate) async fn test_pause(stage: &str) -> anyhow::Result<()> {
-    let Some(dir) = std::env::var_os("CRUDDUR_TEST_COPY_PAUSE") else {
+    let Some(dir) = crate::env::var_os("CRUDDUR_TEST_COPY_PAUSE") else {
         return Ok(());
     };
-    let at = std::env::var("CRUDDUR_TEST_COPY_PAUSE_AT").unwrap_or_else(|_| "snapshot".into());
+    let at = crate::env::var("CRUDDUR_TEST_COPY_PAUSE_AT").unwrap_or_else(|| "snapshot".into());
     let dir = std::path::PathBuf::from(dir);
     if at != stage || dir.join("paused").exists() {
         return Ok(());

@@ -129,8 +129,7 @@ fn split_min_pages() -> i64 {
 
 #[cfg(feature = "test-hooks")]
 fn split_min_pages() -> i64 {
-    std::env::var("CRUDDUR_TEST_COPY_SPLIT_PAGES")
-        .ok()
+    crate::env::var("CRUDDUR_TEST_COPY_SPLIT_PAGES")
         .and_then(|v| v.parse().ok())
         .unwrap_or(SPLIT_MIN_PAGES)
 }

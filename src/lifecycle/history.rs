@@ -2,7 +2,11 @@
 //! every migration, so its load forgets them in its own transaction; plans and confirmations
 //! say how many.
 
-use super::{load, ConnectOptions, Db, LoadOptions, Prepared, Summary, Target};
+use super::loading::load;
+use crate::load::{LoadOptions, Summary};
+use crate::pg::{ConnectOptions, Db};
+use crate::sql::script::Script;
+use crate::target::Target;
 use crate::ui;
 
 /// How many migrations the target's tracking table records: what loading a schema into it
@@ -35,7 +39,7 @@ pub fn forgets(recorded: Option<usize>, again: bool) -> Option<String> {
 /// migration is applied when the schema file has just replaced its effect.
 pub async fn load_schema(
     db: &Db,
-    input: Prepared,
+    input: Script,
     opts: LoadOptions,
     conn: &ConnectOptions,
     again: bool,

@@ -20,12 +20,14 @@ use connect::NoConnect;
 pub use connect::{Connection, Connector, DbConnector};
 use report::message_with_hint;
 pub use report::{LoadError, Summary};
-pub use shaped::wanted as prepare_wanted;
+pub use shaped::{
+    allow as allow_shapes, allowed as shapes_allowed, wanted as shapes_wanted, ENV as PREPARE_ENV,
+};
 use shaped::{Execute, Plan, Shapes};
 
 use crate::sql::input::is_folded;
 use crate::sql::input::Data;
-use crate::sql::prepared::Prepared;
+use crate::sql::script::Script;
 use crate::sql::shape;
 use crate::sql::{Input, Item, Loc, Reader, Stmt, Vars};
 use crate::ui;
@@ -149,7 +151,7 @@ pub async fn unlock(client: &Client) -> anyhow::Result<()> {
 /// ([`LoadOptions::allows_connect`]; elsewhere the reader refuses it before it is reached).
 pub async fn run(
     client: &Client,
-    input: Prepared,
+    input: Script,
     opts: LoadOptions,
     bar: &ProgressBar,
     connector: Option<&dyn Connector>,
@@ -261,7 +263,7 @@ pub async fn run_text(
     line: usize,
     vars: &Vars,
 ) -> Result<Summary, LoadError> {
-    let input = Prepared::new(&Input::section(name, text, line), vars, false)?;
+    let input = Script::new(&Input::section(name, text, line), vars, false)?;
     run(
         client,
         input,

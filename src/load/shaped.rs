@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio_postgres::Client;
 
@@ -39,14 +39,30 @@ const USER_CODE: &str = "SELECT EXISTS (SELECT FROM pg_catalog.pg_proc p WHERE p
 /// N of the next prepared statement's name, counting in this process.
 static NEXT: AtomicUsize = AtomicUsize::new(1);
 
+/// Whether repeated shapes may be prepared in this process (`CRUDDUR_PREPARE`); see
+/// [`allow`].
+static ALLOWED: AtomicBool = AtomicBool::new(true);
+
+/// Sets, once per run from the command layer, whether repeated shapes may be prepared: a
+/// load in its own transaction runs every statement as written when they may not.
+pub fn allow(yes: bool) {
+    ALLOWED.store(yes, Ordering::Relaxed);
+}
+
+/// What [`allow`] set (yes when nothing did).
+pub fn allowed() -> bool {
+    ALLOWED.load(Ordering::Relaxed)
+}
+
 /// The name of prepared shape N.
 fn name(n: usize) -> String {
     format!("cruddur_db_shape_{n}")
 }
 
-/// Whether `CRUDDUR_PREPARE` lets repeated shapes be prepared (unset: yes).
-pub fn wanted() -> Result<bool, String> {
-    let Ok(v) = std::env::var(ENV) else {
+/// Whether the value of `CRUDDUR_PREPARE` lets repeated shapes be prepared (unset: yes).
+/// The command layer reads it once, before anything connects, and sets [`allow`].
+pub fn wanted(value: Option<&str>) -> Result<bool, String> {
+    let Some(v) = value else {
         return Ok(true);
     };
     match v.trim().to_ascii_lowercase().as_str() {

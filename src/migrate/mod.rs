@@ -25,7 +25,7 @@ use crate::error::{coded, exit, usage};
 use crate::load::{self, LoadError, LoadOptions};
 use crate::load::{Connect, Transaction};
 use crate::pg::Db;
-use crate::sql::prepared::Prepared;
+use crate::sql::script::Script;
 use crate::sql::{Input, Vars};
 use crate::ui;
 use indicatif::ProgressBar;
@@ -526,7 +526,7 @@ pub async fn run_sql(
     let vars = Vars::default();
     let Some(books) = epilogue else {
         let text = Input::section(file, section.sql.clone(), first_line.unwrap_or(1));
-        let input = Prepared::outside_transaction(&text, &vars)
+        let input = Script::outside_transaction(&text, &vars)
             .map_err(|e| SqlFailure::Migration(to_file(e.into())))?;
         let opts = LoadOptions {
             transaction: Transaction::None {

@@ -269,7 +269,7 @@ pub async fn init(client: &Client, adopt: &[Applied]) -> anyhow::Result<()> {
 pub fn os_user() -> Option<String> {
     ["USER", "USERNAME", "LOGNAME"]
         .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .find_map(|k| crate::env::var(k).filter(|v| !v.is_empty()))
 }
 
 /// The bookkeeping of one step as SQL, run in the step's transaction: record (up) or forget

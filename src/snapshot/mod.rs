@@ -11,7 +11,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 use crate::error::{coded, exit, usage};
-use crate::lifecycle::{lingering_sessions, sessions, sessions_table, Session};
+use crate::lifecycle::admin::{lingering_sessions, sessions, sessions_table, Session};
 use crate::pg::{ConnectOptions, Db};
 use crate::sql::quote::ident as quote_ident;
 use crate::target::Target;

@@ -15,7 +15,7 @@ use crate::ui;
 /// CRUDDUR_TEST_SNAPSHOT_FAIL_AT=STEP); nothing in a normal build.
 fn injected(step: &str) -> anyhow::Result<()> {
     #[cfg(feature = "test-hooks")]
-    if std::env::var("CRUDDUR_TEST_SNAPSHOT_FAIL_AT").as_deref() == Ok(step) {
+    if crate::env::var("CRUDDUR_TEST_SNAPSHOT_FAIL_AT").as_deref() == Some(step) {
         return Err(anyhow!("failure injected at step {step:?} (test hook)"));
     }
     let _ = step;

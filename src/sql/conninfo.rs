@@ -257,8 +257,7 @@ pub fn resolve(
                 .map_err(|_| format!("invalid port {p:?}"))?,
         ),
         None if !reuse => Some(
-            std::env::var("PGPORT")
-                .ok()
+            crate::env::var("PGPORT")
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(5432),
         ),

@@ -109,7 +109,7 @@ pub struct TlsSettings {
 
 /// The user's cache directory for cruddur-db (the RDS bundle lives there).
 pub fn cache_dir() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("CRUDDUR_CACHE_DIR").filter(|d| !d.is_empty()) {
+    if let Some(dir) = crate::env::var_os("CRUDDUR_CACHE_DIR").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
     let base = dirs::cache_dir().ok_or_else(|| {

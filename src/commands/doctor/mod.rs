@@ -2,6 +2,7 @@
 //! failure says what is wrong and how to fix it; the steps after it are reported as skipped.
 //! This file is the checklist and its report; `probes` holds the checks themselves.
 
+mod drift;
 mod history;
 mod probes;
 mod step;
@@ -147,7 +148,7 @@ pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
             crate::ui::status(&line);
         }
     }
-    crate::catalog::print_drift(req, timeout, failed.is_none() && !args.output.json).await;
+    drift::print(req, timeout, failed.is_none() && !args.output.json).await;
     if let Some(e) = report.write_error.take() {
         return Err(e);
     }

@@ -49,7 +49,7 @@ pub(super) fn url_step(req: &TargetRequest) -> Step<(Target, TlsSettings)> {
         "set --url, or PROD_CONNECTION_URL with --prod, or CONNECTION_URL / DATABASE_URL, to \
                postgresql://USER:PASSWORD@HOST:PORT/DATABASE";
     let target = Target::from_env(req).map_err(|e| fail(format!("{e:#}"), fix))?;
-    let tls = target.tls(|k| std::env::var(k).ok()).map_err(|e| {
+    let tls = target.tls(crate::env::var).map_err(|e| {
         fail(
             format!("{e:#}"),
             "use a libpq sslmode: disable, allow, prefer, require, verify-ca or verify-full",
@@ -373,22 +373,26 @@ pub(super) async fn auth_step(
 }
 
 pub(super) async fn schema_step(db: &Db, req: &TargetRequest, timeout: Duration) -> Step<()> {
-    let missing =
-        match tokio::time::timeout(timeout * 2, crate::lifecycle::missing_tables(db)).await {
-            Ok(Ok(m)) => m,
-            Ok(Err(e)) => {
-                return Err(fail(
-                    format!("cannot look for the tables: {e:#}"),
-                    "check that the user may read the catalog",
-                ))
-            }
-            Err(_) => {
-                return Err(fail(
-                    "the catalog query did not answer in time",
-                    "try again; check the server's load",
-                ))
-            }
-        };
+    let missing = match tokio::time::timeout(
+        timeout * 2,
+        crate::lifecycle::loading::missing_tables(db),
+    )
+    .await
+    {
+        Ok(Ok(m)) => m,
+        Ok(Err(e)) => {
+            return Err(fail(
+                format!("cannot look for the tables: {e:#}"),
+                "check that the user may read the catalog",
+            ))
+        }
+        Err(_) => {
+            return Err(fail(
+                "the catalog query did not answer in time",
+                "try again; check the server's load",
+            ))
+        }
+    };
     let tables = crate::lifecycle::SCHEMA_TABLES.join(", ");
     if missing.is_empty() {
         return Ok(((), format!("{tables} present")));

@@ -1,43 +1,44 @@
-//! An input made ready to run before anything is written: the first pass over a file and
-//! its includes, or stdin read ahead to its first statement.
+//! A script: an input read and checked before anything is written (the first pass over a
+//! file and its includes, or stdin read ahead to its first statement). "Prepare" in this
+//! project means only the server's PREPARE (the load's shapes).
 
 use super::conninfo::Server;
 use super::input::{Reader, Stats};
 use super::item::{Input, ReadError};
 use super::vars::Vars;
 
-/// An input ready to run: checked by a first pass (files and texts), or read ahead to its
+/// A script ready to run: checked by a first pass (files and texts), or read ahead to its
 /// first statement (stdin).
-pub struct Prepared {
+pub struct Script {
     pub name: String,
     reader: Reader,
     stats: Option<Stats>,
     has_statements: bool,
 }
 
-impl Prepared {
-    /// Prepares `input` with the variables `vars` before anything is written. A file or text
+impl Script {
+    /// Reads `input` with the variables `vars` before anything is written. A file or text
     /// is read through once (with its includes, keeping nothing): a refused meta-command, a
     /// missing file or an unset variable fails here. Stdin is read only up to its first
     /// statement. `allow_connect`: whether `\c` may run (only without one transaction).
-    pub fn new(input: &Input, vars: &Vars, allow_connect: bool) -> Result<Prepared, ReadError> {
-        Prepared::new_on(input, vars, allow_connect, None)
+    pub fn new(input: &Input, vars: &Vars, allow_connect: bool) -> Result<Script, ReadError> {
+        Script::new_on(input, vars, allow_connect, None)
     }
 
-    /// [`Prepared::new`] for a run on `server`, which `\c` is checked against.
+    /// [`Script::new`] for a run on `server`, which `\c` is checked against.
     pub fn new_on(
         input: &Input,
         vars: &Vars,
         allow_connect: bool,
         server: Option<&Server>,
-    ) -> Result<Prepared, ReadError> {
-        Prepared::build(input, vars, allow_connect, server, !allow_connect)
+    ) -> Result<Script, ReadError> {
+        Script::build(input, vars, allow_connect, server, !allow_connect)
     }
 
-    /// [`Prepared::new`] for a run without a transaction where `\c` is refused all the same
+    /// [`Script::new`] for a run without a transaction where `\c` is refused all the same
     /// (a `transaction:false` migration): the file's transaction control runs as written.
-    pub fn outside_transaction(input: &Input, vars: &Vars) -> Result<Prepared, ReadError> {
-        Prepared::build(input, vars, false, None, false)
+    pub fn outside_transaction(input: &Input, vars: &Vars) -> Result<Script, ReadError> {
+        Script::build(input, vars, false, None, false)
     }
 
     fn build(
@@ -46,7 +47,7 @@ impl Prepared {
         allow_connect: bool,
         server: Option<&Server>,
         one_transaction: bool,
-    ) -> Result<Prepared, ReadError> {
+    ) -> Result<Script, ReadError> {
         let open = || {
             Reader::open(input, vars.clone(), allow_connect).map(|r| {
                 let r = r.on_server(server.cloned());
@@ -66,7 +67,7 @@ impl Prepared {
             Some(s) => s.statements > 0,
             None => reader.peek_statement()?,
         };
-        Ok(Prepared {
+        Ok(Script {
             name: input.name(),
             reader,
             stats,
