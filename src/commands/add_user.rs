@@ -6,13 +6,13 @@ use std::path::Path;
 
 use crate::app::{self, NewUser, User};
 use crate::cli::AddUserArgs;
+use crate::commands::context::Run;
 use crate::error::usage;
 use crate::pg::Db;
-use crate::target::{Target, TargetRequest};
 use crate::ui;
 
-pub async fn run(req: &TargetRequest, args: AddUserArgs) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+pub async fn run(ctx: &Run, args: AddUserArgs) -> anyhow::Result<()> {
+    let target = ctx.target()?;
     let new = match &args.from_event {
         Some(path) => read_event(path)?,
         None => NewUser {

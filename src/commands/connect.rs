@@ -9,9 +9,10 @@ use std::process::Command;
 use anyhow::{anyhow, Context};
 
 use crate::cli::ConnectArgs;
+use crate::commands::context::Run;
 use crate::creds::Credentials;
 use crate::dburl::DbUrl;
-use crate::target::{Target, TargetRequest};
+use crate::target::Target;
 use crate::tls::{RootCert, TlsSettings};
 
 /// What makes a session read-only; a careful user can still `BEGIN READ WRITE`, so it guards
@@ -27,8 +28,8 @@ const CLEARED: &[&str] = &[
     "PGSSLROOTCERT",
 ];
 
-pub fn run(req: &TargetRequest, args: ConnectArgs) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+pub fn run(ctx: &Run, args: ConnectArgs) -> anyhow::Result<()> {
+    let target = ctx.target()?;
     let tls = target.tls(crate::env::var)?;
     let program = psql_program();
     let confirm = args.confirm.plain();

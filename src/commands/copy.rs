@@ -3,6 +3,7 @@
 //! one, leave a line in the audit log saying what was copied and whether it was masked.
 
 use crate::cli::CopyArgs;
+use crate::commands::context::Run;
 use crate::copy::mask::MaskFile;
 use crate::copy::subset::Filters;
 use crate::copy::Request;
@@ -10,15 +11,15 @@ use crate::error::usage;
 use crate::mask::mask_value;
 use crate::target::{Target, TargetRequest};
 
-pub async fn run(req: &TargetRequest, args: CopyArgs) -> anyhow::Result<()> {
-    if req.url.is_some() || req.prod || args.refused_url.is_some() || args.refused_prod {
+pub async fn run(ctx: &Run, args: CopyArgs) -> anyhow::Result<()> {
+    if ctx.req.url.is_some() || ctx.req.prod || args.refused_url.is_some() || args.refused_prod {
         return Err(usage(
             "copy takes its databases from --from and --to (local, prod or a URL); --url and \
              --prod do not apply to it",
         ));
     }
-    let from = side(req, &args.from, "--from", false)?;
-    let to = side(req, &args.to, "--to", req.protected)?;
+    let from = side(ctx, &args.from, "--from", false)?;
+    let to = side(ctx, &args.to, "--to", ctx.req.protected)?;
     if same_database(&from, &to) {
         return Err(usage(format!(
             "--from and --to are the same database ({}): a copy would empty its own source",
@@ -79,16 +80,16 @@ pub async fn run(req: &TargetRequest, args: CopyArgs) -> anyhow::Result<()> {
 
 /// `local`, `prod` or a URL, resolved as every other command resolves its target. `--iam` and
 /// `--password-secret` apply to `prod` and to URLs, never to `local`.
-fn side(req: &TargetRequest, spec: &str, flag: &str, protected: bool) -> anyhow::Result<Target> {
+fn side(ctx: &Run, spec: &str, flag: &str, protected: bool) -> anyhow::Result<Target> {
     let base = TargetRequest {
         protected,
-        aws_region: req.aws_region.clone(),
-        aws_profile: req.aws_profile.clone(),
+        aws_region: ctx.req.aws_region.clone(),
+        aws_profile: ctx.req.aws_profile.clone(),
         ..TargetRequest::default()
     };
     let with_creds = TargetRequest {
-        iam: req.iam,
-        password_secret: req.password_secret.clone(),
+        iam: ctx.req.iam,
+        password_secret: ctx.req.password_secret.clone(),
         ..base.clone()
     };
     let resolved = match spec.trim() {

@@ -1,13 +1,13 @@
 //! `create`: create the target database, or say that it exists.
 
 use crate::cli::CreateArgs;
+use crate::commands::context::Run;
 use crate::lifecycle::{self, admin::Created};
 use crate::sql::quote;
-use crate::target::{Target, TargetRequest};
 use crate::ui;
 
-pub async fn run(req: &TargetRequest, args: CreateArgs) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+pub async fn run(ctx: &Run, args: CreateArgs) -> anyhow::Result<()> {
+    let target = ctx.target()?;
     if args.dry.dry_run {
         crate::ui::outln!(
             "would run on {}: CREATE DATABASE {} (if it does not exist)",

@@ -5,17 +5,17 @@ use anyhow::Context;
 
 use crate::catalog::{self, Side, Sides};
 use crate::cli::DiffArgs;
+use crate::commands::context::Run;
 use crate::error::{coded, exit};
-use crate::target::TargetRequest;
 
-pub async fn run(req: &TargetRequest, args: DiffArgs) -> anyhow::Result<()> {
+pub async fn run(ctx: &Run, args: DiffArgs) -> anyhow::Result<()> {
     let from = Side::parse(&args.from)?;
     let to = Side::parse(&args.to)?;
     if from == Side::File("-".into()) && to == Side::File("-".into()) {
         return Err(crate::error::usage("FROM and TO cannot both read stdin"));
     }
     let sides = Sides {
-        request: req.clone(),
+        request: ctx.req.clone(),
         scratch_url: args.scratch_url,
         conn: args.conn.options(),
         maker: std::sync::Arc::new(super::scratch::Lifecycle),

@@ -1,12 +1,12 @@
 //! `drop`: drop the target database; say who holds it open, or end them with `--force`.
 
 use crate::cli::DropArgs;
+use crate::commands::context::Run;
 use crate::lifecycle;
 use crate::sql::quote;
-use crate::target::{Target, TargetRequest};
 
-pub async fn run(req: &TargetRequest, args: DropArgs) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+pub async fn run(ctx: &Run, args: DropArgs) -> anyhow::Result<()> {
+    let target = ctx.target()?;
     let confirm = args.confirm.plain();
     crate::protect::confirm(&target, &confirm, "drop the database")?;
     if confirm.dry_run {

@@ -5,12 +5,12 @@ use anyhow::Context;
 
 use crate::catalog;
 use crate::cli::DumpArgs;
+use crate::commands::context::Run;
 use crate::error::{coded, exit};
 use crate::pg::Db;
-use crate::target::{Target, TargetRequest};
 
-pub async fn run(req: &TargetRequest, args: DumpArgs) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+pub async fn run(ctx: &Run, args: DumpArgs) -> anyhow::Result<()> {
+    let target = ctx.target()?;
     let out = args.out.clone();
     // NOTE: read-only (one READ ONLY transaction), so a protected target needs no confirmation.
     let db = Db::connect(&target, &args.conn.options()).await?;

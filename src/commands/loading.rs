@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::cli::LoadArgs;
+use crate::commands::context::Run;
 use crate::lifecycle::{
     self,
     workflow::{SetupFiles, SetupRequest},
@@ -13,7 +14,7 @@ use crate::load::LoadOptions;
 use crate::migrate::Checkout;
 use crate::pg::{ConnectOptions, Db};
 use crate::protect::Confirm;
-use crate::target::{Target, TargetRequest};
+use crate::target::Target;
 
 /// Which file a command loads, and how it treats an empty one.
 pub(super) struct FileKind {
@@ -34,12 +35,8 @@ pub(super) struct FileKind {
 }
 
 /// `schema` or `seed`: loads the command's file.
-pub(super) async fn load_file(
-    req: &TargetRequest,
-    args: LoadArgs,
-    kind: FileKind,
-) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+pub(super) async fn load_file(ctx: &Run, args: LoadArgs, kind: FileKind) -> anyhow::Result<()> {
+    let target = ctx.target()?;
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
     let file = lifecycle::workflow::checkout_file(args.file.as_deref(), kind.checkout);

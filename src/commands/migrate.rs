@@ -10,6 +10,7 @@ use crate::cli::{
     MigrateArgs, MigrateCommand, MigrateDirArgs, MigrateLintArgs, MigrateMarkArgs, MigrateNewArgs,
     MigrateRunArgs, MigrateStatusArgs,
 };
+use crate::commands::context::Run;
 use crate::error::{coded, exit};
 use crate::migrate::guard::LockGuard;
 use crate::migrate::lint::{self, Live};
@@ -18,21 +19,21 @@ use crate::pg::Db;
 use crate::target::{Target, TargetRequest};
 use crate::ui;
 
-pub fn run(req: &TargetRequest, args: MigrateArgs) -> anyhow::Result<()> {
+pub fn run(ctx: &Run, args: MigrateArgs) -> anyhow::Result<()> {
     let d = &args.dir;
     match args.command {
-        None => super::runtime::block_on(up_or_down(req, d, args.up.run, None)),
-        Some(MigrateCommand::Up(a)) => super::runtime::block_on(up_or_down(req, d, a.run, None)),
+        None => super::runtime::block_on(up_or_down(ctx, d, args.up.run, None)),
+        Some(MigrateCommand::Up(a)) => super::runtime::block_on(up_or_down(ctx, d, a.run, None)),
         Some(MigrateCommand::Down(a)) => {
-            super::runtime::block_on(up_or_down(req, d, a.run, Some(a.steps)))
+            super::runtime::block_on(up_or_down(ctx, d, a.run, Some(a.steps)))
         }
-        Some(MigrateCommand::Status(a)) => super::runtime::block_on(status(req, d, a)),
+        Some(MigrateCommand::Status(a)) => super::runtime::block_on(status(ctx, d, a)),
         Some(MigrateCommand::New(a)) if a.from_diff => {
-            super::runtime::block_on(new_from_diff(req, d, a))
+            super::runtime::block_on(new_from_diff(ctx, d, a))
         }
         Some(MigrateCommand::New(a)) => new(d, a),
-        Some(MigrateCommand::Lint(a)) => super::runtime::block_on(lint_cmd(req, d, a)),
-        Some(MigrateCommand::Mark(a)) => super::runtime::block_on(mark(req, d, a)),
+        Some(MigrateCommand::Lint(a)) => super::runtime::block_on(lint_cmd(ctx, d, a)),
+        Some(MigrateCommand::Mark(a)) => super::runtime::block_on(mark(ctx, d, a)),
     }
 }
 
@@ -60,13 +61,9 @@ fn new(d: &MigrateDirArgs, args: MigrateNewArgs) -> anyhow::Result<()> {
 }
 
 /// `new NAME --from-diff`: the migration from `setup` to the local database.
-async fn new_from_diff(
-    req: &TargetRequest,
-    d: &MigrateDirArgs,
-    args: MigrateNewArgs,
-) -> anyhow::Result<()> {
+async fn new_from_diff(ctx: &Run, d: &MigrateDirArgs, args: MigrateNewArgs) -> anyhow::Result<()> {
     let sides = crate::catalog::Sides {
-        request: req.clone(),
+        request: ctx.req.clone(),
         scratch_url: None,
         conn: crate::pg::ConnectOptions::default(),
         maker: std::sync::Arc::new(super::scratch::Lifecycle),
@@ -79,7 +76,7 @@ async fn new_from_diff(
     };
     // The database the change was taken from: it has the change already.
     let local = Target::from_env(&TargetRequest {
-        url: req.url.clone(),
+        url: ctx.req.url.clone(),
         ..TargetRequest::default()
     })?;
     let db = Db::connect(&local, &sides.conn).await?;
@@ -164,12 +161,12 @@ async fn record_where_the_change_is(
 
 /// `up` (steps `None`) or `down --steps N`.
 async fn up_or_down(
-    req: &TargetRequest,
+    ctx: &Run,
     d: &MigrateDirArgs,
     args: MigrateRunArgs,
     steps: Option<u64>,
 ) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+    let target = ctx.target()?;
     let guarded = target.protected || args.lock_guard;
     let opts = Options {
         dir: dir(d)?,
@@ -201,12 +198,8 @@ async fn up_or_down(
     Ok(())
 }
 
-async fn status(
-    req: &TargetRequest,
-    d: &MigrateDirArgs,
-    args: MigrateStatusArgs,
-) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+async fn status(ctx: &Run, d: &MigrateDirArgs, args: MigrateStatusArgs) -> anyhow::Result<()> {
+    let target = ctx.target()?;
     let dir = dir(d)?;
     let db = Db::connect(&target, &args.conn.options()).await?;
     let status = migrate::status(&db, &dir).await?;
@@ -275,11 +268,7 @@ fn summary(status: &migrate::Status, dir: &Path) {
 
 /// `migrate lint`: the files given, else the pending migrations (every one with `--all`, or
 /// when the database cannot be read), with the live tables when it can.
-async fn lint_cmd(
-    req: &TargetRequest,
-    d: &MigrateDirArgs,
-    args: MigrateLintArgs,
-) -> anyhow::Result<()> {
+async fn lint_cmd(ctx: &Run, d: &MigrateDirArgs, args: MigrateLintArgs) -> anyhow::Result<()> {
     let dir = dir(d)?;
     let given: Vec<Migration> = args
         .files
@@ -295,7 +284,7 @@ async fn lint_cmd(
         ui::status("lint: offline: every migration given is linted, table sizes unknown");
         (all, None)
     } else {
-        let target = Target::from_env(req)?;
+        let target = ctx.target()?;
         match read_live(&target, &args, &all).await {
             Ok((applied, live)) => {
                 let pick = args.all || !args.files.is_empty();
@@ -349,12 +338,8 @@ async fn lint_cmd(
 
 /// `mark VERSION... [--unapply]`: records migrations as applied (or not) without running
 /// them; on a protected target after the typed confirmation (and audited, as every write).
-async fn mark(
-    req: &TargetRequest,
-    d: &MigrateDirArgs,
-    args: MigrateMarkArgs,
-) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+async fn mark(ctx: &Run, d: &MigrateDirArgs, args: MigrateMarkArgs) -> anyhow::Result<()> {
+    let target = ctx.target()?;
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
     let dir = dir(d)?;

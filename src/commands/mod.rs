@@ -2,7 +2,8 @@
 //! late: only commands that need a runtime build one.
 
 use crate::cli::{Cli, Command, RdsCommand, TlsCommand};
-use crate::target::{Target, TargetRequest};
+use crate::target::TargetRequest;
+use context::Run;
 
 use runtime::block_on;
 
@@ -10,6 +11,7 @@ mod add_user;
 mod audit;
 mod completions;
 mod connect;
+pub(crate) mod context;
 mod copy;
 mod create;
 mod diff;
@@ -57,48 +59,50 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         aws_region: cli.aws.region,
         aws_profile: cli.aws.profile,
     };
+    // NOTE: one target for the audit and the command (see context::Run).
+    let ctx = Run::new(req);
     // NOTE: `copy` audits itself: its target is --to, not the global target.
     if cli.command.writes() && !matches!(cli.command, Command::Copy(_)) {
         // NOTE: a target that does not resolve fails in the command itself, as it always did.
-        if let Some(target) = Target::from_env(&req).ok().filter(|t| t.protected) {
+        if let Some(target) = ctx.target().ok().filter(|t| t.protected) {
             let dir = crate::audit::state_dir(crate::env::var)?;
             let args: Vec<String> = std::env::args().collect();
             crate::audit::begin(&dir, &target, &args)?;
         }
     }
-    let result = dispatch(req, cli.command);
+    let result = dispatch(&ctx, cli.command);
     let logged = crate::audit::finish(&result);
     result.and(logged)
 }
 
-fn dispatch(req: TargetRequest, command: Command) -> anyhow::Result<()> {
+fn dispatch(ctx: &Run, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Connect(a) => connect::run(&req, a),
-        Command::Create(a) => block_on(create::run(&req, a)),
-        Command::Drop(a) => block_on(drop::run(&req, a)),
-        Command::Sessions(a) => block_on(sessions::run(&req, a)),
-        Command::Schema(a) => block_on(schema::run(&req, a)),
-        Command::Seed(a) => block_on(seed::run(&req, a)),
-        Command::Setup(a) => block_on(setup::run(&req, a)),
-        Command::Reset(a) => block_on(reset::run(&req, a)),
-        Command::Doctor(a) => block_on(doctor::run(&req, a)),
+        Command::Connect(a) => connect::run(ctx, a),
+        Command::Create(a) => block_on(create::run(ctx, a)),
+        Command::Drop(a) => block_on(drop::run(ctx, a)),
+        Command::Sessions(a) => block_on(sessions::run(ctx, a)),
+        Command::Schema(a) => block_on(schema::run(ctx, a)),
+        Command::Seed(a) => block_on(seed::run(ctx, a)),
+        Command::Setup(a) => block_on(setup::run(ctx, a)),
+        Command::Reset(a) => block_on(reset::run(ctx, a)),
+        Command::Doctor(a) => block_on(doctor::run(ctx, a)),
         Command::Tls(TlsCommand::FetchRdsCa(a)) => block_on(tls::fetch_rds_ca(a)),
-        Command::UpdateSgRule(a) => block_on(update_sg_rule::run(&req, a)),
-        Command::Rds(RdsCommand::Status(a)) => block_on(rds::status(&req, a)),
-        Command::Rds(RdsCommand::Start(a)) => block_on(rds::start(&req, a)),
-        Command::Rds(RdsCommand::Stop(a)) => block_on(rds::stop(&req, a)),
-        Command::PostCrud(a) => block_on(post_crud::run(&req, a)),
-        Command::AddUser(a) => block_on(add_user::run(&req, a)),
-        Command::Users(a) => block_on(users::run(&req, a)),
-        Command::SyncCognito(a) => block_on(sync_cognito::run(&req, a)),
+        Command::UpdateSgRule(a) => block_on(update_sg_rule::run(ctx, a)),
+        Command::Rds(RdsCommand::Status(a)) => block_on(rds::status(ctx, a)),
+        Command::Rds(RdsCommand::Start(a)) => block_on(rds::start(ctx, a)),
+        Command::Rds(RdsCommand::Stop(a)) => block_on(rds::stop(ctx, a)),
+        Command::PostCrud(a) => block_on(post_crud::run(ctx, a)),
+        Command::AddUser(a) => block_on(add_user::run(ctx, a)),
+        Command::Users(a) => block_on(users::run(ctx, a)),
+        Command::SyncCognito(a) => block_on(sync_cognito::run(ctx, a)),
         Command::Completions(a) => completions::completions(a),
         Command::Man => completions::man(),
         Command::Audit(a) => audit::run(a),
-        Command::Migrate(a) => migrate::run(&req, a),
-        Command::IamToken => block_on(iam_token::run(&req)),
-        Command::Dump(a) => block_on(dump::run(&req, a)),
-        Command::Diff(a) => block_on(diff::run(&req, a)),
-        Command::Copy(a) => block_on(copy::run(&req, a)),
-        Command::Snapshot(a) => snapshot::run(&req, a),
+        Command::Migrate(a) => migrate::run(ctx, a),
+        Command::IamToken => block_on(iam_token::run(ctx)),
+        Command::Dump(a) => block_on(dump::run(ctx, a)),
+        Command::Diff(a) => block_on(diff::run(ctx, a)),
+        Command::Copy(a) => block_on(copy::run(ctx, a)),
+        Command::Snapshot(a) => snapshot::run(ctx, a),
     }
 }

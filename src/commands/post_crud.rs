@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::app::{self, Activity, Batch, NewActivity, Ttl};
 use crate::cli::PostCrudArgs;
+use crate::commands::context::Run;
 use crate::pg::Db;
-use crate::target::{Target, TargetRequest};
 use crate::ui;
 
 /// What `--count` prints (`--json`).
@@ -24,8 +24,8 @@ pub struct Summary {
     pub rows_per_second: f64,
 }
 
-pub async fn run(req: &TargetRequest, args: PostCrudArgs) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+pub async fn run(ctx: &Run, args: PostCrudArgs) -> anyhow::Result<()> {
+    let target = ctx.target()?;
     let message = if args.message == "-" {
         read_stdin()?
     } else {

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use crate::aws::{self, Access, Aws, Instance};
 use crate::cli::{RdsArgs, RdsStatusArgs};
+use crate::commands::context::Run;
 use crate::error::usage;
 use crate::ip;
-use crate::target::TargetRequest;
 use crate::ui;
 
 /// How often the instance is asked while waiting.
@@ -49,9 +49,9 @@ struct Status<'a> {
     my_ip_error: Option<String>,
 }
 
-pub async fn status(req: &TargetRequest, args: RdsStatusArgs) -> anyhow::Result<()> {
+pub async fn status(ctx: &Run, args: RdsStatusArgs) -> anyhow::Result<()> {
     let id = instance_id(args.instance.db_instance)?;
-    let aws = Aws::load(&req.aws_settings()).await?;
+    let aws = Aws::load(&ctx.req.aws_settings()).await?;
     // The IP lookup and the AWS call do not depend on each other.
     let lookup = args.ip.lookup();
     let (found, instance) = tokio::join!(ip::lookup(&lookup), aws.describe_instance(&id));
@@ -184,19 +184,19 @@ struct Outcome<'a> {
     waited: bool,
 }
 
-pub async fn start(req: &TargetRequest, args: RdsArgs) -> anyhow::Result<()> {
-    start_or_stop(req, args, Goal::Start).await
+pub async fn start(ctx: &Run, args: RdsArgs) -> anyhow::Result<()> {
+    start_or_stop(ctx, args, Goal::Start).await
 }
 
-pub async fn stop(req: &TargetRequest, args: RdsArgs) -> anyhow::Result<()> {
-    start_or_stop(req, args, Goal::Stop).await
+pub async fn stop(ctx: &Run, args: RdsArgs) -> anyhow::Result<()> {
+    start_or_stop(ctx, args, Goal::Stop).await
 }
 
 /// NOTE: idempotent, unlike the AWS CLI: an instance already in (or on its way to) the wanted
 /// state is left alone and that is success; AWS would answer InvalidDBInstanceState.
-async fn start_or_stop(req: &TargetRequest, args: RdsArgs, goal: Goal) -> anyhow::Result<()> {
+async fn start_or_stop(ctx: &Run, args: RdsArgs, goal: Goal) -> anyhow::Result<()> {
     let id = instance_id(args.instance.db_instance)?;
-    let aws = Aws::load(&req.aws_settings()).await?;
+    let aws = Aws::load(&ctx.req.aws_settings()).await?;
     let before = aws.describe_instance(&id).await?;
     let previous = before.status.clone();
     let changed = previous != goal.target() && previous != goal.transition();

@@ -3,15 +3,15 @@
 
 use super::loading;
 use crate::cli::ResetArgs;
+use crate::commands::context::Run;
 use crate::lifecycle;
-use crate::target::{Target, TargetRequest};
 
-pub async fn run(req: &TargetRequest, args: ResetArgs) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+pub async fn run(ctx: &Run, args: ResetArgs) -> anyhow::Result<()> {
+    let target = ctx.target()?;
     let setup = &args.setup;
     let confirm = setup.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
-    let request = setup.request(req.aws_settings())?;
+    let request = setup.request(ctx.req.aws_settings())?;
     let drop = format!(
         "would drop database {:?} on {}{}",
         target.url.database(),

@@ -2,10 +2,10 @@
 
 use super::loading::{self, FileKind};
 use crate::cli::LoadArgs;
+use crate::commands::context::Run;
 use crate::lifecycle::SCHEMA_SQL;
-use crate::target::TargetRequest;
 
-pub async fn run(req: &TargetRequest, args: LoadArgs) -> anyhow::Result<()> {
+pub async fn run(ctx: &Run, args: LoadArgs) -> anyhow::Result<()> {
     let kind = FileKind {
         name: "sql/schema.sql",
         builtin: SCHEMA_SQL,
@@ -15,5 +15,5 @@ pub async fn run(req: &TargetRequest, args: LoadArgs) -> anyhow::Result<()> {
         needs_schema: false,
         forgets_history: true,
     };
-    loading::load_file(req, args, kind).await
+    loading::load_file(ctx, args, kind).await
 }

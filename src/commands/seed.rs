@@ -3,10 +3,10 @@
 
 use super::loading::{self, FileKind};
 use crate::cli::LoadArgs;
+use crate::commands::context::Run;
 use crate::lifecycle::SEED_SQL;
-use crate::target::TargetRequest;
 
-pub async fn run(req: &TargetRequest, args: LoadArgs) -> anyhow::Result<()> {
+pub async fn run(ctx: &Run, args: LoadArgs) -> anyhow::Result<()> {
     let kind = FileKind {
         name: "sql/seed.sql",
         builtin: SEED_SQL,
@@ -16,5 +16,5 @@ pub async fn run(req: &TargetRequest, args: LoadArgs) -> anyhow::Result<()> {
         needs_schema: true,
         forgets_history: false,
     };
-    loading::load_file(req, args, kind).await
+    loading::load_file(ctx, args, kind).await
 }

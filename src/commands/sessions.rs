@@ -1,12 +1,12 @@
 //! `sessions`: who is connected to the target database.
 
 use crate::cli::SessionsArgs;
+use crate::commands::context::Run;
 use crate::lifecycle;
 use crate::pg::Db;
-use crate::target::{Target, TargetRequest};
 
-pub async fn run(req: &TargetRequest, args: SessionsArgs) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+pub async fn run(ctx: &Run, args: SessionsArgs) -> anyhow::Result<()> {
+    let target = ctx.target()?;
     let admin = Db::connect_maintenance(&target, &args.conn.options()).await?;
     let client = admin.get().await?;
     let db = target.url.database();

@@ -4,14 +4,14 @@
 
 use super::loading;
 use crate::cli::SetupArgs;
+use crate::commands::context::Run;
 use crate::lifecycle;
-use crate::target::{Target, TargetRequest};
 
-pub async fn run(req: &TargetRequest, args: SetupArgs) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+pub async fn run(ctx: &Run, args: SetupArgs) -> anyhow::Result<()> {
+    let target = ctx.target()?;
     let confirm = args.confirm.plain();
     crate::protect::check_confirm_db(&target, &confirm)?;
-    let request = args.request(req.aws_settings())?;
+    let request = args.request(ctx.req.aws_settings())?;
     let action = "set up the database (create, schema, seed, migrations)";
     let conn = args.conn.options();
     match loading::plan_or_read(&target, &request, &confirm, None, action, &conn).await? {

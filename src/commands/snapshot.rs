@@ -5,11 +5,12 @@ use anyhow::Context;
 
 use super::runtime::block_on;
 use crate::cli::{SnapshotCommand, SnapshotHookCommand};
+use crate::commands::context::Run;
 use crate::snapshot::{self, git};
-use crate::target::{Target, TargetRequest};
+use crate::target::Target;
 use crate::ui;
 
-pub fn run(req: &TargetRequest, command: SnapshotCommand) -> anyhow::Result<()> {
+pub fn run(ctx: &Run, command: SnapshotCommand) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("failed to read the current directory")?;
     match command {
         SnapshotCommand::Hook(SnapshotHookCommand::Install) => {
@@ -29,7 +30,7 @@ pub fn run(req: &TargetRequest, command: SnapshotCommand) -> anyhow::Result<()> 
             Ok(())
         }
         SnapshotCommand::Save(a) => {
-            let (target, name) = local_target_and_name(req, a.name, &cwd)?;
+            let (target, name) = local_target_and_name(ctx, a.name, &cwd)?;
             block_on(async {
                 snapshot::save(
                     &target,
@@ -43,15 +44,15 @@ pub fn run(req: &TargetRequest, command: SnapshotCommand) -> anyhow::Result<()> 
             })
         }
         SnapshotCommand::Restore(a) => {
-            let (target, name) = local_target_and_name(req, a.name, &cwd)?;
+            let (target, name) = local_target_and_name(ctx, a.name, &cwd)?;
             block_on(async { snapshot::restore(&target, &a.conn.options(), &name, a.force).await })
         }
         SnapshotCommand::Drop(a) => {
-            let target = Target::from_env(req)?;
+            let target = ctx.target()?;
             block_on(snapshot::drop(&target, &a.conn.options(), &a.name))
         }
         SnapshotCommand::Switch(a) => {
-            let target = Target::from_env(req)?;
+            let target = ctx.target()?;
             block_on(snapshot::switch(
                 &target,
                 &a.conn.options(),
@@ -63,7 +64,7 @@ pub fn run(req: &TargetRequest, command: SnapshotCommand) -> anyhow::Result<()> 
             ))
         }
         SnapshotCommand::List(a) => {
-            let target = Target::from_env(req)?;
+            let target = ctx.target()?;
             snapshot::refuse_protected(&target)?;
             block_on(async {
                 let of = target.url.database();
@@ -134,11 +135,11 @@ pub fn run(req: &TargetRequest, command: SnapshotCommand) -> anyhow::Result<()> 
 /// The target (refused when protected, before anything else is asked) and the snapshot name:
 /// the one given, else the checkout's branch.
 fn local_target_and_name(
-    req: &TargetRequest,
+    ctx: &Run,
     name: Option<String>,
     cwd: &std::path::Path,
 ) -> anyhow::Result<(Target, String)> {
-    let target = Target::from_env(req)?;
+    let target = ctx.target()?;
     snapshot::refuse_protected(&target)?;
     let name = match name {
         Some(n) => n,

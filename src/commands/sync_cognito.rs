@@ -3,16 +3,16 @@
 
 use crate::aws::Aws;
 use crate::cli::SyncCognitoArgs;
+use crate::commands::context::Run;
 use crate::pg::Db;
-use crate::target::{Target, TargetRequest};
 
-pub async fn run(req: &TargetRequest, args: SyncCognitoArgs) -> anyhow::Result<()> {
+pub async fn run(ctx: &Run, args: SyncCognitoArgs) -> anyhow::Result<()> {
     // Everything that needs no call first: the target, the pool id, then the AWS configuration
     // (a missing region or credentials is exit 2 before any call).
-    let target = Target::from_env(req)?;
+    let target = ctx.target()?;
     let pool_id = args.cognito.pool_id()?;
     let confirm = args.confirm.plain();
-    let aws = Aws::load(&req.aws_settings()).await?;
+    let aws = Aws::load(&ctx.req.aws_settings()).await?;
     crate::protect::confirm(
         &target,
         &confirm,

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::aws::{self, sg, Aws, Instance, Rule, RuleSpec, DEFAULT_DB_PORT};
 use crate::cli::UpdateSgRuleArgs;
+use crate::commands::context::Run;
 use crate::error::{coded, exit, usage};
 use crate::ip::{self, Found};
 use crate::target::{Target, TargetRequest};
@@ -68,7 +69,7 @@ struct Report<'a> {
     dry_run: bool,
 }
 
-pub async fn run(req: &TargetRequest, args: UpdateSgRuleArgs) -> anyhow::Result<()> {
+pub async fn run(ctx: &Run, args: UpdateSgRuleArgs) -> anyhow::Result<()> {
     // Everything that can be checked without a call is checked first.
     let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
     let group_id = nonempty(args.rule.group_id)
@@ -93,7 +94,7 @@ pub async fn run(req: &TargetRequest, args: UpdateSgRuleArgs) -> anyhow::Result<
             )),
         };
     // The production URL gives the port when no instance does, and the endpoint to wait for.
-    let url_endpoint = url_endpoint(req);
+    let url_endpoint = url_endpoint(ctx);
     // NOTE: when nothing says where the database is, --wait-reachable warns and is skipped
     // rather than failing: in a startup task the rule matters more than the wait.
     let mut wait = args.wait_reachable;
@@ -114,7 +115,7 @@ pub async fn run(req: &TargetRequest, args: UpdateSgRuleArgs) -> anyhow::Result<
 
     // Loading the AWS configuration makes no call: a missing region or credentials is
     // reported at once, before the IP services are asked.
-    let aws = Aws::load(&req.aws_settings()).await?;
+    let aws = Aws::load(&ctx.req.aws_settings()).await?;
     let found = ip::lookup(&args.ip.lookup()).await?;
     ui::status(&format!("public IP {} (from {})", found.ip, found.source));
     let instance = match &instance_id {
@@ -198,23 +199,23 @@ pub async fn run(req: &TargetRequest, args: UpdateSgRuleArgs) -> anyhow::Result<
 /// The production database's host and port, when a URL says: `--url`/`--prod` as given, else
 /// PROD_CONNECTION_URL, else CONNECTION_URL/DATABASE_URL when they name an RDS endpoint.
 /// NOTE: not the local default: update-sg-rule is about the production database.
-fn url_endpoint(req: &TargetRequest) -> anyhow::Result<Option<(String, u16)>> {
+fn url_endpoint(ctx: &Run) -> anyhow::Result<Option<(String, u16)>> {
     let endpoint = |t: Target| {
         let host = t.url.host();
         // A Unix socket directory is no TCP endpoint.
         (!host.starts_with('/')).then(|| (host, t.url.port()))
     };
-    if req.url.is_some() || req.prod {
-        return Ok(endpoint(Target::from_env(req)?));
+    if ctx.req.url.is_some() || ctx.req.prod {
+        return Ok(endpoint(ctx.target()?));
     }
     if crate::env::var("PROD_CONNECTION_URL").is_some_and(|v| !v.trim().is_empty()) {
         let prod = TargetRequest {
             prod: true,
-            ..req.clone()
+            ..ctx.req.clone()
         };
         return Ok(endpoint(Target::from_env(&prod)?));
     }
-    match Target::from_env(req) {
+    match ctx.target() {
         Ok(t) if t.url.is_rds() => Ok(endpoint(t)),
         _ => Ok(None),
     }

@@ -2,12 +2,12 @@
 
 use crate::app::{self, UserSummary};
 use crate::cli::UsersArgs;
+use crate::commands::context::Run;
 use crate::pg::Db;
-use crate::target::{Target, TargetRequest};
 use crate::ui;
 
-pub async fn run(req: &TargetRequest, args: UsersArgs) -> anyhow::Result<()> {
-    let target = Target::from_env(req)?;
+pub async fn run(ctx: &Run, args: UsersArgs) -> anyhow::Result<()> {
+    let target = ctx.target()?;
     let db = Db::connect(&target, &args.conn.options()).await?;
     crate::lifecycle::loading::require_schema(&db).await?;
     let users = app::list_users(&db.pool, args.handle.as_deref()).await?;

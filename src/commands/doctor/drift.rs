@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::{self, Sides};
+use crate::commands::context::Run;
 use crate::pg::ConnectOptions;
-use crate::target::{Target, TargetRequest};
+use crate::target::TargetRequest;
 
 /// How many differences there are from `setup` to the target, and the first few of them.
 #[derive(Debug, Clone)]
@@ -58,9 +59,9 @@ impl Drift {
 }
 
 /// Doctor's drift step, when `show`: the drift (or why it was not checked) on stderr.
-pub async fn print(req: &TargetRequest, timeout: Duration, show: bool) {
+pub async fn print(ctx: &Run, timeout: Duration, show: bool) {
     if show {
-        for line in lines(req, timeout).await {
+        for line in lines(ctx, timeout).await {
             crate::ui::status(&line);
         }
     }
@@ -68,7 +69,7 @@ pub async fn print(req: &TargetRequest, timeout: Duration, show: bool) {
 
 /// Doctor's drift step as lines: the drift, or why it was not checked. The `setup` side is
 /// built in a scratch database on the local server.
-async fn lines(req: &TargetRequest, timeout: Duration) -> Vec<String> {
+async fn lines(ctx: &Run, timeout: Duration) -> Vec<String> {
     let conn = ConnectOptions {
         connect_timeout: timeout,
         ..ConnectOptions::default()
@@ -80,7 +81,7 @@ async fn lines(req: &TargetRequest, timeout: Duration) -> Vec<String> {
         maker: Arc::new(super::super::scratch::Lifecycle),
     };
     let result = async {
-        let target = Target::from_env(req)?;
+        let target = ctx.target()?;
         catalog::drift(&sides, &target).await
     }
     .await;

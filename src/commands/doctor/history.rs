@@ -3,16 +3,16 @@
 
 use std::time::Duration;
 
+use crate::commands::context::Run;
 use crate::pg::{ConnectOptions, Db};
-use crate::target::{Target, TargetRequest};
 
 /// The lines to print: the history's lies (or that it matches), then stale scratch databases.
-pub async fn lines(req: &TargetRequest, timeout: Duration) -> Vec<String> {
+pub async fn lines(ctx: &Run, timeout: Duration) -> Vec<String> {
     let conn = ConnectOptions {
         connect_timeout: timeout,
         ..ConnectOptions::default()
     };
-    let Ok(target) = Target::from_env(req) else {
+    let Ok(target) = ctx.target() else {
         return Vec::new();
     };
     let mut out = Vec::new();

@@ -12,8 +12,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::DoctorArgs;
+use crate::commands::context::Run;
 use crate::error::{coded, exit};
-use crate::target::TargetRequest;
 
 use step::Step;
 
@@ -108,7 +108,7 @@ struct JsonReport<'a> {
     checks: &'a [Outcome],
 }
 
-pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
+pub async fn run(ctx: &Run, args: DoctorArgs) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(args.connect_timeout.max(1));
     let mut report = Report {
         print: !args.output.json,
@@ -117,7 +117,7 @@ pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
         write_error: None,
     };
     // Stops at the first failure; the rest is filled in as skipped.
-    let _ = diagnose(req, &args, timeout, &mut report).await;
+    let _ = diagnose(ctx, &args, timeout, &mut report).await;
     for check in PLAN {
         if !report.outcomes.iter().any(|o| o.check == *check) {
             report.push(Outcome {
@@ -144,11 +144,11 @@ pub async fn run(req: &TargetRequest, args: DoctorArgs) -> anyhow::Result<()> {
     }
     // NOTE: before the drift, whose scratch build drops the stale scratch databases listed.
     if failed.is_none() && !args.output.json {
-        for line in history::lines(req, timeout).await {
+        for line in history::lines(ctx, timeout).await {
             crate::ui::status(&line);
         }
     }
-    drift::print(req, timeout, failed.is_none() && !args.output.json).await;
+    drift::print(ctx, timeout, failed.is_none() && !args.output.json).await;
     if let Some(e) = report.write_error.take() {
         return Err(e);
     }
@@ -209,12 +209,12 @@ impl Report {
 
 /// Runs the checks in order; `None` at the first failure.
 async fn diagnose(
-    req: &TargetRequest,
+    ctx: &Run,
     args: &DoctorArgs,
     timeout: Duration,
     report: &mut Report,
 ) -> Option<()> {
-    let (target, tls) = report.record(Check::Url, url_step(req))?;
+    let (target, tls) = report.record(Check::Url, url_step(ctx))?;
     report.target = Some(target.url.to_string());
     let addrs = report.record(Check::Dns, dns_step(&target, timeout).await)?;
     if !(target.prod || target.url.is_rds()) {
@@ -222,7 +222,7 @@ async fn diagnose(
     } else if let Some(locator) = locator(args) {
         report.record(
             Check::SecurityGroup,
-            security_group(&locator, args, req).await,
+            security_group(&locator, args, ctx).await,
         )?;
     } else {
         report.skip(
@@ -234,7 +234,7 @@ async fn diagnose(
     report.record(Check::Tls, tls_step(&target, &tls, addr, timeout).await)?;
     let logged_in = report.record(Check::Auth, auth_step(&target, &tls, timeout).await)?;
     let db = report.record(Check::Database, logged_in.database(&target))?;
-    report.record(Check::Schema, schema_step(&db, req, timeout).await)?;
+    report.record(Check::Schema, schema_step(&db, ctx, timeout).await)?;
     report.record(Check::Version, version_step(&db, timeout).await)?;
     Some(())
 }

@@ -11,10 +11,11 @@ use crate::aws::{self, RuleLocator};
 use crate::cli::DoctorArgs;
 use crate::creds::{Credentials, Login};
 use crate::pg::{ConnectOptions, Db};
-use crate::target::{Target, TargetRequest};
+use crate::target::Target;
 use crate::tls::{SslMode, TlsSettings};
 
 use super::step::{fail, Failure, Step};
+use crate::commands::context::Run;
 
 /// What a login found: the credentials were accepted, and the target's database is there or
 /// not (the server checks the password before it looks for the database).
@@ -36,19 +37,19 @@ impl LoggedIn {
     }
 }
 
-fn cmd_hint(req: &TargetRequest, sub: &str) -> String {
-    if req.prod {
+fn cmd_hint(ctx: &Run, sub: &str) -> String {
+    if ctx.req.prod {
         format!("`cruddur-db --prod {sub}`")
     } else {
         format!("`cruddur-db {sub}`")
     }
 }
 
-pub(super) fn url_step(req: &TargetRequest) -> Step<(Target, TlsSettings)> {
+pub(super) fn url_step(ctx: &Run) -> Step<(Target, TlsSettings)> {
     let fix =
         "set --url, or PROD_CONNECTION_URL with --prod, or CONNECTION_URL / DATABASE_URL, to \
                postgresql://USER:PASSWORD@HOST:PORT/DATABASE";
-    let target = Target::from_env(req).map_err(|e| fail(format!("{e:#}"), fix))?;
+    let target = ctx.target().map_err(|e| fail(format!("{e:#}"), fix))?;
     let tls = target.tls(crate::env::var).map_err(|e| {
         fail(
             format!("{e:#}"),
@@ -129,7 +130,7 @@ pub(super) fn locator(args: &DoctorArgs) -> Option<RuleLocator> {
 pub(super) async fn security_group(
     locator: &RuleLocator,
     args: &DoctorArgs,
-    req: &TargetRequest,
+    ctx: &Run,
 ) -> Step<()> {
     let fix_ip = "pass --ip, or check the network (--ip-url/CRUDDUR_IP_URL names the services)";
     let found = crate::ip::lookup(&args.ip.lookup()).await.map_err(|e| {
@@ -138,7 +139,7 @@ pub(super) async fn security_group(
             fix_ip,
         )
     })?;
-    let settings = req.aws_settings();
+    let settings = ctx.req.aws_settings();
     let access = aws::sg::security_group_allows(&settings, locator, found.ip)
         .await
         .map_err(|e| {
@@ -372,7 +373,7 @@ pub(super) async fn auth_step(
     Err(fail(format!("{:#}", db.explain(err)), fix))
 }
 
-pub(super) async fn schema_step(db: &Db, req: &TargetRequest, timeout: Duration) -> Step<()> {
+pub(super) async fn schema_step(db: &Db, ctx: &Run, timeout: Duration) -> Step<()> {
     let missing = match tokio::time::timeout(
         timeout * 2,
         crate::lifecycle::loading::missing_tables(db),
@@ -401,8 +402,8 @@ pub(super) async fn schema_step(db: &Db, req: &TargetRequest, timeout: Duration)
         format!("table(s) {} missing", missing.join(", ")),
         format!(
             "load the schema with {} (or {} for schema and seed)",
-            cmd_hint(req, "schema"),
-            cmd_hint(req, "setup")
+            cmd_hint(ctx, "schema"),
+            cmd_hint(ctx, "setup")
         ),
     ))
 }
