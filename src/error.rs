@@ -16,58 +16,119 @@ pub mod exit {
     pub const NO_PUBLIC_IP: i32 = 4;
     /// An AWS call failed.
     pub const AWS: i32 = 5;
+    /// The reader of stdout went away: the status of a process killed by SIGPIPE, as other
+    /// command-line tools end then (and nothing is printed).
+    pub const BROKEN_PIPE: i32 = 141;
 }
 
-/// An error that carries its own exit code. Put it anywhere in an `anyhow` chain;
-/// `main` finds it with [`exit_code`].
-#[derive(Debug)]
-pub struct Coded {
-    pub code: i32,
-    pub message: String,
+/// What went wrong, as far as the caller of the program goes: each kind is one documented
+/// exit code, and [`ErrorKind::exit_code`] is the only place that knows the numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The operation failed (SQL error, refused connection, ...): the default.
+    Failed,
+    /// The input broke a rule before anything was written (bad flag, missing variable,
+    /// malformed URL, a file refused).
+    Usage,
+    /// A protected target without confirmation.
+    Refused,
+    /// No valid public IP address could be found.
+    NoPublicIp,
+    /// An AWS call failed.
+    Aws,
+    /// The reader of stdout went away (`| head -1`): silent, as for other tools.
+    BrokenPipe,
+    /// Stopped by the signal with this number (SIGTERM, SIGHUP): 128 + the number, as a
+    /// shell reports a process killed by it.
+    Signal(i32),
 }
 
-impl fmt::Display for Coded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+impl ErrorKind {
+    /// The documented exit code of the kind (README, "Exit codes").
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Failed => exit::FAILED,
+            ErrorKind::Usage => exit::USAGE,
+            ErrorKind::Refused => exit::REFUSED,
+            ErrorKind::NoPublicIp => exit::NO_PUBLIC_IP,
+            ErrorKind::Aws => exit::AWS,
+            ErrorKind::BrokenPipe => exit::BROKEN_PIPE,
+            ErrorKind::Signal(n) => 128 + n,
+        }
     }
 }
 
-impl std::error::Error for Coded {}
-
-/// A usage or configuration error (exit 2).
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    coded(exit::USAGE, message)
+/// An error tagged with its [`ErrorKind`]. It prints as the error it wraps and keeps that
+/// error's causes, so tagging never flattens a chain. Put it anywhere in an `anyhow` chain;
+/// `main` finds it with [`exit_code`].
+pub struct Kinded {
+    pub kind: ErrorKind,
+    inner: anyhow::Error,
 }
 
-/// An error with the given exit code.
-pub fn coded(code: i32, message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Coded {
-        code,
-        message: message.into(),
+impl fmt::Display for Kinded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner, f)
+    }
+}
+
+impl fmt::Debug for Kinded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {:?}", self.kind, self.inner)
+    }
+}
+
+impl std::error::Error for Kinded {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner.source()
+    }
+}
+
+/// Tags `err` with `kind`. NOTE: [`ErrorKind::Failed`] is what an untagged error is, so it
+/// is not wrapped: the error stays what it was (and `downcast_ref` finds it).
+pub fn tag(kind: ErrorKind, err: impl Into<anyhow::Error>) -> anyhow::Error {
+    let inner = err.into();
+    if kind == ErrorKind::Failed {
+        return inner;
+    }
+    anyhow::Error::new(Kinded { kind, inner })
+}
+
+/// An error of `kind` with the message `message`.
+pub fn kinded(kind: ErrorKind, message: impl Into<String>) -> anyhow::Error {
+    let message: String = message.into();
+    anyhow::Error::new(Kinded {
+        kind,
+        inner: anyhow::Error::msg(message),
     })
 }
 
-/// The exit code for an error, decided here and nowhere else: the first [`Coded`] in its
-/// chain; else, for the app's errors, 2 when the input broke the app's rules (nothing was
-/// written) and 1 for everything else; else 1.
-pub fn exit_code(err: &anyhow::Error) -> i32 {
-    for cause in err.chain() {
-        if let Some(c) = cause.downcast_ref::<Coded>() {
-            return c.code;
-        }
-        // NOTE: the one arrow from the ground floor up: exit codes are decided here and
-        // nowhere else, and the app's errors are a library API whose variants callers match
-        // on, so they carry no code of their own; this place has to know them.
-        if let Some(app) = cause.downcast_ref::<crate::app::Error>() {
-            return match app {
-                crate::app::Error::Validation(_) | crate::app::Error::InvalidEvent(_) => {
-                    exit::USAGE
-                }
-                _ => exit::FAILED,
-            };
-        }
+/// A usage or configuration error (exit 2).
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    kinded(ErrorKind::Usage, message)
+}
+
+/// Tags the error of a result with its kind.
+pub trait ResultExt<T> {
+    fn kind(self, kind: ErrorKind) -> anyhow::Result<T>;
+}
+
+impl<T, E: Into<anyhow::Error>> ResultExt<T> for Result<T, E> {
+    fn kind(self, kind: ErrorKind) -> anyhow::Result<T> {
+        self.map_err(|e| tag(kind, e))
     }
-    exit::FAILED
+}
+
+/// The kind of an error: the first [`Kinded`] in its chain, else [`ErrorKind::Failed`].
+pub fn kind(err: &anyhow::Error) -> ErrorKind {
+    err.chain()
+        .find_map(|c| c.downcast_ref::<Kinded>().map(|k| k.kind))
+        .unwrap_or(ErrorKind::Failed)
+}
+
+/// The exit code for an error, decided here and nowhere else: its [`kind`]'s.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    kind(err).exit_code()
 }
 
 /// The error and its causes on one line.
@@ -114,16 +175,41 @@ mod tests {
     }
 
     #[test]
-    fn app_errors_map_to_the_documented_codes() {
-        // README: 2 for input that breaks the app's rules, 1 for a database failure.
-        let invalid = anyhow::Error::new(crate::app::Error::InvalidEvent("no attributes".into()));
-        assert_eq!(exit_code(&invalid), 2);
-        let unknown = anyhow::Error::new(crate::app::Error::UnknownHandle {
-            handle: "x".into(),
-            suggestions: vec![],
-        });
-        assert_eq!(exit_code(&unknown), 1);
-        let bad = crate::app::NewActivity::new("", "", "").unwrap_err();
-        assert_eq!(exit_code(&anyhow::Error::new(bad).context("posting")), 2);
+    fn a_kind_keeps_the_message_and_the_causes_it_tags() {
+        let cause = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = tag(
+            ErrorKind::Usage,
+            anyhow::Error::new(cause).context("failed to read x.sql"),
+        )
+        .context("while loading");
+        assert_eq!(exit_code(&err), 2);
+        assert_eq!(
+            format!("{err:#}"),
+            "while loading: failed to read x.sql: no such file"
+        );
+        // Failed is the default: not wrapped, so the error is still found by its type.
+        let plain = tag(ErrorKind::Failed, std::io::Error::other("disk"));
+        assert!(plain.downcast_ref::<std::io::Error>().is_some());
+        assert_eq!(exit_code(&plain), 1);
+        let r: Result<(), std::io::Error> = Err(std::io::Error::other("x"));
+        assert_eq!(kind(&r.kind(ErrorKind::Aws).unwrap_err()), ErrorKind::Aws);
+    }
+
+    #[test]
+    fn every_kind_is_its_readme_code() {
+        let kinds = [
+            ErrorKind::Failed,
+            ErrorKind::Usage,
+            ErrorKind::Refused,
+            ErrorKind::NoPublicIp,
+            ErrorKind::Aws,
+            ErrorKind::BrokenPipe,
+            ErrorKind::Signal(15),
+        ];
+        let codes: Vec<i32> = kinds.iter().map(|k| k.exit_code()).collect();
+        assert_eq!(codes, [1, 2, 3, 4, 5, 141, 143]);
+        for k in kinds {
+            assert_eq!(exit_code(&kinded(k, "x")), k.exit_code());
+        }
     }
 }

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
-use crate::error::{coded, exit};
 use crate::ui;
 
 /// The services asked (all at once) when neither `--ip` nor `GITPOD_IP` gives an address.
@@ -148,8 +147,8 @@ pub async fn lookup(l: &Lookup) -> anyhow::Result<Found> {
         .connect_timeout(l.timeout)
         .build()
         .map_err(|e| {
-            coded(
-                exit::NO_PUBLIC_IP,
+            crate::error::kinded(
+                crate::error::ErrorKind::NoPublicIp,
                 format!("cannot start the HTTP client: {e}"),
             )
         })?;
@@ -173,8 +172,8 @@ pub async fn lookup(l: &Lookup) -> anyhow::Result<Found> {
     }
 
     let list: Vec<String> = rejected.iter().map(|r| format!("  {r}")).collect();
-    Err(coded(
-        exit::NO_PUBLIC_IP,
+    Err(crate::error::kinded(
+        crate::error::ErrorKind::NoPublicIp,
         format!(
             "no valid public IPv4 address for this workstation; nothing was changed\n{}\n\
              pass --ip with this workstation's public address, or list working services in \

@@ -57,9 +57,8 @@ fn no_color(value: Option<std::ffi::OsString>) {
     cruddur_db::set_colour(value.is_none_or(|v| v.is_empty()));
 }
 
-/// The status of a process killed by SIGPIPE, as other command-line tools end when the
-/// reader of their output goes away.
-const BROKEN_PIPE: i32 = 141;
+/// The status of a process killed by SIGPIPE (see [`error::exit::BROKEN_PIPE`]).
+const BROKEN_PIPE: i32 = error::exit::BROKEN_PIPE;
 
 /// `cruddur-db users | head -1`: stdout is written through `ui::write_out`, whose errors
 /// are exit 141 (silent) or 1 (one line). NOTE: a `print!` left anywhere (in a dependency)

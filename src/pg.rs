@@ -422,6 +422,21 @@ pub fn format_db_error(db: &DbError) -> String {
     s
 }
 
+/// A tokio-postgres error that prints as [`describe`] says it (the server's message, detail
+/// and hint) and keeps the error itself, so that it can be matched on (its SQLSTATE) under
+/// any context. Instead of `anyhow!("{}", describe(&e))`, which flattens it to text.
+#[derive(Debug)]
+pub struct Described(pub tokio_postgres::Error);
+
+impl std::fmt::Display for Described {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&describe(&self.0))
+    }
+}
+
+// NOTE: no `source`: the text already holds the whole cause, and `{:#}` would print it twice.
+impl std::error::Error for Described {}
+
 /// A tokio-postgres error as text: the server's message when there is one.
 pub fn describe(err: &tokio_postgres::Error) -> String {
     match err.as_db_error() {

@@ -1,7 +1,6 @@
 //! Protected targets (production, RDS, `--protected`): destructive work needs the database
 //! name typed at a terminal, or `--yes --confirm-db NAME` for automation.
 
-use crate::error::{coded, exit};
 use crate::target::Target;
 use crate::ui;
 
@@ -18,7 +17,10 @@ pub struct Confirm {
 
 /// Refusal with exit code 3.
 fn refuse(msg: String) -> anyhow::Error {
-    coded(exit::REFUSED, format!("refused: protected target: {msg}"))
+    crate::error::kinded(
+        crate::error::ErrorKind::Refused,
+        format!("refused: protected target: {msg}"),
+    )
 }
 
 /// Asks for (or checks) confirmation before `action` on a protected target.
@@ -81,8 +83,8 @@ pub fn confirm(target: &Target, args: &Confirm, action: &str) -> anyhow::Result<
 pub fn check_confirm_db(target: &Target, args: &Confirm) -> anyhow::Result<()> {
     let db = target.url.database();
     match &args.confirm_db {
-        Some(name) if *name != db => Err(coded(
-            exit::REFUSED,
+        Some(name) if *name != db => Err(crate::error::kinded(
+            crate::error::ErrorKind::Refused,
             format!(
                 "refused: --confirm-db {name:?} does not match the target database {db:?} ({}); \
                  nothing was changed",

@@ -12,13 +12,14 @@ pub struct Stop {
 }
 
 impl Stop {
-    /// The exit code: 128 + the signal's number, as a shell reports a process killed by it.
-    /// NOTE: Ctrl-C stays exit 1, as it was before SIGTERM and SIGHUP were handled.
-    pub fn exit_code(&self) -> i32 {
+    /// The kind of the error it ends with: 128 + the signal's number as the exit code, as a
+    /// shell reports a process killed by it. NOTE: Ctrl-C stays exit 1 (failed), as it was
+    /// before SIGTERM and SIGHUP were handled.
+    pub fn kind(&self) -> crate::error::ErrorKind {
         if self.number == 2 {
-            crate::error::exit::FAILED
+            crate::error::ErrorKind::Failed
         } else {
-            128 + self.number
+            crate::error::ErrorKind::Signal(self.number)
         }
     }
 
@@ -29,7 +30,7 @@ impl Stop {
         } else {
             format!("stopped by {}", self.name)
         };
-        crate::error::coded(self.exit_code(), format!("{what}; {cleaned}"))
+        crate::error::kinded(self.kind(), format!("{what}; {cleaned}"))
     }
 }
 
@@ -72,9 +73,9 @@ mod tests {
 
     #[test]
     fn exit_codes_are_128_plus_the_signal_and_ctrl_c_stays_1() {
-        assert_eq!(TERM.exit_code(), 143);
-        assert_eq!(HUP.exit_code(), 129);
-        assert_eq!(INT.exit_code(), 1);
+        assert_eq!(TERM.kind().exit_code(), 143);
+        assert_eq!(HUP.kind().exit_code(), 129);
+        assert_eq!(INT.kind().exit_code(), 1);
         let e = TERM.error("the scratch databases are dropped");
         assert_eq!(crate::error::exit_code(&e), 143);
         assert_eq!(

@@ -6,10 +6,6 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// The exit status of a process whose stdout reader went away (as if killed by SIGPIPE):
-/// reported silently.
-pub const BROKEN_PIPE_EXIT: i32 = 141;
-
 /// Writes a result to stdout, at once (flushed). A write that fails is an error, never a
 /// panic: a closed pipe (`| head -1`) is exit 141 without a message, any other failure
 /// (a full disk, `> /dev/full`) is exit 1 with one line.
@@ -20,12 +16,12 @@ pub fn write_out(text: &str) -> anyhow::Result<()> {
         .and_then(|()| stdout.flush())
     {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(crate::error::coded(
-            BROKEN_PIPE_EXIT,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(crate::error::kinded(
+            crate::error::ErrorKind::BrokenPipe,
             "stdout was closed before everything was written",
         )),
-        Err(e) => Err(crate::error::coded(
-            crate::error::exit::FAILED,
+        Err(e) => Err(crate::error::kinded(
+            crate::error::ErrorKind::Failed,
             format!("failed to write to stdout: {e}"),
         )),
     }

@@ -134,6 +134,16 @@ impl From<PoolError> for Error {
 }
 
 impl Error {
+    /// The kind of the error, for the exit code (README: 2 for input that breaks the app's
+    /// rules, 1 for a database failure). NOTE: the command layer tags the app's errors with
+    /// it; the error module does not know the app.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            Error::Validation(_) | Error::InvalidEvent(_) => crate::error::ErrorKind::Usage,
+            _ => crate::error::ErrorKind::Failed,
+        }
+    }
+
     /// The violated rules' codes, in order (empty unless [`Error::Validation`]).
     pub fn codes(&self) -> Vec<&'static str> {
         match self {

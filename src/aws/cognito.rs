@@ -2,7 +2,6 @@
 //! attributes the database cares about.
 
 use super::Aws;
-use crate::error::{coded, exit};
 
 /// The most users ListUsers returns in one page (Cognito's maximum).
 const PAGE_SIZE: i32 = 60;
@@ -60,8 +59,8 @@ impl Aws {
                 None => break,
                 Some(next) if token.as_deref() == Some(next) => {
                     // A service that hands back the token it was given would loop forever.
-                    return Err(coded(
-                        exit::AWS,
+                    return Err(crate::error::kinded(
+                        crate::error::ErrorKind::Aws,
                         format!(
                             "listing the users of pool {pool_id} failed: Cognito returned the \
                              same PaginationToken twice (after {pages} pages)"

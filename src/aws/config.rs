@@ -28,7 +28,7 @@ use aws_smithy_http_client::Builder as HttpClientBuilder;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use super::{Aws, AwsSettings};
-use crate::error::{coded, exit, usage};
+use crate::error::usage;
 
 /// How long resolving credentials may take (an assume-role profile calls STS).
 const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(15);
@@ -204,8 +204,8 @@ async fn resolve_credentials(
     }
     let result = tokio::time::timeout(CREDENTIALS_TIMEOUT, chain.provide_credentials()).await;
     match result {
-        Err(_) => Err(coded(
-            exit::AWS,
+        Err(_) => Err(crate::error::kinded(
+            crate::error::ErrorKind::Aws,
             format!(
                 "loading AWS credentials took more than {} s; check the profile's \
                  credential_process or role settings",
@@ -218,8 +218,8 @@ async fn resolve_credentials(
             "the AWS configuration is invalid: {}",
             DisplayErrorContext(&e)
         ))),
-        Ok(Err(e)) => Err(coded(
-            exit::AWS,
+        Ok(Err(e)) => Err(crate::error::kinded(
+            crate::error::ErrorKind::Aws,
             format!(
                 "loading AWS credentials failed: {}",
                 DisplayErrorContext(&e)

@@ -6,7 +6,6 @@ use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 
 use super::ec2::Ec2Error;
 use super::Aws;
-use crate::error::{coded, exit};
 
 impl Aws {
     /// An AWS call's failure (exit 5): the service's error code and message, or the whole
@@ -59,8 +58,10 @@ impl Aws {
             )),
         };
         match hint {
-            Some(h) => coded(exit::AWS, format!("{text}\nhint: {h}")),
-            None => coded(exit::AWS, text),
+            Some(h) => {
+                crate::error::kinded(crate::error::ErrorKind::Aws, format!("{text}\nhint: {h}"))
+            }
+            None => crate::error::kinded(crate::error::ErrorKind::Aws, text),
         }
     }
 
@@ -71,8 +72,8 @@ impl Aws {
     pub fn rule_not_found(&self, rule_id: &str, group_id: Option<&str>) -> anyhow::Error {
         let code = "InvalidSecurityGroupRuleId.NotFound";
         let place = group_id.map(|g| format!(" in {g}")).unwrap_or_default();
-        coded(
-            exit::AWS,
+        crate::error::kinded(
+            crate::error::ErrorKind::Aws,
             format!(
                 "describing security group rule {rule_id} failed: {code}: the security group \
                  rule ID '{rule_id}' does not exist{place}\nhint: {}",

@@ -6,7 +6,6 @@ use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 use serde::Serialize;
 
 use super::Aws;
-use crate::error::{coded, exit};
 
 impl Aws {
     /// DescribeDBInstances for one instance.
@@ -19,8 +18,8 @@ impl Aws {
             .await
             .map_err(|e| self.failed(&format!("describing RDS instance {id}"), e))?;
         let db = out.db_instances().first().ok_or_else(|| {
-            coded(
-                exit::AWS,
+            crate::error::kinded(
+                crate::error::ErrorKind::Aws,
                 format!("describing RDS instance {id} failed: AWS returned no instance"),
             )
         })?;

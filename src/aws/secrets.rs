@@ -5,7 +5,7 @@ use std::fmt;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
 use super::Aws;
-use crate::error::{coded, exit, usage};
+use crate::error::usage;
 
 /// What a secret holds: a password, and a user name when it names one.
 #[derive(Clone, PartialEq, Eq)]
@@ -54,8 +54,8 @@ impl Aws {
         let Some(fix) = err.code().and_then(|c| secret_fix(c, id, &self.region)) else {
             return self.failed(&what, err);
         };
-        coded(
-            exit::AWS,
+        crate::error::kinded(
+            crate::error::ErrorKind::Aws,
             format!(
                 "{what} failed: {}: {}\nhint: {fix}",
                 err.code().unwrap_or_default(),

@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use super::ec2::{child_text, items, parse};
 use super::{Aws, AwsSettings, DEFAULT_DB_PORT};
-use crate::error::{coded, exit};
 
 /// `(name, value)` parameters of an EC2 call.
 fn params<const N: usize>(pairs: [(&str, &str); N]) -> Vec<(String, String)> {
@@ -123,8 +122,8 @@ impl Aws {
             .map(|r| r.id)
             .find(|id| !id.is_empty())
             .ok_or_else(|| {
-                coded(
-                    exit::AWS,
+                crate::error::kinded(
+                    crate::error::ErrorKind::Aws,
                     format!("{what}: AWS did not return the new rule's id"),
                 )
             })

@@ -67,8 +67,7 @@ pub async fn migration_from_diff(sides: &Sides) -> anyhow::Result<MigrationSql> 
     // NOTE: a migration made without the objects the reader cannot compare would leave them
     // out and look complete: refused, as `dump` refuses them.
     if !up.not_compared.is_empty() {
-        return Err(crate::error::coded(
-            crate::error::exit::USAGE,
+        return Err(crate::error::kinded(crate::error::ErrorKind::Usage,
             format!(
                 "setup and local hold {} object(s) the catalog reader cannot compare, so a                  migration made from the difference could miss them:
 {}
@@ -83,8 +82,8 @@ write this migration                  by hand; no migration was written",
         ));
     }
     if up.is_empty() {
-        return Err(crate::error::coded(
-            crate::error::exit::USAGE,
+        return Err(crate::error::kinded(
+            crate::error::ErrorKind::Usage,
             "nothing to do: the local database has the schema that setup builds from this \
              checkout; no migration was written",
         ));
@@ -100,8 +99,8 @@ write this migration                  by hand; no migration was written",
         })
         .collect();
     if !lossy.is_empty() {
-        return Err(crate::error::coded(
-            crate::error::exit::USAGE,
+        return Err(crate::error::kinded(
+            crate::error::ErrorKind::Usage,
             format!(
                 "the change from setup to local has {} statement(s) that cannot be reversed \
                  (they drop or convert data):\n{}\nwrite this migration by hand \

@@ -70,8 +70,8 @@ pub async fn read(client: &Client) -> anyhow::Result<Catalog> {
             Ok(cat) => return Ok(cat),
             Err(e) if is_concurrent_change(&e) => {
                 if attempt >= ATTEMPTS {
-                    return Err(crate::error::coded(
-                        crate::error::exit::FAILED,
+                    return Err(crate::error::kinded(
+                        crate::error::ErrorKind::Failed,
                         format!(
                             "another session changed the schema while it was read \
                              ({ATTEMPTS} attempts); try again when its DDL is done"

@@ -6,7 +6,6 @@ use anyhow::Context;
 use crate::catalog::{self, Side, Sides};
 use crate::cli::DiffArgs;
 use crate::commands::context::Run;
-use crate::error::{coded, exit};
 
 pub async fn run(ctx: &Run, args: DiffArgs) -> anyhow::Result<()> {
     let from = Side::parse(&args.from)?;
@@ -79,9 +78,19 @@ pub async fn run(ctx: &Run, args: DiffArgs) -> anyhow::Result<()> {
     if args.exit_code {
         match diff.equal() {
             Some(true) => {}
-            Some(false) => return Err(coded(exit::FAILED, summary)),
+            Some(false) => {
+                return Err(crate::error::kinded(
+                    crate::error::ErrorKind::Failed,
+                    summary,
+                ))
+            }
             // NOTE: "cannot tell" is exit 2, as README's exit-code table says for diff.
-            None => return Err(coded(exit::USAGE, summary)),
+            None => {
+                return Err(crate::error::kinded(
+                    crate::error::ErrorKind::Usage,
+                    summary,
+                ))
+            }
         }
     }
     crate::ui::status(&summary);

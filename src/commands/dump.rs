@@ -6,7 +6,6 @@ use anyhow::Context;
 use crate::catalog;
 use crate::cli::DumpArgs;
 use crate::commands::context::Run;
-use crate::error::{coded, exit};
 use crate::pg::Db;
 
 pub async fn run(ctx: &Run, args: DumpArgs) -> anyhow::Result<()> {
@@ -20,8 +19,8 @@ pub async fn run(ctx: &Run, args: DumpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("failed to read the schema of {}", target.url))?;
     if !cat.missing.is_empty() && !args.allow_incomplete {
         let list: Vec<String> = cat.missing.iter().map(|m| format!("  {m}")).collect();
-        return Err(coded(
-            exit::FAILED,
+        return Err(crate::error::kinded(
+            crate::error::ErrorKind::Failed,
             format!(
                 "{} object(s) in {} that dump cannot write; nothing was written, since a dump \
                  without them would not be this schema:\n{}\n\

@@ -11,7 +11,6 @@ use crate::cli::{
     MigrateRunArgs, MigrateStatusArgs,
 };
 use crate::commands::context::Run;
-use crate::error::{coded, exit};
 use crate::migrate::guard::LockGuard;
 use crate::migrate::lint::{self, Live};
 use crate::migrate::{self, Direction, Migration, Options, Plan};
@@ -218,8 +217,8 @@ async fn status(ctx: &Run, d: &MigrateDirArgs, args: MigrateStatusArgs) -> anyho
     if args.exit_code {
         migrate::check_clean(&status.rows)?;
         if !status.lies.is_empty() {
-            return Err(coded(
-                exit::FAILED,
+            return Err(crate::error::kinded(
+                crate::error::ErrorKind::Failed,
                 format!(
                     "{} migration(s) whose record does not match the schema (see the warnings)",
                     status.lies.len()
@@ -296,8 +295,8 @@ async fn lint_cmd(ctx: &Run, d: &MigrateDirArgs, args: MigrateLintArgs) -> anyho
             }
             Err(e) => {
                 // NOTE: never a silent offline lint: a CI job with a typo in its URL must fail.
-                return Err(coded(
-                    exit::FAILED,
+                return Err(crate::error::kinded(
+                    crate::error::ErrorKind::Failed,
                     format!(
                         "{:#}",
                         e.context(
@@ -325,8 +324,8 @@ async fn lint_cmd(ctx: &Run, d: &MigrateDirArgs, args: MigrateLintArgs) -> anyho
     ui::status(&lint::summary(&findings, migrations.len()));
     let errors = findings.iter().filter(|f| f.is_blocking()).count();
     if errors > 0 {
-        return Err(coded(
-            exit::FAILED,
+        return Err(crate::error::kinded(
+            crate::error::ErrorKind::Failed,
             format!(
                 "{errors} lint error(s); rewrite the statements as the fix lines say, or allow \
                  one with `-- cruddur-db:allow RULE reason` on the line before it"

@@ -70,9 +70,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::audit::begin(&dir, &target, &args)?;
         }
     }
-    let result = dispatch(&ctx, cli.command);
+    let result = dispatch(&ctx, cli.command).map_err(tag_app_error);
     let logged = crate::audit::finish(&result);
     result.and(logged)
+}
+
+/// Tags an error of the app (`post-crud`, `add-user`, `users`) with its kind: the app's
+/// errors are a library API whose variants callers match on, so they carry no kind of their
+/// own. An error already tagged keeps its kind.
+fn tag_app_error(e: anyhow::Error) -> anyhow::Error {
+    if crate::error::kind(&e) != crate::error::ErrorKind::Failed {
+        return e;
+    }
+    let app = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<crate::app::Error>())
+        .map(crate::app::Error::kind);
+    match app {
+        Some(kind) => crate::error::tag(kind, e),
+        None => e,
+    }
 }
 
 fn dispatch(ctx: &Run, command: Command) -> anyhow::Result<()> {
@@ -104,5 +121,29 @@ fn dispatch(ctx: &Run, command: Command) -> anyhow::Result<()> {
         Command::Diff(a) => block_on(diff::run(ctx, a)),
         Command::Copy(a) => block_on(copy::run(ctx, a)),
         Command::Snapshot(a) => snapshot::run(ctx, a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tag_app_error;
+    use crate::error::exit_code;
+
+    #[test]
+    fn app_errors_map_to_the_documented_codes() {
+        // README: 2 for input that breaks the app's rules, 1 for a database failure.
+        let invalid = anyhow::Error::new(crate::app::Error::InvalidEvent("no attributes".into()));
+        assert_eq!(exit_code(&tag_app_error(invalid)), 2);
+        let unknown = anyhow::Error::new(crate::app::Error::UnknownHandle {
+            handle: "x".into(),
+            suggestions: vec![],
+        });
+        assert_eq!(exit_code(&tag_app_error(unknown)), 1);
+        let bad = crate::app::NewActivity::new("", "", "").unwrap_err();
+        let bad = anyhow::Error::new(bad).context("posting");
+        assert_eq!(exit_code(&tag_app_error(bad)), 2);
+        // A kind given deeper wins.
+        let refused = crate::error::kinded(crate::error::ErrorKind::Refused, "no");
+        assert_eq!(exit_code(&tag_app_error(refused)), 3);
     }
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::aws::{self, sg, Aws, Instance, Rule, RuleSpec, DEFAULT_DB_PORT};
 use crate::cli::UpdateSgRuleArgs;
 use crate::commands::context::Run;
-use crate::error::{coded, exit, usage};
+use crate::error::usage;
 use crate::ip::{self, Found};
 use crate::target::{Target, TargetRequest};
 use crate::ui;
@@ -155,8 +155,8 @@ pub async fn run(ctx: &Run, args: UpdateSgRuleArgs) -> anyhow::Result<()> {
                 (None, None) => unreachable!("BUG: a tagged selection has a group or an instance"),
             };
             if groups.is_empty() {
-                return Err(coded(
-                    exit::AWS,
+                return Err(crate::error::kinded(
+                    crate::error::ErrorKind::Aws,
                     format!(
                         "RDS instance {} has no VPC security groups to add a rule to",
                         instance_id.as_deref().unwrap_or_default()

@@ -8,7 +8,7 @@ use anyhow::{anyhow, Context};
 
 use super::SCHEMA_TABLES;
 use crate::dburl::DbUrl;
-use crate::error::{coded, usage};
+use crate::error::usage;
 use crate::load::{self, DbConnector, LoadOptions, Shaping, Summary, Transaction};
 use crate::pg::{ConnectOptions, Db};
 use crate::sql::input::Problem;
@@ -152,13 +152,7 @@ pub async fn load(
     let result = load::run(&client, input, opts, &bar, connector).await;
     bar.finish_and_clear();
     let _ = load::unlock(&client).await;
-    let summary = result.map_err(|e| {
-        if e.exit == crate::error::exit::FAILED {
-            anyhow::Error::new(e)
-        } else {
-            coded(e.exit, e.to_string())
-        }
-    })?;
+    let summary = result.map_err(|e| crate::error::tag(e.kind, e))?;
     ui::status(&format!(
         "loaded {name} into {}: {summary}",
         db.url.database()

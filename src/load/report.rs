@@ -63,8 +63,8 @@ pub struct LoadError {
     pub code: Option<String>,
     /// What happened to the work before the failure.
     pub outcome: String,
-    /// The exit code: 2 for a refusal (a meta-command, an unset variable), else 1.
-    pub exit: i32,
+    /// Usage for a refusal (a meta-command, an unset variable: exit 2), else failed.
+    pub kind: crate::error::ErrorKind,
     /// The statement ran by its prepared shape (said in the message, with the way out).
     pub by_shape: bool,
 }
@@ -107,7 +107,7 @@ impl LoadError {
             message,
             code: None,
             outcome: String::new(),
-            exit: crate::error::exit::FAILED,
+            kind: crate::error::ErrorKind::Failed,
             by_shape: false,
         }
     }
@@ -124,9 +124,9 @@ impl LoadError {
 impl From<ReadError> for LoadError {
     fn from(e: ReadError) -> LoadError {
         LoadError {
-            exit: match e.problem {
-                Problem::Refused => crate::error::exit::USAGE,
-                Problem::Lex | Problem::Io => crate::error::exit::FAILED,
+            kind: match e.problem {
+                Problem::Refused => crate::error::ErrorKind::Usage,
+                Problem::Lex | Problem::Io => crate::error::ErrorKind::Failed,
             },
             ..LoadError::at(&e.loc, e.message)
         }

@@ -186,7 +186,7 @@ async fn locked(
     sql.push_str("COMMIT;");
     if let Err(e) = client.batch_execute(&sql).await {
         let _ = client.batch_execute("ROLLBACK").await;
-        return Err(anyhow::anyhow!(crate::pg::describe(&e))).with_context(|| {
+        return Err(anyhow::Error::new(crate::pg::Described(e))).with_context(|| {
             format!(
                 "failed to record the migrations in {}; nothing was changed",
                 store::TABLE

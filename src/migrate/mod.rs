@@ -21,7 +21,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use tokio_postgres::Client;
 
-use crate::error::{coded, exit, usage};
+use crate::error::usage;
 use crate::load::{self, LoadError, LoadOptions};
 use crate::load::{Connect, Transaction};
 use crate::pg::Db;
@@ -470,7 +470,7 @@ pub(super) fn plain_error(file: &str, e: &tokio_postgres::Error) -> LoadError {
         message: crate::pg::describe(e),
         code: e.code().map(|c| c.code().to_string()),
         outcome: String::new(),
-        exit: exit::FAILED,
+        kind: crate::error::ErrorKind::Failed,
         by_shape: false,
     }
 }
@@ -577,8 +577,8 @@ pub fn check_clean(rows: &[StatusRow]) -> anyhow::Result<()> {
         count(MigrationState::Changed),
     );
     if pending + changed > 0 {
-        return Err(coded(
-            exit::FAILED,
+        return Err(crate::error::kinded(
+            crate::error::ErrorKind::Failed,
             format!("{pending} pending and {changed} changed migration(s) (--exit-code)"),
         ));
     }

@@ -259,7 +259,7 @@ pub async fn init(client: &Client, adopt: &[Applied]) -> anyhow::Result<()> {
     .await;
     if let Err(e) = tx {
         let _ = client.batch_execute("ROLLBACK").await;
-        return Err(anyhow::anyhow!(crate::pg::describe(&e)))
+        return Err(anyhow::Error::new(crate::pg::Described(e)))
             .context("failed to create the tracking table public.cruddur_db_migrations");
     }
     Ok(())

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
-use crate::error::{coded, exit, usage};
+use crate::error::usage;
 use crate::lifecycle::admin::{lingering_sessions, sessions, sessions_table, Session};
 use crate::pg::{ConnectOptions, Db};
 use crate::sql::quote::ident as quote_ident;
@@ -107,8 +107,8 @@ pub fn check_name(name: &str) -> anyhow::Result<()> {
 /// Snapshots are local: a protected target (production, RDS, `--protected`) is refused.
 pub fn refuse_protected(target: &Target) -> anyhow::Result<()> {
     if target.protected {
-        return Err(coded(
-            exit::REFUSED,
+        return Err(crate::error::kinded(
+            crate::error::ErrorKind::Refused,
             format!(
                 "refused: snapshot works on local databases only, and {} is protected ({}); \
                  for RDS use RDS snapshots (aws rds create-db-snapshot); nothing was changed",
@@ -498,7 +498,11 @@ mod tests {
             &"y".repeat(64),
         ] {
             let e = check_name(bad).unwrap_err();
-            assert_eq!(crate::error::exit_code(&e), exit::USAGE, "{bad:?}");
+            assert_eq!(
+                crate::error::exit_code(&e),
+                crate::error::exit::USAGE,
+                "{bad:?}"
+            );
         }
     }
 }

@@ -85,7 +85,7 @@ pub async fn restore(
             client
                 .batch_execute(&rename(&of, &aside))
                 .await
-                .map_err(|e| anyhow!("{}", crate::pg::describe(&e)))
+                .map_err(|e| anyhow::Error::new(crate::pg::Described(e)))
         }
         .await;
         if let Err(e) = moved {
@@ -104,7 +104,7 @@ pub async fn restore(
         client
             .batch_execute(&rename(&new, &of))
             .await
-            .map_err(|e| anyhow!("{}", crate::pg::describe(&e)))
+            .map_err(|e| anyhow::Error::new(crate::pg::Described(e)))
     }
     .await;
     if let Err(e) = swapped {

@@ -13,7 +13,6 @@ use serde::Serialize;
 
 use crate::cli::DoctorArgs;
 use crate::commands::context::Run;
-use crate::error::{coded, exit};
 
 use step::Step;
 
@@ -154,8 +153,8 @@ pub async fn run(ctx: &Run, args: DoctorArgs) -> anyhow::Result<()> {
     }
     match failed {
         None => Ok(()),
-        Some(title) => Err(coded(
-            exit::FAILED,
+        Some(title) => Err(crate::error::kinded(
+            crate::error::ErrorKind::Failed,
             format!("doctor: the check \"{title}\" failed"),
         )),
     }
