@@ -4,7 +4,9 @@
 //! `src/`, and when the import rule of the lifecycle split is broken: the catalog never calls
 //! lifecycle (the command layer hands it a scratch-database maker).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::sources;
 
 /// (file, why it may read the process environment itself).
 const ALLOWED: &[(&str, &str)] = &[
@@ -14,17 +16,6 @@ const ALLOWED: &[(&str, &str)] = &[
         "NO_COLOR for an error in .env itself, before the snapshot is taken",
     ),
 ];
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
 
 /// The lines of `text` that read the process environment (comments aside), by number.
 fn env_reads(text: &str) -> Vec<(usize, String)> {
@@ -40,21 +31,6 @@ fn env_reads(text: &str) -> Vec<(usize, String)> {
                 || c.contains("usestd::env")
         })
         .map(|(i, l)| (i + 1, l.trim().to_string()))
-        .collect()
-}
-
-/// The files under `src/`, relative to the crate, with their text.
-fn sources() -> Vec<(String, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    rust_files(&root.join("src"), &mut files);
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let rel = p.strip_prefix(root).unwrap().display().to_string();
-            (rel, std::fs::read_to_string(&p).unwrap())
-        })
         .collect()
 }
 

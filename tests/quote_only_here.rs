@@ -2,7 +2,7 @@
 //! quoted by `src/sql/quote.rs`, and this test fails when a quoting pattern appears anywhere
 //! else under `src/`.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 /// Code that quotes by hand: doubling quotes, pasting quotes around a value, or a quoting
 /// function of its own.
@@ -47,38 +47,23 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("src/app/ttl.rs", r#"format!("\"{}\"""#, "JSON in a test"),
 ];
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
-
 /// Regression: three literal quoters disagreed, and copy's assumed standard_conforming_strings.
 #[test]
 fn sql_quoting_lives_only_in_sql_quote() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    rust_files(&root.join("src"), &mut files);
+    let files = common::sources();
     assert!(files.len() > 50, "the scan found the sources");
     let mut found = Vec::new();
-    for f in &files {
-        let rel = f
-            .strip_prefix(root)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
+    for (rel, text) in &files {
         if rel == "src/sql/quote.rs" {
             continue;
         }
-        let text = std::fs::read_to_string(f).unwrap();
         for (n, line) in text.lines().enumerate() {
             for p in PATTERNS {
-                if line.contains(p) && !ALLOWED.iter().any(|(af, ap, _)| *af == rel && ap == p) {
+                if line.contains(p)
+                    && !ALLOWED
+                        .iter()
+                        .any(|(af, ap, _)| *af == rel.as_str() && ap == p)
+                {
                     found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
                 }
             }
