@@ -85,3 +85,48 @@ fn dump_during_concurrent_ddl_never_panics_or_shows_cache_lookup_errors() {
         failures.len()
     );
 }
+
+/// The read locks the tables it reads (ACCESS SHARE), as pg_dump does: a dump started while
+/// another session holds a table (DDL in progress) waits for it, then reads it whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dump_waits_for_ddl_on_a_table_it_reads_and_then_reads_it() {
+    let db = TestDb::new("read_locks");
+    db.psql("CREATE TABLE held (id int PRIMARY KEY, v text)");
+    let holder = db.client().await;
+    holder
+        .batch_execute("BEGIN; LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let mut dump = db
+        .std_cmd()
+        .arg("dump")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiting = "SELECT count(*) FROM pg_catalog.pg_locks l \
+                   JOIN pg_catalog.pg_class c ON c.oid = l.relation \
+                   WHERE c.relname = 'held' AND l.mode = 'AccessShareLock' AND NOT l.granted";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let n: i64 = holder.query_one(waiting, &[]).await.unwrap().get(0);
+        if n == 1 {
+            break;
+        }
+        assert!(
+            dump.try_wait().unwrap().is_none(),
+            "the dump ended without waiting for the table another session holds"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dump never asked for the table's lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    holder.batch_execute("COMMIT").await.unwrap();
+    let out = dump.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(r#"CREATE TABLE "public"."held""#), "{text}");
+}

@@ -5,6 +5,7 @@
 mod comments;
 pub mod detect;
 pub mod diff;
+mod lock;
 pub mod model;
 pub mod object;
 pub mod read;

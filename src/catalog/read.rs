@@ -61,8 +61,10 @@ const ATTEMPTS: u32 = 5;
 ///
 /// NOTE: the deparsers (`pg_get_indexdef` ...) look objects up in the server's caches, not in
 /// the transaction's snapshot, so an object another session drops while we read gives
-/// `cache lookup failed` (XX000) or a NULL. pg_dump locks the tables it reads; here the whole
-/// read is tried again, a few times with a short pause, and then fails with one line.
+/// `cache lookup failed` (XX000) or a NULL. As pg_dump does, the tables are locked (ACCESS
+/// SHARE, see [`super::lock`]) first; what still breaks the read (an index, a function or a
+/// type dropped meanwhile, a table dropped before its lock) makes the whole read be tried
+/// again, a few times with a short pause, and then fail with one line.
 pub async fn read(client: &Client) -> anyhow::Result<Catalog> {
     let mut attempt = 1;
     loop {
@@ -87,9 +89,13 @@ pub async fn read(client: &Client) -> anyhow::Result<Catalog> {
 }
 
 /// Whether `err` is what a concurrent DROP does to the read: a cache lookup of an object that
-/// has gone (XX000), or a NULL from a deparser given such an object.
+/// has gone (XX000), a NULL from a deparser given such an object, or a table gone before its
+/// lock.
 fn is_concurrent_change(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
+        if cause.downcast_ref::<super::lock::Dropped>().is_some() {
+            return true;
+        }
         let Some(pg) = cause.downcast_ref::<tokio_postgres::Error>() else {
             return false;
         };
@@ -114,7 +120,11 @@ async fn read_once(client: &Client) -> anyhow::Result<Catalog> {
         )
         .await
         .context("failed to start the read-only transaction for reading the catalog")?;
-    let result = read_in_transaction(client).await;
+    let result = async {
+        super::lock::tables(client).await?;
+        read_in_transaction(client).await
+    }
+    .await;
     let _ = client.batch_execute("ROLLBACK").await;
     result
 }
