@@ -104,12 +104,17 @@ async fn a_dump_waits_for_ddl_on_a_table_it_reads_and_then_reads_it() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let waiting = "SELECT count(*) FROM pg_catalog.pg_locks l \
-                   JOIN pg_catalog.pg_class c ON c.oid = l.relation \
-                   WHERE c.relname = 'held' AND l.mode = 'AccessShareLock' AND NOT l.granted";
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // NOTE: the dump waits at its own LOCK TABLE (other reads may wait for the table too,
+    // so a wait alone would not tell). Watched from a session of its own: pg_stat_activity
+    // stays as it was first read for the rest of a transaction, the holder's included.
+    let watcher = db.client().await;
+    let waiting = "SELECT count(*) FROM pg_catalog.pg_stat_activity \
+                   WHERE datname = current_database() AND application_name = 'cruddur-db' \
+                     AND wait_event_type = 'Lock' \
+                     AND query LIKE 'LOCK TABLE %\"held\"% IN ACCESS SHARE MODE'";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let n: i64 = holder.query_one(waiting, &[]).await.unwrap().get(0);
+        let n: i64 = watcher.query_one(waiting, &[]).await.unwrap().get(0);
         if n == 1 {
             break;
         }
@@ -119,7 +124,7 @@ async fn a_dump_waits_for_ddl_on_a_table_it_reads_and_then_reads_it() {
         );
         assert!(
             std::time::Instant::now() < deadline,
-            "the dump never asked for the table's lock"
+            "the dump never waited at a LOCK TABLE of the table another session holds"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
