@@ -1,6 +1,7 @@
-//! Statistics targets, extended statistics and replica identity against the real server:
-//! `dump` writes them (pg_dump -s of the reloaded copy is the source's) and `diff --sql`
-//! creates, changes and resets them.
+//! Statistics targets, extended statistics, replica identity, column storage and compression
+//! and CLUSTER ON against the real server: `dump` writes them (pg_dump -s of the reloaded copy
+//! is the source's, on every supported major) and `diff --sql` creates, changes and resets
+//! them.
 
 mod common;
 
@@ -11,15 +12,34 @@ CREATE TABLE public.notes (id int PRIMARY KEY, body text, n int NOT NULL);
 CREATE UNIQUE INDEX notes_n ON public.notes (n);
 CREATE INDEX notes_expr ON public.notes ((n + 1), lower(body));
 CREATE TABLE public.tags (id int PRIMARY KEY, label text);
+CREATE TABLE public.events (at date NOT NULL, body text) PARTITION BY RANGE (at);
+CREATE TABLE public.events_2025 PARTITION OF public.events
+    FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE MATERIALIZED VIEW public.note_bodies AS SELECT id, body FROM public.notes;
 ";
 
 const SETTINGS: &str = "
 ALTER TABLE public.notes ALTER COLUMN body SET STATISTICS 1000;
 ALTER INDEX public.notes_expr ALTER COLUMN 2 SET STATISTICS 3000;
 CREATE STATISTICS public.notes_stats (dependencies, ndistinct) ON body, n FROM public.notes;
-ALTER STATISTICS public.notes_stats SET STATISTICS 50;
 ALTER TABLE public.notes REPLICA IDENTITY USING INDEX notes_n;
 ALTER TABLE public.tags REPLICA IDENTITY FULL;
+ALTER TABLE public.notes ALTER COLUMN body SET STORAGE EXTERNAL;
+ALTER TABLE public.tags ALTER COLUMN label SET STORAGE MAIN;
+ALTER TABLE public.notes CLUSTER ON notes_n;
+ALTER TABLE public.events ALTER COLUMN body SET STORAGE EXTERNAL;
+ALTER TABLE ONLY public.events_2025 ALTER COLUMN body SET STORAGE MAIN;
+ALTER MATERIALIZED VIEW public.note_bodies ALTER COLUMN body SET STORAGE PLAIN;
+";
+
+/// An extended statistics object's own target: PostgreSQL 13+.
+const STATS_TARGET: &str = "
+ALTER STATISTICS public.notes_stats SET STATISTICS 50;
+";
+
+/// Column compression: PostgreSQL 14+.
+const COMPRESSION: &str = "
+ALTER TABLE public.tags ALTER COLUMN label SET COMPRESSION pglz;
 ";
 
 fn db_with(prefix: &str, sql: &[&str]) -> TestDb {
@@ -44,7 +64,7 @@ fn assert_same_schema(a: &TestDb, b: &TestDb) {
 
 #[test]
 fn settings_survive_dump_and_load() {
-    let source = db_with("settings_src", &[BASE, SETTINGS]);
+    let source = db_with("settings_src", &[BASE, SETTINGS, STATS_TARGET, COMPRESSION]);
     let out = source.std_cmd().arg("dump").output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -66,6 +86,10 @@ fn settings_survive_dump_and_load() {
         "CREATE STATISTICS public.notes_stats",
         "REPLICA IDENTITY USING INDEX notes_n",
         "REPLICA IDENTITY FULL",
+        "SET STORAGE EXTERNAL",
+        "SET STORAGE MAIN",
+        "SET COMPRESSION pglz",
+        "CLUSTER ON notes_n",
     ] {
         assert!(dumped.contains(line), "the fixture lacks {line}: {dumped}");
     }
@@ -75,13 +99,19 @@ fn settings_survive_dump_and_load() {
 #[test]
 fn diff_sql_adds_changes_and_resets_settings() {
     let plain = db_with("settings_plain", &[BASE]);
-    let set = db_with("settings_set", &[BASE, SETTINGS]);
+    let set = db_with("settings_set", &[BASE, SETTINGS, STATS_TARGET, COMPRESSION]);
     let changed = db_with(
         "settings_changed",
         &[
             BASE,
             SETTINGS,
+            STATS_TARGET,
+            COMPRESSION,
             "ALTER TABLE public.notes ALTER COLUMN body SET STATISTICS 10; \
+             ALTER TABLE public.notes ALTER COLUMN body SET STORAGE MAIN; \
+             ALTER TABLE public.tags ALTER COLUMN label SET COMPRESSION DEFAULT; \
+             ALTER TABLE public.notes SET WITHOUT CLUSTER; \
+             ALTER TABLE public.tags CLUSTER ON tags_pkey; \
              ALTER TABLE public.notes REPLICA IDENTITY NOTHING; \
              DROP STATISTICS public.notes_stats; \
              CREATE STATISTICS public.notes_stats (mcv) ON body, n FROM public.notes;",
@@ -125,4 +155,98 @@ fn diff_sql_adds_changes_and_resets_settings() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// The major of the system's pg_dump, which dumps servers of that major and older only.
+fn pg_dump_major() -> Option<u32> {
+    let out = std::process::Command::new("pg_dump")
+        .arg("--version")
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    text.split_whitespace()
+        .nth(2)?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn dump_of(db: &TestDb) -> String {
+    let out = db.std_cmd().arg("dump").output().unwrap();
+    assert!(
+        out.status.success(),
+        "dump of {}: {}",
+        db.url,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every setting on every supported major: dumped, loaded with `cruddur-db schema` and with
+/// `psql -1`, and the same again (by our dump everywhere, by pg_dump -s where the system's
+/// pg_dump can read the server).
+#[test]
+fn settings_round_trip_on_every_supported_major() {
+    let mut servers = common::pg_version_servers();
+    servers.push((15, common::admin_url()));
+    let mut failures = Vec::new();
+    for (major, admin) in servers {
+        let result = std::panic::catch_unwind(|| {
+            let source = TestDb::new_on(&admin, &format!("set{major}_src"));
+            for s in [BASE, SETTINGS] {
+                common::psql(&source.url, s);
+            }
+            if major >= 13 {
+                common::psql(&source.url, STATS_TARGET);
+            }
+            if major >= 14 {
+                common::psql(&source.url, COMPRESSION);
+            }
+            let text = dump_of(&source);
+            for line in ["SET STORAGE EXTERNAL", "CLUSTER ON", "SET STATISTICS 1000"] {
+                assert!(
+                    text.contains(line),
+                    "PostgreSQL {major}: no {line}:\n{text}"
+                );
+            }
+            let file = common::write_file(source.home.path(), "dump.sql", &text);
+            let by_us = TestDb::new_on(&admin, &format!("set{major}_schema"));
+            let out = by_us.std_cmd().arg("schema").arg(&file).output().unwrap();
+            assert!(
+                out.status.success(),
+                "PostgreSQL {major}: schema: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let by_psql = TestDb::new_on(&admin, &format!("set{major}_psql"));
+            common::psql_file(&by_psql.url, &file);
+            for copy in [&by_us, &by_psql] {
+                let again = dump_of(copy);
+                assert!(
+                    again == text,
+                    "PostgreSQL {major}: the copy's dump differs; {}",
+                    common::first_difference(&text, &again, ("source", "copy"))
+                );
+                if pg_dump_major().is_some_and(|m| m >= major) {
+                    let (x, y) = (
+                        common::pg_dump_schema(&source.url),
+                        common::pg_dump_schema(&copy.url),
+                    );
+                    assert!(
+                        x == y,
+                        "PostgreSQL {major}: pg_dump -s differs; {}",
+                        common::first_difference(&x, &y, ("source", "copy"))
+                    );
+                }
+            }
+        });
+        if let Err(e) = result {
+            failures.push(
+                e.downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_else(|| format!("PostgreSQL {major}: panicked")),
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

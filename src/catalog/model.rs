@@ -63,6 +63,8 @@ pub struct Catalog {
     pub statistics_targets: Vec<StatisticsTarget>,
     pub extended_statistics: Vec<ExtendedStatistics>,
     pub replica_identities: Vec<ReplicaIdentity>,
+    pub column_settings: Vec<ColumnSetting>,
+    pub clustered: Vec<Clustered>,
     /// What the reader cannot write (aggregates, operators ...), as [`super::detect`] found.
     pub missing: Vec<super::detect::Missing>,
 }
@@ -298,6 +300,28 @@ pub struct ExtendedStatistics {
     pub def: String,
     /// `ALTER STATISTICS ... SET STATISTICS`, where set.
     pub target: Option<i32>,
+}
+
+/// A column's storage or compression where it is not the default: `SET STORAGE` (other than
+/// its type's) or `SET COMPRESSION` (14+).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColumnSetting {
+    /// The table or materialized view.
+    pub table: QName,
+    pub column: String,
+    /// `STORAGE` or `COMPRESSION`.
+    pub what: &'static str,
+    /// `EXTERNAL`, `MAIN` ...; `pglz`, `lz4`.
+    pub value: String,
+    /// What resets it: the type's storage, or `DEFAULT`.
+    pub reset: String,
+}
+
+/// The index a table is marked to be clustered on (`ALTER TABLE ... CLUSTER ON`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Clustered {
+    pub table: QName,
+    pub index: String,
 }
 
 /// A table's replica identity other than the default: `FULL`, `NOTHING` or

@@ -168,7 +168,7 @@ async fn read_in_transaction(client: &Client) -> anyhow::Result<Catalog> {
     super::settings::read(client, &mut cat)
         .await
         .context("failed to read the statistics settings and replica identities")?;
-    cat.missing = super::detect::detect(client, version)
+    cat.missing = super::detect::detect(client)
         .await
         .context("failed to look for objects the reader cannot write")?;
     Ok(cat)

@@ -1,7 +1,8 @@
 //! Per-relation settings that hang on tables and indexes, read and written: column and
 //! index-column statistics targets (`SET STATISTICS`), extended statistics
-//! (`CREATE STATISTICS`) and replica identity. Each is its own object in the dump, so `diff`
-//! compares, creates and resets it like any other.
+//! (`CREATE STATISTICS`), replica identity, column storage and compression (`SET STORAGE`,
+//! `SET COMPRESSION`) and the index a table is clustered on (`CLUSTER ON`). Each is its own
+//! object in the dump, so `diff` compares, creates and resets it like any other.
 
 use tokio_postgres::Client;
 
@@ -17,7 +18,8 @@ const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema')
 const NOT_EXTENSION_TABLE: &str = "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e \
      WHERE e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')";
 
-/// Reads the statistics targets, extended statistics and replica identities into `cat`.
+/// Reads the statistics targets, extended statistics, replica identities, column storage and
+/// compression and clustered indexes into `cat`.
 pub(super) async fn read(client: &Client, cat: &mut Catalog) -> anyhow::Result<()> {
     // NOTE: attstattarget is NULL by default from 17, -1 before; an index's column is named
     // by its number (ALTER INDEX ... ALTER COLUMN 2), a table's by its name.
@@ -101,6 +103,89 @@ pub(super) async fn read(client: &Client, cat: &mut Catalog) -> anyhow::Result<(
             identity,
         });
     }
+    columns(client, cat).await?;
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, ic.relname::text \
+         FROM pg_catalog.pg_index i \
+         JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
+         JOIN pg_catalog.pg_class c ON c.oid = i.indrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE i.indisclustered AND c.relkind IN ('r', 'm') AND {USER_SCHEMA} \
+           AND {NOT_EXTENSION_TABLE} \
+         ORDER BY 1, 2"
+    );
+    for r in client.query(&sql, &[]).await? {
+        cat.clustered.push(Clustered {
+            table: QName::new(r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?),
+            index: r.try_get(2)?,
+        });
+    }
+    Ok(())
+}
+
+/// The words of `attstorage`.
+fn storage_word(code: &str) -> anyhow::Result<&'static str> {
+    Ok(match code {
+        "p" => "PLAIN",
+        "e" => "EXTERNAL",
+        "x" => "EXTENDED",
+        "m" => "MAIN",
+        other => anyhow::bail!("unknown column storage {other:?}"),
+    })
+}
+
+/// The words of `attcompression`.
+fn compression_word(code: &str) -> anyhow::Result<&'static str> {
+    Ok(match code {
+        "p" => "pglz",
+        "l" => "lz4",
+        other => anyhow::bail!("unknown column compression {other:?}"),
+    })
+}
+
+/// Column storage other than the type's, and (14+) compression set on a column.
+async fn columns(client: &Client, cat: &mut Catalog) -> anyhow::Result<()> {
+    // NOTE: attcompression exists from 14 ('' for the default).
+    let compression = if cat.server_version >= 140000 {
+        "a.attcompression::text"
+    } else {
+        "''"
+    };
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, a.attname::text, \
+                CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END, \
+                t.typstorage::text, NULLIF({compression}, '') \
+         FROM pg_catalog.pg_attribute a \
+         JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+         WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped \
+           AND (a.attstorage <> t.typstorage OR {compression} <> '') \
+           AND {USER_SCHEMA} AND {NOT_EXTENSION_TABLE} \
+         ORDER BY 1, 2, a.attnum"
+    );
+    for r in client.query(&sql, &[]).await? {
+        let table = QName::new(r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?);
+        let column: String = r.try_get(2)?;
+        if let Some(storage) = r.try_get::<_, Option<String>>(3)? {
+            cat.column_settings.push(ColumnSetting {
+                table: table.clone(),
+                column: column.clone(),
+                what: "STORAGE",
+                value: storage_word(&storage)?.to_string(),
+                reset: storage_word(&r.try_get::<_, String>(4)?)?.to_string(),
+            });
+        }
+        if let Some(method) = r.try_get::<_, Option<String>>(5)? {
+            cat.column_settings.push(ColumnSetting {
+                table,
+                column,
+                what: "COMPRESSION",
+                value: compression_word(&method)?.to_string(),
+                reset: "DEFAULT".to_string(),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -140,6 +225,43 @@ pub(super) fn objects(cat: &Catalog, out: &mut Vec<Object>) {
             create,
             drop: format!("DROP STATISTICS IF EXISTS {};", s.name.sql()),
             relation: Some(s.table.clone()),
+        });
+    }
+    for s in &cat.column_settings {
+        let alter = format!(
+            "ALTER TABLE ONLY {} ALTER COLUMN {} SET {}",
+            s.table.sql(),
+            quote_ident(&s.column),
+            s.what
+        );
+        out.push(Object {
+            phase: Phase::Setting,
+            depth: 0,
+            kind: if s.what == "STORAGE" {
+                "column storage"
+            } else {
+                "column compression"
+            },
+            name: format!("{}.{}", s.table, s.column),
+            create: format!("{alter} {};", s.value),
+            drop: format!("{alter} {};", s.reset),
+            relation: Some(s.table.clone()),
+        });
+    }
+    for c in &cat.clustered {
+        // NOTE: hangs on the index: an index made again has lost the mark, so it is set again.
+        out.push(Object {
+            phase: Phase::Setting,
+            depth: 1,
+            kind: "index clustered on",
+            name: c.table.to_string(),
+            create: format!(
+                "ALTER TABLE {} CLUSTER ON {};",
+                c.table.sql(),
+                quote_ident(&c.index)
+            ),
+            drop: format!("ALTER TABLE {} SET WITHOUT CLUSTER;", c.table.sql()),
+            relation: Some(QName::new(c.table.schema.clone(), c.index.clone())),
         });
     }
     for r in &cat.replica_identities {
