@@ -30,6 +30,9 @@ ALTER TABLE public.notes CLUSTER ON notes_n;
 ALTER TABLE public.events ALTER COLUMN body SET STORAGE EXTERNAL;
 ALTER TABLE ONLY public.events_2025 ALTER COLUMN body SET STORAGE MAIN;
 ALTER MATERIALIZED VIEW public.note_bodies ALTER COLUMN body SET STORAGE PLAIN;
+ALTER TABLE public.notes ALTER COLUMN n SET (n_distinct = -0.5, n_distinct_inherited = 100);
+ALTER TABLE public.notes SET (toast.autovacuum_enabled = false, toast.vacuum_truncate = off);
+ALTER MATERIALIZED VIEW public.note_bodies SET (toast.autovacuum_vacuum_cost_delay = 5);
 ";
 
 /// An extended statistics object's own target: PostgreSQL 13+.
@@ -90,6 +93,8 @@ fn settings_survive_dump_and_load() {
         "SET STORAGE MAIN",
         "SET COMPRESSION pglz",
         "CLUSTER ON notes_n",
+        "n_distinct=-0.5",
+        "toast.autovacuum_enabled='false'",
     ] {
         assert!(dumped.contains(line), "the fixture lacks {line}: {dumped}");
     }
@@ -112,6 +117,8 @@ fn diff_sql_adds_changes_and_resets_settings() {
              ALTER TABLE public.tags ALTER COLUMN label SET COMPRESSION DEFAULT; \
              ALTER TABLE public.notes SET WITHOUT CLUSTER; \
              ALTER TABLE public.tags CLUSTER ON tags_pkey; \
+             ALTER TABLE public.notes ALTER COLUMN n RESET (n_distinct_inherited); \
+             ALTER TABLE public.notes RESET (toast.vacuum_truncate); \
              ALTER TABLE public.notes REPLICA IDENTITY NOTHING; \
              DROP STATISTICS public.notes_stats; \
              CREATE STATISTICS public.notes_stats (mcv) ON body, n FROM public.notes;",
@@ -204,7 +211,13 @@ fn settings_round_trip_on_every_supported_major() {
                 common::psql(&source.url, COMPRESSION);
             }
             let text = dump_of(&source);
-            for line in ["SET STORAGE EXTERNAL", "CLUSTER ON", "SET STATISTICS 1000"] {
+            for line in [
+                "SET STORAGE EXTERNAL",
+                "CLUSTER ON",
+                "SET STATISTICS 1000",
+                "SET (n_distinct=-0.5",
+                "SET (toast.",
+            ] {
                 assert!(
                     text.contains(line),
                     "PostgreSQL {major}: no {line}:\n{text}"

@@ -122,19 +122,15 @@ pub(crate) fn query() -> String {
         ),
         // NOTE: only the options ALTER COLUMN ... SET takes (n_distinct, n_distinct_inherited);
         // some servers keep other, internal entries in attoptions that pg_dump does not write.
+        // NOTE: tables' and materialized views' n_distinct options and TOAST options are
+        // read (settings.rs); a foreign table's are not (foreign tables are refused whole).
         format!(
             "SELECT 'column options', '{rel}, c.oid, a.attnum \
              FROM pg_catalog.pg_attribute a \
              JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
-             WHERE c.relkind IN ('r', 'p', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped \
+             WHERE c.relkind = 'f' AND a.attnum > 0 AND NOT a.attisdropped \
                AND EXISTS (SELECT 1 FROM unnest(a.attoptions) o WHERE o ~ '^n_distinct') \
                AND {}",
-            ns("c.relnamespace")
-        ),
-        format!(
-            "SELECT 'toast table options', '{rel}, c.oid, 0 \
-             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid \
-             WHERE tc.reloptions IS NOT NULL AND {}",
             ns("c.relnamespace")
         ),
         format!(

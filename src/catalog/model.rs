@@ -65,6 +65,7 @@ pub struct Catalog {
     pub replica_identities: Vec<ReplicaIdentity>,
     pub column_settings: Vec<ColumnSetting>,
     pub clustered: Vec<Clustered>,
+    pub toast_options: Vec<ToastOptions>,
     /// What the reader cannot write (aggregates, operators ...), as [`super::detect`] found.
     pub missing: Vec<super::detect::Missing>,
 }
@@ -309,11 +310,21 @@ pub struct ColumnSetting {
     /// The table or materialized view.
     pub table: QName,
     pub column: String,
-    /// `STORAGE` or `COMPRESSION`.
+    /// `STORAGE`, `COMPRESSION` or `OPTIONS` (`n_distinct`, `n_distinct_inherited`).
     pub what: &'static str,
-    /// `EXTERNAL`, `MAIN` ...; `pglz`, `lz4`.
+    /// `EXTERNAL`, `MAIN` ...; `pglz`, `lz4`; `n_distinct=100, ...` (checked, SQL as written).
     pub value: String,
-    /// What resets it: the type's storage, or `DEFAULT`.
+    /// What resets it: the type's storage, `DEFAULT`, or the options' names.
+    pub reset: String,
+}
+
+/// A table's TOAST table options (`ALTER TABLE ... SET (toast.NAME = 'VALUE')`), as SQL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ToastOptions {
+    pub table: QName,
+    /// `toast.name='value', ...` (names checked, values quoted).
+    pub set: String,
+    /// `toast.name, ...`.
     pub reset: String,
 }
 

@@ -104,6 +104,8 @@ pub(super) async fn read(client: &Client, cat: &mut Catalog) -> anyhow::Result<(
         });
     }
     columns(client, cat).await?;
+    column_options(client, cat).await?;
+    toast_options(client, cat).await?;
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, ic.relname::text \
          FROM pg_catalog.pg_index i \
@@ -118,6 +120,91 @@ pub(super) async fn read(client: &Client, cat: &mut Catalog) -> anyhow::Result<(
         cat.clustered.push(Clustered {
             table: QName::new(r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?),
             index: r.try_get(2)?,
+        });
+    }
+    Ok(())
+}
+
+/// `name=value` of a stored option (`attoptions`, `reloptions`), its name checked to be a
+/// plain option name. `what` names the object in the error.
+fn option(stored: &str, what: &str) -> anyhow::Result<(String, String)> {
+    let (name, value) = stored
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("{what}: option {stored:?} has no value"))?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        anyhow::bail!("{what}: option name {name:?} is not a plain name");
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// A column's `n_distinct` options (tables and materialized views): `ALTER COLUMN ... SET`.
+async fn column_options(client: &Client, cat: &mut Catalog) -> anyhow::Result<()> {
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, a.attname::text, \
+                ARRAY(SELECT o FROM unnest(a.attoptions) o WHERE o ~ '^n_distinct' ORDER BY o) \
+         FROM pg_catalog.pg_attribute a \
+         JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped \
+           AND EXISTS (SELECT 1 FROM unnest(a.attoptions) o WHERE o ~ '^n_distinct') \
+           AND {USER_SCHEMA} AND {NOT_EXTENSION_TABLE} \
+         ORDER BY 1, 2, a.attnum"
+    );
+    for r in client.query(&sql, &[]).await? {
+        let table = QName::new(r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?);
+        let column: String = r.try_get(2)?;
+        let what = format!("column {table}.{column}");
+        let mut set = Vec::new();
+        let mut names = Vec::new();
+        for stored in r.try_get::<_, Vec<String>>(3)? {
+            let (name, value) = option(&stored, &what)?;
+            // NOTE: the server keeps n_distinct as a number; anything else is refused rather
+            // than written into SQL.
+            if value.parse::<f64>().is_err() {
+                anyhow::bail!("{what}: option {name} is not a number: {value:?}");
+            }
+            set.push(format!("{name}={value}"));
+            names.push(name);
+        }
+        cat.column_settings.push(ColumnSetting {
+            table,
+            column,
+            what: "OPTIONS",
+            value: set.join(", "),
+            reset: names.join(", "),
+        });
+    }
+    Ok(())
+}
+
+/// The TOAST table options of tables and materialized views.
+async fn toast_options(client: &Client, cat: &mut Catalog) -> anyhow::Result<()> {
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, tc.reloptions::text[] \
+         FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE tc.reloptions IS NOT NULL AND c.relkind IN ('r', 'm') \
+           AND {USER_SCHEMA} AND {NOT_EXTENSION_TABLE} \
+         ORDER BY 1, 2"
+    );
+    for r in client.query(&sql, &[]).await? {
+        let table = QName::new(r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?);
+        let what = format!("the TOAST table of {table}");
+        let mut set = Vec::new();
+        let mut names = Vec::new();
+        for stored in r.try_get::<_, Vec<String>>(2)? {
+            let (name, value) = option(&stored, &what)?;
+            set.push(format!(
+                "toast.{name}={}",
+                crate::sql::quote::literal(&value)
+            ));
+            names.push(format!("toast.{name}"));
+        }
+        cat.toast_options.push(ToastOptions {
+            table,
+            set: set.join(", "),
+            reset: names.join(", "),
         });
     }
     Ok(())
@@ -228,24 +315,47 @@ pub(super) fn objects(cat: &Catalog, out: &mut Vec<Object>) {
         });
     }
     for s in &cat.column_settings {
-        let alter = format!(
-            "ALTER TABLE ONLY {} ALTER COLUMN {} SET {}",
+        let column = format!(
+            "ALTER TABLE ONLY {} ALTER COLUMN {}",
             s.table.sql(),
-            quote_ident(&s.column),
-            s.what
+            quote_ident(&s.column)
         );
+        let (kind, create, drop) = match s.what {
+            "OPTIONS" => (
+                "column options",
+                format!("{column} SET ({});", s.value),
+                format!("{column} RESET ({});", s.reset),
+            ),
+            what => (
+                if what == "STORAGE" {
+                    "column storage"
+                } else {
+                    "column compression"
+                },
+                format!("{column} SET {what} {};", s.value),
+                format!("{column} SET {what} {};", s.reset),
+            ),
+        };
         out.push(Object {
             phase: Phase::Setting,
             depth: 0,
-            kind: if s.what == "STORAGE" {
-                "column storage"
-            } else {
-                "column compression"
-            },
+            kind,
             name: format!("{}.{}", s.table, s.column),
-            create: format!("{alter} {};", s.value),
-            drop: format!("{alter} {};", s.reset),
+            create,
+            drop,
             relation: Some(s.table.clone()),
+        });
+    }
+    for t in &cat.toast_options {
+        let alter = format!("ALTER TABLE ONLY {}", t.table.sql());
+        out.push(Object {
+            phase: Phase::Setting,
+            depth: 0,
+            kind: "toast table options",
+            name: t.table.to_string(),
+            create: format!("{alter} SET ({});", t.set),
+            drop: format!("{alter} RESET ({});", t.reset),
+            relation: Some(t.table.clone()),
         });
     }
     for c in &cat.clustered {
@@ -275,5 +385,38 @@ pub(super) fn objects(cat: &Catalog, out: &mut Vec<Object>) {
             drop: format!("{alter} DEFAULT;"),
             relation: Some(r.table.clone()),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::option;
+
+    #[test]
+    fn an_option_is_a_plain_name_and_its_value() {
+        assert_eq!(
+            option("n_distinct=-0.5", "x").unwrap(),
+            ("n_distinct".to_string(), "-0.5".to_string())
+        );
+        // A value is split at the first `=` and kept whole (then quoted or checked).
+        assert_eq!(
+            option("autovacuum_enabled=a=b", "x").unwrap().1,
+            "a=b".to_string()
+        );
+        for bad in [
+            "novalue",
+            "=1",
+            "Bad=1",
+            "a b=1",
+            "a)=1",
+            "a;--=1",
+            "toast.x=1",
+        ] {
+            assert!(option(bad, "column t.c").is_err(), "{bad}");
+        }
+        let err = option("a;--=1", "column public.t.c")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("column public.t.c: "), "{err}");
     }
 }
