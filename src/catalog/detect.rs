@@ -150,9 +150,6 @@ pub(crate) fn query() -> String {
              FROM pg_catalog.pg_class c WHERE c.relkind = 'f' AND {}",
             ns("c.relnamespace")
         ),
-        "SELECT 'event trigger', 'pg_catalog.pg_event_trigger'::regclass, e.oid, 0 \
-         FROM pg_catalog.pg_event_trigger e"
-            .into(),
         "SELECT 'publication', 'pg_catalog.pg_publication'::regclass, p.oid, 0 \
          FROM pg_catalog.pg_publication p"
             .into(),

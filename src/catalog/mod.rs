@@ -5,6 +5,7 @@
 mod comments;
 pub mod detect;
 pub mod diff;
+mod events;
 mod lock;
 pub mod model;
 pub mod object;

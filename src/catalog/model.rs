@@ -66,6 +66,7 @@ pub struct Catalog {
     pub column_settings: Vec<ColumnSetting>,
     pub clustered: Vec<Clustered>,
     pub toast_options: Vec<ToastOptions>,
+    pub event_triggers: Vec<super::events::EventTrigger>,
     /// What the reader cannot write (aggregates, operators ...), as [`super::detect`] found.
     pub missing: Vec<super::detect::Missing>,
 }

@@ -31,6 +31,8 @@ pub enum Phase {
     RowSecurity,
     Policy,
     Comment,
+    /// Last: a dump loaded after them would fire them.
+    EventTrigger,
 }
 
 /// One object as SQL.

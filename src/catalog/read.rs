@@ -165,6 +165,9 @@ async fn read_in_transaction(client: &Client) -> anyhow::Result<Catalog> {
     super::comments::comments(client, &mut cat)
         .await
         .context("failed to read the comments")?;
+    super::events::read(client, &mut cat)
+        .await
+        .context("failed to read the event triggers")?;
     super::settings::read(client, &mut cat)
         .await
         .context("failed to read the statistics settings and replica identities")?;

@@ -276,8 +276,27 @@ async fn columns(client: &Client, cat: &mut Catalog) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The settings as dump objects: after the indexes (a replica identity or an index column's
-/// target needs its index), each reset by its `drop`.
+/// A setting as a dump object: made after the indexes (a replica identity or an index
+/// column's target needs its index), reset by `drop`, gone with `relation`.
+fn setting(
+    depth: u32,
+    kind: &'static str,
+    name: String,
+    [create, drop]: [String; 2],
+    relation: QName,
+) -> Object {
+    Object {
+        phase: Phase::Setting,
+        depth,
+        kind,
+        name,
+        create,
+        drop,
+        relation: Some(relation),
+    }
+}
+
+/// The settings as dump objects, each reset by its `drop`.
 pub(super) fn objects(cat: &Catalog, out: &mut Vec<Object>) {
     for s in &cat.statistics_targets {
         let (word, column) = if s.index {
@@ -286,15 +305,16 @@ pub(super) fn objects(cat: &Catalog, out: &mut Vec<Object>) {
             ("TABLE ONLY", quote_ident(&s.column))
         };
         let alter = format!("ALTER {word} {} ALTER COLUMN {column}", s.relation.sql());
-        out.push(Object {
-            phase: Phase::Setting,
-            depth: 0,
-            kind: "statistics target",
-            name: format!("{}.{}", s.relation, s.column),
-            create: format!("{alter} SET STATISTICS {};", s.target),
-            drop: format!("{alter} SET STATISTICS -1;"),
-            relation: Some(s.relation.clone()),
-        });
+        out.push(setting(
+            0,
+            "statistics target",
+            format!("{}.{}", s.relation, s.column),
+            [
+                format!("{alter} SET STATISTICS {};", s.target),
+                format!("{alter} SET STATISTICS -1;"),
+            ],
+            s.relation.clone(),
+        ));
     }
     for s in &cat.extended_statistics {
         let mut create = format!("{};", s.def.trim_end_matches(';'));
@@ -304,15 +324,14 @@ pub(super) fn objects(cat: &Catalog, out: &mut Vec<Object>) {
                 s.name.sql()
             ));
         }
-        out.push(Object {
-            phase: Phase::Setting,
-            depth: 0,
-            kind: "statistics",
-            name: s.name.to_string(),
-            create,
-            drop: format!("DROP STATISTICS IF EXISTS {};", s.name.sql()),
-            relation: Some(s.table.clone()),
-        });
+        let drop = format!("DROP STATISTICS IF EXISTS {};", s.name.sql());
+        out.push(setting(
+            0,
+            "statistics",
+            s.name.to_string(),
+            [create, drop],
+            s.table.clone(),
+        ));
     }
     for s in &cat.column_settings {
         let column = format!(
@@ -320,11 +339,13 @@ pub(super) fn objects(cat: &Catalog, out: &mut Vec<Object>) {
             s.table.sql(),
             quote_ident(&s.column)
         );
-        let (kind, create, drop) = match s.what {
+        let (kind, sql) = match s.what {
             "OPTIONS" => (
                 "column options",
-                format!("{column} SET ({});", s.value),
-                format!("{column} RESET ({});", s.reset),
+                [
+                    format!("{column} SET ({});", s.value),
+                    format!("{column} RESET ({});", s.reset),
+                ],
             ),
             what => (
                 if what == "STORAGE" {
@@ -332,59 +353,54 @@ pub(super) fn objects(cat: &Catalog, out: &mut Vec<Object>) {
                 } else {
                     "column compression"
                 },
-                format!("{column} SET {what} {};", s.value),
-                format!("{column} SET {what} {};", s.reset),
+                [
+                    format!("{column} SET {what} {};", s.value),
+                    format!("{column} SET {what} {};", s.reset),
+                ],
             ),
         };
-        out.push(Object {
-            phase: Phase::Setting,
-            depth: 0,
-            kind,
-            name: format!("{}.{}", s.table, s.column),
-            create,
-            drop,
-            relation: Some(s.table.clone()),
-        });
+        let name = format!("{}.{}", s.table, s.column);
+        out.push(setting(0, kind, name, sql, s.table.clone()));
     }
     for t in &cat.toast_options {
         let alter = format!("ALTER TABLE ONLY {}", t.table.sql());
-        out.push(Object {
-            phase: Phase::Setting,
-            depth: 0,
-            kind: "toast table options",
-            name: t.table.to_string(),
-            create: format!("{alter} SET ({});", t.set),
-            drop: format!("{alter} RESET ({});", t.reset),
-            relation: Some(t.table.clone()),
-        });
+        out.push(setting(
+            0,
+            "toast table options",
+            t.table.to_string(),
+            [
+                format!("{alter} SET ({});", t.set),
+                format!("{alter} RESET ({});", t.reset),
+            ],
+            t.table.clone(),
+        ));
     }
     for c in &cat.clustered {
         // NOTE: hangs on the index: an index made again has lost the mark, so it is set again.
-        out.push(Object {
-            phase: Phase::Setting,
-            depth: 1,
-            kind: "index clustered on",
-            name: c.table.to_string(),
-            create: format!(
-                "ALTER TABLE {} CLUSTER ON {};",
-                c.table.sql(),
-                quote_ident(&c.index)
-            ),
-            drop: format!("ALTER TABLE {} SET WITHOUT CLUSTER;", c.table.sql()),
-            relation: Some(QName::new(c.table.schema.clone(), c.index.clone())),
-        });
+        let table = c.table.sql();
+        out.push(setting(
+            1,
+            "index clustered on",
+            c.table.to_string(),
+            [
+                format!("ALTER TABLE {table} CLUSTER ON {};", quote_ident(&c.index)),
+                format!("ALTER TABLE {table} SET WITHOUT CLUSTER;"),
+            ],
+            QName::new(c.table.schema.clone(), c.index.clone()),
+        ));
     }
     for r in &cat.replica_identities {
         let alter = format!("ALTER TABLE ONLY {} REPLICA IDENTITY", r.table.sql());
-        out.push(Object {
-            phase: Phase::Setting,
-            depth: 1,
-            kind: "replica identity",
-            name: r.table.to_string(),
-            create: format!("{alter} {};", r.identity),
-            drop: format!("{alter} DEFAULT;"),
-            relation: Some(r.table.clone()),
-        });
+        out.push(setting(
+            1,
+            "replica identity",
+            r.table.to_string(),
+            [
+                format!("{alter} {};", r.identity),
+                format!("{alter} DEFAULT;"),
+            ],
+            r.table.clone(),
+        ));
     }
 }
 

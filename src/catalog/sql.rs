@@ -125,6 +125,7 @@ pub fn objects(cat: &Catalog) -> Vec<Object> {
     indexes(cat, &mut out);
     views(cat, &mut out);
     super::settings::objects(cat, &mut out);
+    super::events::objects(cat, &mut out);
     hanging(cat, &mut out);
     for c in &cat.comments {
         out.push(Object {
