@@ -2,27 +2,11 @@
 //! every other object, so that loading the dump does not fire them (pg_dump does the same),
 //! and go first in a diff's drops, before the function they call.
 
-use serde::Serialize;
 use tokio_postgres::Client;
 
-use super::model::Catalog;
+use super::model::{Catalog, EventTrigger};
 use super::object::{Object, Phase};
 use crate::sql::quote;
-
-/// One event trigger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EventTrigger {
-    pub name: String,
-    /// `ddl_command_start`, `ddl_command_end`, `sql_drop`, `table_rewrite` (or a newer one).
-    pub event: String,
-    /// `WHEN TAG IN (...)`: the command tags, when limited.
-    pub tags: Vec<String>,
-    /// The function's schema and name.
-    pub function: (String, String),
-    /// `O` (enabled), `D` (disabled), `R` (replica), `A` (always).
-    pub enabled: String,
-    pub comment: Option<String>,
-}
 
 /// Reads the event triggers (not an extension's) into `cat`.
 pub(super) async fn read(client: &Client, cat: &mut Catalog) -> anyhow::Result<()> {

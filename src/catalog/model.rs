@@ -66,7 +66,7 @@ pub struct Catalog {
     pub column_settings: Vec<ColumnSetting>,
     pub clustered: Vec<Clustered>,
     pub toast_options: Vec<ToastOptions>,
-    pub event_triggers: Vec<super::events::EventTrigger>,
+    pub event_triggers: Vec<EventTrigger>,
     /// What the reader cannot write (aggregates, operators ...), as [`super::detect`] found.
     pub missing: Vec<super::detect::Missing>,
 }
@@ -317,6 +317,21 @@ pub struct ColumnSetting {
     pub value: String,
     /// What resets it: the type's storage, `DEFAULT`, or the options' names.
     pub reset: String,
+}
+
+/// One event trigger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventTrigger {
+    pub name: String,
+    /// `ddl_command_start`, `ddl_command_end`, `sql_drop`, `table_rewrite` (or a newer one).
+    pub event: String,
+    /// `WHEN TAG IN (...)`: the command tags, when limited.
+    pub tags: Vec<String>,
+    /// The function's schema and name.
+    pub function: (String, String),
+    /// `O` (enabled), `D` (disabled), `R` (replica), `A` (always).
+    pub enabled: String,
+    pub comment: Option<String>,
 }
 
 /// A table's TOAST table options (`ALTER TABLE ... SET (toast.NAME = 'VALUE')`), as SQL.
