@@ -17,7 +17,6 @@ use anyhow::Context;
 use tokio_postgres::Client;
 
 use crate::catalog::QName;
-use crate::pg::describe;
 use crate::sql::quote;
 
 use super::stream::Phases;
@@ -182,12 +181,11 @@ pub async fn set_aside(dst: &Client, tables: &[QName]) -> anyhow::Result<SetAsid
             ),
         };
         dst.batch_execute(&sql).await.map_err(|e| {
-            anyhow::anyhow!(
-                "failed to set aside {} of {} for the load: {}",
+            anyhow::Error::new(crate::pg::Described(e)).context(format!(
+                "failed to set aside {} of {} for the load",
                 a.label(),
-                a.table,
-                describe(&e)
-            )
+                a.table
+            ))
         })?;
     }
     restore_path(dst, &path).await?;
@@ -268,12 +266,11 @@ impl SetAside {
 
 async fn build(dst: &Client, a: &Aside) -> anyhow::Result<()> {
     dst.batch_execute(&a.build_sql()).await.map_err(|e| {
-        anyhow::anyhow!(
-            "failed to build {} of {} again after loading the rows: {}",
+        anyhow::Error::new(crate::pg::Described(e)).context(format!(
+            "failed to build {} of {} again after loading the rows",
             a.label(),
-            a.table,
-            describe(&e)
-        )
+            a.table
+        ))
     })
 }
 

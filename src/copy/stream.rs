@@ -14,7 +14,7 @@ use futures_util::{pin_mut, SinkExt, StreamExt};
 use indicatif::ProgressBar;
 use tokio_postgres::Client;
 
-use crate::pg::{describe, Db};
+use crate::pg::Db;
 use crate::sql::quote;
 use crate::ui;
 
@@ -159,22 +159,16 @@ fn row_bar(job: &Job) -> ProgressBar {
 /// A failure reading `job`'s table on the source, named.
 fn on_source(job: &Job) -> impl Fn(tokio_postgres::Error) -> anyhow::Error + '_ {
     move |e| {
-        anyhow::anyhow!(
-            "failed to read {} on the source: {}",
-            job.label,
-            describe(&e)
-        )
+        anyhow::Error::new(crate::pg::Described(e))
+            .context(format!("failed to read {} on the source", job.label))
     }
 }
 
 /// A failure loading `job`'s table into the target, named.
 fn on_target(job: &Job) -> impl Fn(tokio_postgres::Error) -> anyhow::Error + '_ {
     move |e| {
-        anyhow::anyhow!(
-            "failed to load {} into the target: {}",
-            job.label,
-            describe(&e)
-        )
+        anyhow::Error::new(crate::pg::Described(e))
+            .context(format!("failed to load {} into the target", job.label))
     }
 }
 

@@ -249,10 +249,8 @@ async fn in_transaction(
             )
             .await
             .map_err(|e| {
-                anyhow::anyhow!(
-                    "failed to empty the target's tables: {}",
-                    crate::pg::describe(&e)
-                )
+                anyhow::Error::new(crate::pg::Described(e))
+                    .context("failed to empty the target's tables")
             })?;
     }
     if !plan.order.deferred.is_empty() {
@@ -351,7 +349,8 @@ async fn set_sequences(dst: &Client, tables: &[QName]) -> anyhow::Result<()> {
         )
         .await
         .map_err(|e| {
-            anyhow::anyhow!("failed to set sequence {seq}: {}", crate::pg::describe(&e))
+            anyhow::Error::new(crate::pg::Described(e))
+                .context(format!("failed to set sequence {seq}"))
         })?;
     }
     Ok(())

@@ -63,11 +63,10 @@ pub async fn create_if_missing(target: &Target, opts: &ConnectOptions) -> anyhow
         Err(e) if is_create_race(&e) && database_exists(&client, &name).await? => {
             Ok(Created::Existed)
         }
-        Err(e) => Err(anyhow!(
-            "failed to create database {name:?} on {}: {}",
-            target.url,
-            crate::pg::describe(&e)
-        )),
+        Err(e) => Err(anyhow::Error::new(crate::pg::Described(e)).context(format!(
+            "failed to create database {name:?} on {}",
+            target.url
+        ))),
     }
 }
 
@@ -133,10 +132,8 @@ pub async fn drop_database(
         Err(e) if e.code() == Some(&SqlState::OBJECT_IN_USE) => {
             Err(in_use(&name, &sessions(&client, Some(&name)).await?))
         }
-        Err(e) => Err(anyhow!(
-            "failed to drop database {name:?}: {}",
-            crate::pg::describe(&e)
-        )),
+        Err(e) => Err(anyhow::Error::new(crate::pg::Described(e))
+            .context(format!("failed to drop database {name:?}"))),
     }
 }
 

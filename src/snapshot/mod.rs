@@ -262,10 +262,8 @@ pub async fn copy_database(
         Err(e) if e.code() == Some(&SqlState::OBJECT_IN_USE) => {
             Err(in_use(from, &sessions(client, Some(from)).await?, doing))
         }
-        Err(e) => Err(anyhow!(
-            "failed to copy database {from:?} to {new:?}: {}",
-            crate::pg::describe(&e)
-        )),
+        Err(e) => Err(anyhow::Error::new(crate::pg::Described(e))
+            .context(format!("failed to copy database {from:?} to {new:?}"))),
     }
 }
 
@@ -288,10 +286,8 @@ pub async fn drop_own(client: &Client, database: &str) -> anyhow::Result<()> {
         ))
         .await
         .map_err(|e| {
-            anyhow!(
-                "failed to drop database {database:?}: {}",
-                crate::pg::describe(&e)
-            )
+            anyhow::Error::new(crate::pg::Described(e))
+                .context(format!("failed to drop database {database:?}"))
         })
 }
 
