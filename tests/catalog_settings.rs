@@ -40,6 +40,15 @@ const STATS_TARGET: &str = "
 ALTER STATISTICS public.notes_stats SET STATISTICS 50;
 ";
 
+/// An unlogged table's identity and serial sequences, and a sequence of its own: unlogged
+/// sequences are PostgreSQL 15+ (before, the table's sequences stay logged).
+const UNLOGGED: &str = "
+CREATE UNLOGGED TABLE public.scratch (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, n serial);
+";
+const UNLOGGED_SEQUENCE: &str = "
+CREATE UNLOGGED SEQUENCE public.free_seq;
+";
+
 /// Column compression: PostgreSQL 14+.
 const COMPRESSION: &str = "
 ALTER TABLE public.tags ALTER COLUMN label SET COMPRESSION pglz;
@@ -67,7 +76,17 @@ fn assert_same_schema(a: &TestDb, b: &TestDb) {
 
 #[test]
 fn settings_survive_dump_and_load() {
-    let source = db_with("settings_src", &[BASE, SETTINGS, STATS_TARGET, COMPRESSION]);
+    let source = db_with(
+        "settings_src",
+        &[
+            BASE,
+            SETTINGS,
+            STATS_TARGET,
+            COMPRESSION,
+            UNLOGGED,
+            UNLOGGED_SEQUENCE,
+        ],
+    );
     let out = source.std_cmd().arg("dump").output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -95,6 +114,8 @@ fn settings_survive_dump_and_load() {
         "CLUSTER ON notes_n",
         "n_distinct=-0.5",
         "toast.autovacuum_enabled='false'",
+        "CREATE UNLOGGED SEQUENCE public.free_seq",
+        "CREATE UNLOGGED SEQUENCE public.scratch_n_seq",
     ] {
         assert!(dumped.contains(line), "the fixture lacks {line}: {dumped}");
     }
@@ -104,7 +125,17 @@ fn settings_survive_dump_and_load() {
 #[test]
 fn diff_sql_adds_changes_and_resets_settings() {
     let plain = db_with("settings_plain", &[BASE]);
-    let set = db_with("settings_set", &[BASE, SETTINGS, STATS_TARGET, COMPRESSION]);
+    let set = db_with(
+        "settings_set",
+        &[
+            BASE,
+            SETTINGS,
+            STATS_TARGET,
+            COMPRESSION,
+            UNLOGGED,
+            UNLOGGED_SEQUENCE,
+        ],
+    );
     let changed = db_with(
         "settings_changed",
         &[
@@ -112,7 +143,10 @@ fn diff_sql_adds_changes_and_resets_settings() {
             SETTINGS,
             STATS_TARGET,
             COMPRESSION,
-            "ALTER TABLE public.notes ALTER COLUMN body SET STATISTICS 10; \
+            UNLOGGED,
+            UNLOGGED_SEQUENCE,
+            "ALTER SEQUENCE public.free_seq SET LOGGED; \
+             ALTER TABLE public.notes ALTER COLUMN body SET STATISTICS 10; \
              ALTER TABLE public.notes ALTER COLUMN body SET STORAGE MAIN; \
              ALTER TABLE public.tags ALTER COLUMN label SET COMPRESSION DEFAULT; \
              ALTER TABLE public.notes SET WITHOUT CLUSTER; \
@@ -209,6 +243,10 @@ fn settings_round_trip_on_every_supported_major() {
             }
             if major >= 14 {
                 common::psql(&source.url, COMPRESSION);
+            }
+            common::psql(&source.url, UNLOGGED);
+            if major >= 15 {
+                common::psql(&source.url, UNLOGGED_SEQUENCE);
             }
             let text = dump_of(&source);
             for line in [

@@ -134,9 +134,16 @@ pub(crate) fn query() -> String {
             ns("c.relnamespace")
         ),
         format!(
-            "SELECT 'unlogged sequence', '{rel}, c.oid, 0 \
+            // NOTE: unlogged sequences are read (15+); an identity column's sequence is
+            // made with its table, so one whose persistence is not its table's is not.
+            "SELECT 'identity sequence persistence', '{rel}, c.oid, 0 \
              FROM pg_catalog.pg_class c \
-             WHERE c.relkind = 'S' AND c.relpersistence = 'u' AND {}",
+             JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::regclass \
+                  AND d.objid = c.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass \
+                  AND d.deptype = 'i' \
+             JOIN pg_catalog.pg_class t ON t.oid = d.refobjid \
+             WHERE c.relkind = 'S' AND c.relpersistence <> t.relpersistence \
+               AND pg_catalog.current_setting('server_version_num')::int >= 150000 AND {}",
             ns("c.relnamespace")
         ),
         format!(

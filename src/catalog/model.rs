@@ -139,6 +139,8 @@ pub struct Sequence {
     pub owned_by: Option<(QName, String)>,
     /// The sequence of an identity column (created with the column, not on its own).
     pub identity: bool,
+    /// `UNLOGGED` (PostgreSQL 15+). An identity column's sequence is as its table is.
+    pub unlogged: bool,
     #[serde(skip)]
     pub access: Access,
 }

@@ -298,7 +298,8 @@ async fn sequences(client: &Client, cat: &mut Catalog) -> anyhow::Result<()> {
                 s.seqmin, s.seqmax, s.seqcache, s.seqcycle, \
                 dn.nspname::text AS owner_schema, dc.relname::text AS owner_table, \
                 a.attname::text AS owner_column, d.deptype::text AS deptype, \
-                pg_get_userbyid(c.relowner)::text AS owner, c.relacl::text AS acl \
+                pg_get_userbyid(c.relowner)::text AS owner, c.relacl::text AS acl, \
+                c.relpersistence = 'u' AS unlogged \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid \
@@ -332,6 +333,7 @@ async fn sequences(client: &Client, cat: &mut Catalog) -> anyhow::Result<()> {
             cycle: r.try_get("seqcycle")?,
             owned_by,
             identity: r.try_get::<_, Option<String>>("deptype")?.as_deref() == Some("i"),
+            unlogged: r.try_get("unlogged")?,
             access: access(&r, "owner", "acl")?,
         });
     }

@@ -78,7 +78,8 @@ pub fn objects(cat: &Catalog) -> Vec<Object> {
             "sequence",
             s.name.to_string(),
             format!(
-                "CREATE SEQUENCE {} AS {}{};",
+                "CREATE {}SEQUENCE {} AS {}{};",
+                if s.unlogged { "UNLOGGED " } else { "" },
                 s.name.sql(),
                 s.data_type,
                 sequence_options(s)

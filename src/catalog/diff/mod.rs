@@ -446,12 +446,20 @@ fn changed(b: &mut Builder, from: &Catalog, to: &Catalog, f: &Object, t: &Object
         }
         "sequence" => {
             if let Some(s) = to.sequences.iter().find(|s| s.name.to_string() == t.name) {
-                let sql = format!(
+                let mut sql = format!(
                     "ALTER SEQUENCE {} AS {}{};",
                     s.name.sql(),
                     s.data_type,
                     sequence_options(s)
                 );
+                let was = from.sequences.iter().find(|x| x.name == s.name);
+                if was.is_some_and(|w| w.unlogged != s.unlogged) {
+                    sql.push_str(&format!(
+                        "\nALTER SEQUENCE {} SET {};",
+                        s.name.sql(),
+                        if s.unlogged { "UNLOGGED" } else { "LOGGED" }
+                    ));
+                }
                 b.push(Pass::Create, t.phase, t.depth, &t.name, sql, None);
                 return;
             }
