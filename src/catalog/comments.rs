@@ -25,7 +25,8 @@ pub(super) async fn comments(client: &Client, cat: &mut Catalog) -> anyhow::Resu
                               'pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_constraint'::regclass, \
                               'pg_catalog.pg_trigger'::regclass, 'pg_catalog.pg_rewrite'::regclass, \
                               'pg_catalog.pg_policy'::regclass, 'pg_catalog.pg_namespace'::regclass, \
-                              'pg_catalog.pg_extension'::regclass) \
+                              'pg_catalog.pg_extension'::regclass, \
+                              'pg_catalog.pg_collation'::regclass) \
            AND COALESCE(o.schema, CASE WHEN o.type = 'schema' THEN o.identity END, '') \
                NOT IN ('pg_catalog', 'information_schema') \
            AND COALESCE(o.schema, CASE WHEN o.type = 'schema' THEN o.identity END, '') \
@@ -79,6 +80,7 @@ pub(crate) fn comment_target(kind: &str, identity: &str) -> Option<String> {
         }
         "type" | "composite type" => "TYPE",
         "domain" => "DOMAIN",
+        "collation" => "COLLATION",
         "function" => "FUNCTION",
         "procedure" => "PROCEDURE",
         "table constraint" => return on("CONSTRAINT", false),

@@ -63,11 +63,6 @@ pub(crate) fn query() -> String {
          FROM pg_catalog.pg_cast c WHERE c.oid >= 16384"
             .into(),
         format!(
-            "SELECT 'collation', 'pg_catalog.pg_collation'::regclass, c.oid, 0 \
-             FROM pg_catalog.pg_collation c WHERE {}",
-            ns("c.collnamespace")
-        ),
-        format!(
             "SELECT 'conversion', 'pg_catalog.pg_conversion'::regclass, c.oid, 0 \
              FROM pg_catalog.pg_conversion c WHERE {}",
             ns("c.connamespace")

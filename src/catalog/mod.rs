@@ -2,6 +2,7 @@
 //! `pg_catalog`; [`sql`] turns it into SQL that loads into an empty database (`dump`);
 //! `diff` compares two of them. Later work (copy, migration lint) builds on the same reader.
 
+mod collations;
 mod comments;
 pub mod detect;
 pub mod diff;

@@ -67,6 +67,7 @@ pub struct Catalog {
     pub clustered: Vec<Clustered>,
     pub toast_options: Vec<ToastOptions>,
     pub event_triggers: Vec<EventTrigger>,
+    pub collations: Vec<Collation>,
     /// What the reader cannot write (aggregates, operators ...), as [`super::detect`] found.
     pub missing: Vec<super::detect::Missing>,
 }
@@ -334,6 +335,21 @@ pub struct EventTrigger {
     /// `O` (enabled), `D` (disabled), `R` (replica), `A` (always).
     pub enabled: String,
     pub comment: Option<String>,
+}
+
+/// A user collation (`CREATE COLLATION`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Collation {
+    pub name: QName,
+    /// `c` (libc), `i` (ICU), `b` (builtin, 17+).
+    pub provider: String,
+    pub deterministic: bool,
+    pub lc_collate: Option<String>,
+    pub lc_ctype: Option<String>,
+    /// The ICU or builtin locale.
+    pub locale: Option<String>,
+    /// ICU tailoring rules (16+).
+    pub rules: Option<String>,
 }
 
 /// A table's TOAST table options (`ALTER TABLE ... SET (toast.NAME = 'VALUE')`), as SQL.

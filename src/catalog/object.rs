@@ -10,6 +10,8 @@ use super::model::QName;
 pub enum Phase {
     Schema,
     Extension,
+    /// User collations: before the types and columns that use them.
+    Collation,
     Enum,
     Domain,
     Composite,

@@ -141,6 +141,10 @@ async fn read_in_transaction(client: &Client) -> anyhow::Result<Catalog> {
     schemas(client, &mut cat)
         .await
         .context("failed to read the schemas")?;
+    super::collations::read(client, &mut cat)
+        .await
+        .context("failed to read the collations")?;
+    super::collations::check(&cat)?;
     types(client, &mut cat)
         .await
         .context("failed to read the types")?;

@@ -71,6 +71,7 @@ pub fn objects(cat: &Catalog) -> Vec<Object> {
             format!("DROP EXTENSION {q};"),
         ));
     }
+    super::collations::objects(cat, &mut out);
     types(cat, &mut out);
     for s in cat.sequences.iter().filter(|s| !s.identity) {
         out.push(obj(

@@ -254,6 +254,9 @@ pub(super) fn drop_loses(kind: &str, name: &str) -> Option<String> {
         "enum type" | "domain" | "composite type" => {
             Some(format!("drops type {name} (fails while a column uses it)"))
         }
+        "collation" => Some(format!(
+            "drops collation {name} (fails while a column or an index uses it)"
+        )),
         _ => None,
     }
 }
@@ -267,6 +270,7 @@ fn dropped_last(kind: &str) -> bool {
             | "enum type"
             | "domain"
             | "composite type"
+            | "collation"
             | "extension"
             | "schema"
     )
