@@ -195,10 +195,10 @@ fn a_missing_or_unnamed_instance_is_an_error() {
 #[test]
 fn a_network_failure_is_one_line_and_a_hint() {
     let h = tempfile::tempdir().unwrap();
-    // A port nothing listens on: the connection is refused at once.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    // A port nothing listens on: the connection is refused at once. NOTE: port 1, never an
+    // ephemeral port that was just closed: a parallel test's local server could be handed it
+    // (this test once reached another test's AWS proxy and got DBInstanceNotFound).
+    let url = "http://127.0.0.1:1".to_string();
     let out = aws_cmd(h.path(), &url)
         .args(["rds", "status", "--db-instance", "cruddur-db-instance"])
         .output()

@@ -648,11 +648,9 @@ fn wait_reachable_waits_for_the_production_port() {
         .success()
         .stderr(contains(format!("127.0.0.1:{port} answers")));
 
-    // A closed port: the rule is written, then the wait fails (exit 1) and says so.
-    let closed = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // A closed port: the rule is written, then the wait fails (exit 1) and says so. NOTE:
+    // port 1, never an ephemeral port just closed, which a parallel test's server could take.
+    let closed = 1;
     let out = update(h.path(), &rec.url, &sg, &rule)
         .args(["--ip", NEW_IP])
         .arg("--wait-reachable=1")
