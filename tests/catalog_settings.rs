@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::catalog::{assert_diff_applies, assert_same_schema, round_trip_on_every_major};
 use common::TestDb;
 
 const BASE: &str = "
@@ -62,18 +63,6 @@ fn db_with(prefix: &str, sql: &[&str]) -> TestDb {
     db
 }
 
-fn assert_same_schema(a: &TestDb, b: &TestDb) {
-    let (x, y) = (
-        common::pg_dump_schema(&a.url),
-        common::pg_dump_schema(&b.url),
-    );
-    assert!(
-        x == y,
-        "pg_dump -s differs: {}",
-        common::first_difference(&x, &y, (&a.name, &b.name))
-    );
-}
-
 #[test]
 fn settings_survive_dump_and_load() {
     let source = db_with(
@@ -119,7 +108,7 @@ fn settings_survive_dump_and_load() {
     ] {
         assert!(dumped.contains(line), "the fixture lacks {line}: {dumped}");
     }
-    assert_same_schema(&source, &copy);
+    assert_same_schema(&source, &copy, "dump and psql -f");
 }
 
 #[test]
@@ -159,145 +148,41 @@ fn diff_sql_adds_changes_and_resets_settings() {
         ],
     );
     for (from, to) in [(&plain, &set), (&set, &changed), (&changed, &plain)] {
-        let out = from
-            .std_cmd()
-            .args(["diff", "--sql", &from.url, &to.url])
-            .output()
-            .unwrap();
-        let sql = String::from_utf8(out.stdout).unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let target = db_with("settings_apply", &[]);
-        common::psql_file(
-            &target.url,
-            &common::write_file(target.home.path(), "from.sql", &{
-                let o = from.std_cmd().arg("dump").output().unwrap();
-                String::from_utf8(o.stdout).unwrap()
-            }),
-        );
-        common::psql_file(
-            &target.url,
-            &common::write_file(target.home.path(), "up.sql", &sql),
-        );
-        assert_same_schema(to, &target);
-        let out = from
-            .std_cmd()
-            .args(["diff", "--exit-code", &target.url, &to.url])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_diff_applies(from, to);
     }
-}
-
-/// The major of the system's pg_dump, which dumps servers of that major and older only.
-fn pg_dump_major() -> Option<u32> {
-    let out = std::process::Command::new("pg_dump")
-        .arg("--version")
-        .output()
-        .ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
-    text.split_whitespace()
-        .nth(2)?
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
-}
-
-fn dump_of(db: &TestDb) -> String {
-    let out = db.std_cmd().arg("dump").output().unwrap();
-    assert!(
-        out.status.success(),
-        "dump of {}: {}",
-        db.url,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Every setting on every supported major: dumped, loaded with `cruddur-db schema` and with
-/// `psql -1`, and the same again (by our dump everywhere, by pg_dump -s where the system's
-/// pg_dump can read the server).
+/// `psql -1`, and the same again.
 #[test]
 fn settings_round_trip_on_every_supported_major() {
-    let mut servers = common::pg_version_servers();
-    servers.push((15, common::admin_url()));
-    let mut failures = Vec::new();
-    for (major, admin) in servers {
-        let result = std::panic::catch_unwind(|| {
-            let source = TestDb::new_on(&admin, &format!("set{major}_src"));
-            for s in [BASE, SETTINGS] {
-                common::psql(&source.url, s);
+    let setup = |major: u32, source: &TestDb| {
+        for s in [BASE, SETTINGS, UNLOGGED] {
+            source.psql(s);
+        }
+        for (since, s) in [
+            (13, STATS_TARGET),
+            (14, COMPRESSION),
+            (15, UNLOGGED_SEQUENCE),
+        ] {
+            if major >= since {
+                source.psql(s);
             }
-            if major >= 13 {
-                common::psql(&source.url, STATS_TARGET);
-            }
-            if major >= 14 {
-                common::psql(&source.url, COMPRESSION);
-            }
-            common::psql(&source.url, UNLOGGED);
-            if major >= 15 {
-                common::psql(&source.url, UNLOGGED_SEQUENCE);
-            }
-            let text = dump_of(&source);
-            for line in [
-                "SET STORAGE EXTERNAL",
-                "CLUSTER ON",
-                "SET STATISTICS 1000",
-                "SET (n_distinct=-0.5",
-                "SET (toast.",
-            ] {
-                assert!(
-                    text.contains(line),
-                    "PostgreSQL {major}: no {line}:\n{text}"
-                );
-            }
-            let file = common::write_file(source.home.path(), "dump.sql", &text);
-            let by_us = TestDb::new_on(&admin, &format!("set{major}_schema"));
-            let out = by_us.std_cmd().arg("schema").arg(&file).output().unwrap();
+        }
+    };
+    let check = |major: u32, text: &str| {
+        for line in [
+            "SET STORAGE EXTERNAL",
+            "CLUSTER ON",
+            "SET STATISTICS 1000",
+            "SET (n_distinct=-0.5",
+            "SET (toast.",
+        ] {
             assert!(
-                out.status.success(),
-                "PostgreSQL {major}: schema: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let by_psql = TestDb::new_on(&admin, &format!("set{major}_psql"));
-            common::psql_file(&by_psql.url, &file);
-            for copy in [&by_us, &by_psql] {
-                let again = dump_of(copy);
-                assert!(
-                    again == text,
-                    "PostgreSQL {major}: the copy's dump differs; {}",
-                    common::first_difference(&text, &again, ("source", "copy"))
-                );
-                if pg_dump_major().is_some_and(|m| m >= major) {
-                    let (x, y) = (
-                        common::pg_dump_schema(&source.url),
-                        common::pg_dump_schema(&copy.url),
-                    );
-                    assert!(
-                        x == y,
-                        "PostgreSQL {major}: pg_dump -s differs; {}",
-                        common::first_difference(&x, &y, ("source", "copy"))
-                    );
-                }
-            }
-        });
-        if let Err(e) = result {
-            failures.push(
-                e.downcast_ref::<String>()
-                    .cloned()
-                    .unwrap_or_else(|| format!("PostgreSQL {major}: panicked")),
+                text.contains(line),
+                "PostgreSQL {major}: no {line}:\n{text}"
             );
         }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    };
+    round_trip_on_every_major("set", &setup, &check, &|_| {});
 }

@@ -8,7 +8,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::TestDb;
 
@@ -43,15 +42,6 @@ fn dump(db: &TestDb) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// The major of the system's pg_dump, which dumps servers of that major and older only.
-fn pg_dump_major() -> Option<u32> {
-    let out = Command::new("pg_dump").arg("--version").output().ok()?;
-    // "pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)"
-    let text = String::from_utf8(out.stdout).ok()?;
-    let version = text.split_whitespace().nth(2)?;
-    version.split('.').next()?.parse().ok()
 }
 
 /// Names the dump of rich.sql must show: one of each kind of object.
@@ -127,7 +117,7 @@ fn round_trip(major: u32, admin: &str) {
 
     // NOTE: the npm package ships no pg_dump, so the system's is the independent judge, on
     // the servers it can dump (its own major and older).
-    if pg_dump_major().is_some_and(|m| m >= major) {
+    if common::catalog::pg_dump_major().is_some_and(|m| m >= major) {
         let expected = common::pg_dump_schema(&source.url);
         let got = common::pg_dump_schema(&copy.url);
         assert!(

@@ -2,6 +2,8 @@
 //! server named by CRUDDUR_TEST_ADMIN_URL, and the binary with a cleared environment.
 #![allow(dead_code)]
 
+pub mod catalog;
+
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
