@@ -126,14 +126,12 @@ pub fn describe_load(
 pub async fn load(
     db: &Db,
     input: Script,
-    opts: LoadOptions,
+    mut opts: LoadOptions,
     conn: &ConnectOptions,
 ) -> anyhow::Result<Summary> {
-    let mut opts = opts;
-    if let Transaction::Own { shapes } = &mut opts.transaction {
-        if !load::shapes_allowed() {
-            *shapes = Shaping::AsWritten;
-        }
+    // NOTE: CRUDDUR_PREPARE=off (checked by the command layer) turns the shapes off.
+    if let (false, Transaction::Own { shapes }) = (load::shapes_allowed(), &mut opts.transaction) {
+        *shapes = Shaping::AsWritten;
     }
     let client = db.get().await?;
     load::lock(&client, &db.url.database())
